@@ -1,0 +1,1 @@
+"""build.py's commands, one module each. They run inside .venv."""

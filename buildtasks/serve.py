@@ -1,0 +1,20 @@
+"""`build.py run`: serve the API with gunicorn (a production WSGI server) on VERIFY_HOST:VERIFY_PORT."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from server import load_config
+
+
+def main(argv: list[str]) -> int:
+    config = load_config()
+    bind = f"{config['HOST']}:{config['PORT']}"
+    os.makedirs(config["DATA_DIR"], exist_ok=True)
+    print(f"Verity API on http://{bind} (data in {os.path.abspath(config['DATA_DIR'])})", flush=True)
+    args = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(config["WORKERS"]),
+            "--threads", "4", "--timeout", str(int(float(config["CHECK_TIMEOUT_S"]) * 3 + 30)),
+            "--access-logfile", "-", *argv, "server:create_app()"]
+    os.execv(sys.executable, args)
+    return 0

@@ -1,0 +1,24 @@
+"""`build.py test`: install what the tests need, then run pytest (and node --test for the extension's pure modules)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .system import ensure_debs
+
+ROOT = Path(__file__).resolve().parents[1]
+# Debian packages the suite needs.
+TEST_DEBS: list[str] = []
+
+
+def main(argv: list[str]) -> int:
+    ensure_debs(TEST_DEBS)
+    status = 0
+    js_tests = sorted((ROOT / "tests" / "extension").glob("*.test.js")) if (ROOT / "tests" / "extension").exists() else []
+    if js_tests and shutil.which("node"):
+        status |= subprocess.run(["node", "--test", *map(str, js_tests)], cwd=ROOT).returncode
+    status |= subprocess.run([sys.executable, "-m", "pytest", "tests", *argv], cwd=ROOT).returncode
+    return status

@@ -1,0 +1,82 @@
+"""Verity's verification API: the application factory (the only place configuration is read)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config as defaults
+from .errors import register_error_handlers
+from .storage import SQLiteStorage, Storage
+from .verify import pipeline_id
+from .verify.types import CheckContext, Limits
+
+TRUST_SETTINGS = Path(__file__).parent / "verify" / "trust" / "c2pa_settings.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The resolved configuration, frozen after start-up."""
+
+    data_dir: Path
+    max_upload_bytes: int
+    raise_check_errors: bool
+    limits: Limits
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyState:
+    """What the blueprints share: settings, storage and the check context (app.extensions["verify"])."""
+
+    settings: Settings
+    storage: Storage
+    ctx: CheckContext
+    pipeline: str
+
+
+def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then VERIFY_* environment variables, then test_config. Used by the app and the CLI alike."""
+    app = Flask(__name__)
+    _apply_config(app, test_config)
+    return dict(app.config)
+
+
+def _apply_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    app.config.from_object(defaults)
+    app.config.from_prefixed_env("VERIFY")
+    if test_config:
+        app.config.update(test_config)
+
+
+def build_state(config: dict[str, Any]) -> VerifyState:
+    """Settings, storage and check context from a resolved configuration."""
+    limits = Limits(max_bytes=int(float(config["MAX_UPLOAD_MB"]) * 1024 * 1024),
+                    max_pixels=int(config["MAX_PIXELS"]),
+                    check_timeout_s=float(config["CHECK_TIMEOUT_S"]))
+    settings = Settings(data_dir=Path(config["DATA_DIR"]), max_upload_bytes=limits.max_bytes,
+                        raise_check_errors=bool(config["RAISE_CHECK_ERRORS"]), limits=limits)
+    storage = SQLiteStorage(settings.data_dir / "verity.sqlite3")
+    ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"))
+    return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline_id())
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create the Flask app. `test_config` overrides defaults and VERIFY_* variables."""
+    app = Flask(__name__)
+    _apply_config(app, test_config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state = build_state(dict(app.config))
+    # Multipart framing needs a little room above the media limit; the exact limit is enforced on the media bytes.
+    app.config["MAX_CONTENT_LENGTH"] = state.settings.max_upload_bytes + 1024 * 1024
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["verify"] = state
+
+    register_error_handlers(app)
+    from . import api
+
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,159 @@
+"""C2PA provenance: is there a Content Credentials manifest, does it validate, who signed it, does it declare AI?
+
+Detects: embedded C2PA manifests in every container c2pa-python reads (JPEG, PNG, WebP, HEIC/AVIF, TIFF, MP4/MOV,
+WAV, MP3, M4A...), validated against the bundled trust configuration (C2PA trust list + Content Credentials
+anchors, `trust/`), and an AI declaration anywhere in the chain: a `digitalSourceType` of
+trainedAlgorithmicMedia / compositeWithTrainedAlgorithmicMedia / compositeSynthetic in the active or an
+ingredient manifest, Adobe's vendor parameter `com.adobe.digitalSourceType`, the `com.adobe.generative-ai`
+assertion, or an action described as "AI Generated Image".
+
+Cannot: fetch remote manifests (never done at run time; the URL is reported), check OCSP revocation, or say
+anything about media whose manifest was stripped (most social platforms strip it).
+
+Evidence keys: validation_state, failure_codes, certificate_only_failures, signer {issuer, common_name, time},
+claim_generator, manifests, digital_source_types [{manifest, action, digitalSourceType, via}], ai_basis,
+ingredients [{title, format, relationship, has_manifest}], remote_url.
+
+Spec: https://c2pa.org/specifications/specifications/2.1/specs/C2PA_Specification.html
+      https://cv.iptc.org/newscodes/digitalsourcetype/
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+import c2pa
+
+from .types import CheckContext, CheckResult, Media, Outcome, Signal
+
+NAME = "c2pa_manifest"
+DESCRIPTION = "C2PA Content Credentials: manifest, validation against the bundled trust list, signer, declared AI source type."
+
+AI_SOURCE_TYPES = frozenset({"trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "compositeSynthetic"})
+# Validation failures that concern only the signing certificate or timestamp, not the content or the claim:
+# the manifest's statements are intact, only who-signed-it is in doubt.
+_CERT_FAILURE = re.compile(r"^(signingCredential\.|timeStamp\.|cawg\.x509\.credential\.)")
+_REMOTE = re.compile(r"Remote:.*?url\s+(\S+)")
+
+
+def source_type_name(uri: Any) -> str:
+    """`http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia` -> `trainedAlgorithmicMedia`."""
+    return str(uri).strip().rstrip("/").rsplit("/", 1)[-1]
+
+
+def _actions(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for assertion in manifest.get("assertions", []) or []:
+        if str(assertion.get("label", "")).startswith("c2pa.actions"):
+            data = assertion.get("data") or {}
+            out.extend(a for a in data.get("actions", []) or [] if isinstance(a, dict))
+    return out
+
+
+def _declarations(manifest: dict[str, Any], role: str) -> tuple[list[dict[str, Any]], set[str]]:
+    """Source types this manifest states, and the AI bases among them."""
+    found: list[dict[str, Any]] = []
+    basis: set[str] = set()
+    for action in _actions(manifest):
+        name = action.get("action")
+        if "digitalSourceType" in action:
+            dst = source_type_name(action["digitalSourceType"])
+            found.append({"manifest": role, "action": name, "digitalSourceType": dst, "via": "digitalSourceType"})
+            if dst in AI_SOURCE_TYPES:
+                basis.add(f"digitalSourceType_{role}")
+        params = action.get("parameters") or {}
+        vendor = params.get("com.adobe.digitalSourceType") if isinstance(params, dict) else None
+        if vendor:
+            dst = source_type_name(vendor)
+            found.append({"manifest": role, "action": name, "digitalSourceType": dst, "via": "com.adobe.digitalSourceType"})
+            if dst in AI_SOURCE_TYPES:
+                basis.add("vendor_parameter_com.adobe.digitalSourceType")
+        desc = str(params.get("description", "") if isinstance(params, dict) else "") + str(action.get("description", ""))
+        if "ai generated image" in desc.lower():
+            basis.add("action_description_ai_generated")
+    for assertion in manifest.get("assertions", []) or []:
+        if str(assertion.get("label", "")).startswith("com.adobe.generative-ai"):
+            basis.add("assertion_com.adobe.generative-ai")
+    return found, basis
+
+
+def _result(outcome: Outcome, summary: str, signal: Signal | None = None, **evidence: Any) -> CheckResult:
+    return CheckResult(check=NAME, outcome=outcome, summary=summary, evidence=evidence, signal=signal)
+
+
+def check(media: Media, ctx: CheckContext) -> CheckResult:
+    """Read and validate the C2PA manifest store of `media`."""
+    settings = c2pa.Settings.from_json(ctx.c2pa_settings_json) if ctx.c2pa_settings_json else None
+    context = c2pa.Context(settings) if settings is not None else None
+    try:
+        reader = c2pa.Reader.try_create(media.format, io.BytesIO(media.data), context=context)
+    except c2pa.C2paError as exc:
+        text = str(exc)
+        remote = _REMOTE.search(text)
+        if remote:
+            return _result(Outcome.DETECTED, "References a remote C2PA manifest; Verity does not fetch remote manifests.",
+                           remote_url=remote.group(1), validation_state=None)
+        if "NotSupported" in type(exc).__name__ or text.startswith("NotSupported"):
+            return _result(Outcome.UNSUPPORTED, f"C2PA is not read from {media.format} files.")
+        return _result(Outcome.DETECTED, "C2PA data is present but could not be read.", Signal.PROVENANCE_INVALID,
+                       validation_state="Unreadable", error=text[:300])
+    if reader is None:
+        return _result(Outcome.NOT_DETECTED, "No C2PA manifest.")
+    with reader:
+        store = reader.json()
+        state = reader.get_validation_state() or "Unknown"
+        results = reader.get_validation_results() or {}
+
+    store_json: dict[str, Any] = json.loads(store)
+    manifests: dict[str, Any] = store_json.get("manifests", {}) or {}
+    active_label = store_json.get("active_manifest")
+    active = manifests.get(active_label, {}) if active_label else {}
+
+    declared: list[dict[str, Any]] = []
+    basis: set[str] = set()
+    for label, manifest in manifests.items():
+        found, b = _declarations(manifest, "active" if label == active_label else "ingredient")
+        declared.extend(found)
+        basis |= b
+
+    failures = [f.get("code", "") for f in (results.get("activeManifest") or {}).get("failure", []) or []]
+    hard_failures = [c for c in failures if not _CERT_FAILURE.match(c)]
+    sig = active.get("signature_info") or {}
+    signer = {"issuer": sig.get("issuer"), "common_name": sig.get("common_name"), "time": sig.get("time")}
+    ingredients = [
+        {"title": i.get("title"), "format": i.get("format"), "relationship": i.get("relationship"),
+         "has_manifest": bool(i.get("active_manifest"))}
+        for i in active.get("ingredients", []) or []
+    ]
+    evidence: dict[str, Any] = {
+        "validation_state": state,
+        "failure_codes": failures,
+        "certificate_only_failures": bool(failures) and not hard_failures,
+        "signer": signer,
+        "claim_generator": active.get("claim_generator"),
+        "manifests": len(manifests),
+        "digital_source_types": declared,
+        "ai_basis": sorted(basis),
+        "ingredients": ingredients,
+        "remote_url": None,
+    }
+    who = signer["issuer"] or "an unknown signer"
+    trust = {"Trusted": "trusted signer", "Valid": "valid signature, signer not on a trust list"}.get(state, "")
+    if state == "Invalid" and hard_failures:
+        return _result(Outcome.DETECTED,
+                       f"C2PA manifest signed by {who} fails validation ({', '.join(hard_failures)}): the content or claim was altered.",
+                       Signal.PROVENANCE_INVALID, **evidence)
+    if basis:
+        where = "an ingredient manifest" if all(b.endswith("_ingredient") for b in basis) else "its manifest"
+        types = sorted({d["digitalSourceType"] for d in declared if d["digitalSourceType"] in AI_SOURCE_TYPES}) or ["AI generation"]
+        note = f" ({trust})" if trust else f" (certificate problem: {', '.join(failures)})"
+        return _result(Outcome.DETECTED, f"C2PA manifest signed by {who} declares {', '.join(types)} in {where}{note}.",
+                       Signal.DECLARED_SYNTHETIC, **evidence)
+    if state == "Invalid":
+        return _result(Outcome.DETECTED, f"C2PA manifest signed by {who} fails validation ({', '.join(failures)}).",
+                       Signal.PROVENANCE_INVALID, **evidence)
+    return _result(Outcome.DETECTED, f"Valid C2PA manifest signed by {who} ({trust}); no AI source type declared.",
+                   Signal.PROVENANCE_VALID, **evidence)

@@ -1,0 +1,37 @@
+"""One verification: bytes in, the API's response body out. Shared by the API, the CLI and the benchmark."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import CHECKS, CheckFn, run_checks
+from .types import CheckContext, CheckResult, Media
+from .verdict import Verdict, decide
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    sha256: str
+    media_type: str
+    verdict: Verdict
+    checks: list[CheckResult]
+    refutation: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256,
+            "media_type": self.media_type,
+            "verdict": self.verdict.to_json(),
+            "checks": [c.to_json() for c in self.checks],
+            "refutation": self.refutation,
+        }
+
+
+def verify(media: Media, ctx: CheckContext, checks: Mapping[str, CheckFn] | None = None,
+           raise_errors: bool = False) -> VerifyReport:
+    """Run the checks and decide the verdict. A check that matched a refutation puts it under evidence["refutation"]."""
+    results = run_checks(media, ctx, checks or CHECKS, raise_errors)
+    refutation = next((dict(r.evidence["refutation"]) for r in results if r.evidence.get("refutation")), None)
+    return VerifyReport(media.sha256, media.mime, decide(results), results, refutation)

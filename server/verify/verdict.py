@@ -1,0 +1,52 @@
+"""The verdict rule: checks say what their findings mean (a Signal); this module only ranks them.
+
+Ranking, strongest first: a declaration of AI generation (C2PA source type, metadata label, watermark, visible
+label) > a C2PA manifest that fails validation > a "possibly AI" declaration or a detector score > valid
+provenance without AI > nothing. A low detector score never produces an "authentic" claim: the best a file
+without declarations can get is `unknown` or `has_provenance`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .types import CheckResult, Outcome, Signal
+
+LABELS = ("synthetic", "provenance_invalid", "likely_synthetic", "has_provenance", "unknown")
+
+_RANK: list[tuple[Signal, str, str]] = [
+    (Signal.DECLARED_SYNTHETIC, "synthetic", "Declared AI-generated or AI-edited."),
+    (Signal.PROVENANCE_INVALID, "provenance_invalid", "Its Content Credentials fail validation: the file was altered after signing, or the signature is broken."),
+    (Signal.POSSIBLY_SYNTHETIC, "likely_synthetic", "Possibly AI-generated."),
+    (Signal.PROVENANCE_VALID, "has_provenance", "Has valid Content Credentials that declare no AI generation."),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    label: str
+    summary: str
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": self.label, "summary": self.summary, "reasons": list(self.reasons)}
+
+
+def decide(results: list[CheckResult]) -> Verdict:
+    """Combine check results into one verdict with the reasons that decided it."""
+    order = {signal: i for i, (signal, _, _) in enumerate(_RANK)}
+    signalled = sorted((r for r in results if r.signal is not None and r.outcome is Outcome.DETECTED),
+                       key=lambda r: order[r.signal])  # type: ignore[index]
+    reasons = [{"check": r.check, "signal": str(r.signal), "text": r.summary} for r in signalled]
+    if not signalled:
+        errors = [r.check for r in results if r.outcome is Outcome.ERROR]
+        summary = "No provenance, AI label or other signal was found. This does not mean the media is authentic."
+        if errors:
+            summary += f" Some checks could not run: {', '.join(errors)}."
+        return Verdict("unknown", summary, reasons)
+    top = signalled[0].signal
+    for signal, label, summary in _RANK:
+        if signal is top:
+            return Verdict(label, summary, reasons)
+    raise AssertionError(f"unranked signal {top}")
