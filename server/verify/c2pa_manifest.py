@@ -80,6 +80,14 @@ def _declarations(manifest: dict[str, Any], role: str) -> tuple[list[dict[str, A
     return found, basis
 
 
+def _claim_generator(manifest: dict[str, Any]) -> str | None:
+    """v1 claims carry a `claim_generator` string; v2 claims a `claim_generator_info` list whose first name counts."""
+    if manifest.get("claim_generator"):
+        return str(manifest["claim_generator"])
+    info = manifest.get("claim_generator_info") or []
+    return str(info[0].get("name")) if info and isinstance(info[0], dict) and info[0].get("name") else None
+
+
 def _result(outcome: Outcome, summary: str, signal: Signal | None = None, **evidence: Any) -> CheckResult:
     return CheckResult(check=NAME, outcome=outcome, summary=summary, evidence=evidence, signal=signal)
 
@@ -133,7 +141,7 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
         "failure_codes": failures,
         "certificate_only_failures": bool(failures) and not hard_failures,
         "signer": signer,
-        "claim_generator": active.get("claim_generator"),
+        "claim_generator": _claim_generator(active),
         "manifests": len(manifests),
         "digital_source_types": declared,
         "ai_basis": sorted(basis),
@@ -147,7 +155,9 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
                        f"C2PA manifest signed by {who} fails validation ({', '.join(hard_failures)}): the content or claim was altered.",
                        Signal.PROVENANCE_INVALID, **evidence)
     if basis:
-        where = "an ingredient manifest" if all(b.endswith("_ingredient") for b in basis) else "its manifest"
+        roles = sorted({d["manifest"] for d in declared if d["digitalSourceType"] in AI_SOURCE_TYPES})
+        where = {("ingredient",): "an ingredient manifest", ("active",): "the active manifest"}.get(
+            tuple(roles), "the active manifest and an ingredient" if roles else "its manifest")
         types = sorted({d["digitalSourceType"] for d in declared if d["digitalSourceType"] in AI_SOURCE_TYPES}) or ["AI generation"]
         note = f" ({trust})" if trust else f" (certificate problem: {', '.join(failures)})"
         return _result(Outcome.DETECTED, f"C2PA manifest signed by {who} declares {', '.join(types)} in {where}{note}.",
