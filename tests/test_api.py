@@ -116,3 +116,19 @@ def test_openapi_document_is_valid_openapi_200(client):
     for name, schema in doc["components"]["schemas"].items():
         jsonschema.Draft202012Validator.check_schema(schema)
     assert "/v1/verify" in doc["paths"] and "/v1/verdicts/{sha256}" in doc["paths"]
+
+
+@pytest.mark.parametrize("fmt,mime", [("HEIF", "image/heic"), ("AVIF", "image/avif"), ("TIFF", "image/tiff"),
+                                      ("WEBP", "image/webp"), ("GIF", "image/gif"), ("BMP", "image/bmp")])
+def test_verify_other_image_formats_decoded_200(fmt, mime, client):
+    from PIL import Image
+
+    image = Image.open(fixture_path("photos/wiki_035.jpg")).convert("RGB").resize((256, 200))
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    response = client.post("/v1/verify", data={"file": (io.BytesIO(buffer.getvalue()), "x")})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["media_type"] == mime
+    assert body["verdict"]["label"] == "unknown"
+    assert body["checks"][0]["outcome"] in ("not_detected", "unsupported")

@@ -8,7 +8,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import pillow_heif
 from PIL import Image
+
+# HEIC/HEIF decoding for Pillow (AVIF is built into Pillow 13).
+pillow_heif.register_heif_opener()
 
 
 class Outcome(StrEnum):
