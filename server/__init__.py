@@ -76,7 +76,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["verify"] = state
 
     register_error_handlers(app)
-    from . import api
+    from . import api, reports
 
     app.register_blueprint(api.bp)
+    reports.init_app(app)
     return app

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from .audit import log_event
 from .errors import Problem
 from .verify import CHECKS, DESCRIPTIONS
 from .verify.media import load_media
@@ -67,6 +68,7 @@ def verify_media() -> Response:
         body = report.to_json()
         state.storage.put_verdict(media.sha256, state.pipeline, body)
     state.storage.add_record(media.sha256, body["media_type"], body["verdict"]["label"], source_url, page_url, cached)
+    log_event("verification", "api", f"sha256:{media.sha256}", {"label": body["verdict"]["label"], "cached": cached})
     response = jsonify(body)
     response.headers["X-Verity-Cache"] = "hit" if cached else "miss"
     return response

@@ -10,6 +10,18 @@ VERIFY_WORKERS         WSGI worker processes for `build.py run`                 
 VERIFY_RAISE_CHECK_ERRORS  re-raise a check's exception instead of outcome "error" false
 VERIFY_URL_MAX_MB      largest download the CLI accepts for an http(s) input        50
 VERIFY_URL_TIMEOUT_S   CLI download time limit, in seconds                          30
+VERIFY_SECRET_KEY      key for signed cookies/CSRF; when unset, one is generated on first start and kept in
+                       DATA_DIR/secret_key (mode 0600) so every worker and restart shares it          (generated)
+VERIFY_REPORT_RATE_LIMIT  reports one client may send (flask-limiter syntax)      "10 per minute;200 per day"
+VERIFY_RATELIMIT_STORAGE_URI  flask-limiter storage (memory:// is per process; use redis://... behind several hosts)
+                                                                                              memory://
+VERIFY_REPORT_TEXT_MAX  longest free text of a report, in characters              2000
+VERIFY_LOGIN_RATE_LIMIT sign-in attempts one client may make                      "10 per minute"
+VERIFY_LOGIN_MAX_FAILURES  failed sign-ins for one account before it is throttled 5
+VERIFY_LOGIN_WINDOW_S  the window those failures are counted in, in seconds       900
+VERIFY_SESSION_HOURS   a reviewer's session lifetime, in hours                    12
+VERIFY_AUDIT_RETENTION_DAYS  audit entries older than this are pruned behind a checkpoint entry 180
+VERIFY_REVIEW_FACT_CHECKER  the fact_checker name on refutations made in /review  "Verity reviewers"
 """
 
 DATA_DIR = "./data"
@@ -22,3 +34,13 @@ WORKERS = 2
 RAISE_CHECK_ERRORS = False
 URL_MAX_MB = 50
 URL_TIMEOUT_S = 30.0
+SECRET_KEY: str | None = None
+REPORT_RATE_LIMIT = "10 per minute;200 per day"
+RATELIMIT_STORAGE_URI = "memory://"
+REPORT_TEXT_MAX = 2000
+LOGIN_RATE_LIMIT = "10 per minute"
+LOGIN_MAX_FAILURES = 5
+LOGIN_WINDOW_S = 900
+SESSION_HOURS = 12
+AUDIT_RETENTION_DAYS = 180
+REVIEW_FACT_CHECKER = "Verity reviewers"

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
+from .report_store import InvalidReceipt, ItemAlreadyDecided, ItemNotFound, ReportNotFound
 from .verify.types import MediaTooLarge, UndecodableMedia, UnsupportedMedia
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ DOMAIN_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     UnsupportedMedia: (415, "unsupported-media-type", "Unsupported media type"),
     UndecodableMedia: (422, "undecodable-media", "The media could not be decoded"),
     MediaTooLarge: (413, "media-too-large", "The media is too large"),
+    ReportNotFound: (404, "report-not-found", "No such report"),
+    InvalidReceipt: (403, "invalid-receipt", "The receipt does not match this report"),
+    ItemNotFound: (404, "item-not-found", "No such queue item"),
+    ItemAlreadyDecided: (409, "already-decided", "This queue item already has a decision"),
 }
 
 _HTTP_SLUGS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",

@@ -1,0 +1,306 @@
+"""Reports, queue items and reviewers' decisions over the shared SQLite database (storage.SQLiteStorage).
+
+A report and its audit entry are written in one transaction, committed (WAL, synchronous=FULL) before the API answers
+201. Reported bytes are kept content-addressed under DATA_DIR/media/, written and fsynced before that transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from .audit import AuditLog, canonical
+from .storage import SQLiteStorage
+
+CATEGORIES = ("synthetic", "misleading_context", "manipulated", "other")
+ACTIONS = {"refute": "refuted", "synthetic": "synthetic", "dismiss": "dismissed"}
+STATUSES = ("open", "refuted", "synthetic", "dismissed")
+PDQ_MATCH_DISTANCE = 31  # the PDQ authors' recommended match threshold (of 256 bits)
+
+
+class ReportNotFound(LookupError):
+    """No report with this id."""
+
+
+class InvalidReceipt(PermissionError):
+    """The receipt does not belong to this report."""
+
+
+class ItemNotFound(LookupError):
+    """No queue item with this id."""
+
+
+class ItemAlreadyDecided(ValueError):
+    """The queue item already has a decision."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewReport:
+    id: str
+    receipt: str
+    item_id: int
+    report_count: int
+
+
+def pdq_hex(image: Image.Image) -> tuple[str, int]:
+    """PDQ hash of decoded pixels as 64 hex digits (np.packbits order: the hash's first bit is the most significant
+    bit of the first byte) and PDQ's quality score (0-100)."""
+    import numpy as np
+    import pdqhash
+
+    bits, quality = pdqhash.compute(np.asarray(image.convert("RGB")))
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex(), int(quality)
+
+
+def hamming_hex(a: str, b: str) -> int:
+    """Bits that differ between two hex hashes (256 when either is not hex)."""
+    try:
+        return (int(a, 16) ^ int(b, 16)).bit_count()
+    except ValueError:
+        return 256
+
+
+class ReportStore:
+    def __init__(self, storage: SQLiteStorage, audit: AuditLog, media_dir: Path) -> None:
+        self.storage, self.audit, self.media_dir = storage, audit, Path(media_dir)
+
+    # -- media bytes
+    def media_path(self, sha256: str) -> Path:
+        return self.media_dir / sha256[:2] / sha256
+
+    def save_media(self, sha256: str, data: bytes) -> None:
+        """Write bytes once, durably (temp file, fsync, rename, fsync of the folder)."""
+        path = self.media_path(sha256)
+        if path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{sha256}.{secrets.token_hex(4)}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def load_media(self, sha256: str) -> bytes | None:
+        path = self.media_path(sha256)
+        return path.read_bytes() if path.exists() else None
+
+    def known_media(self, sha256: str) -> str | None:
+        """The media type of bytes Verity has seen (verified, reported or refuted), else None."""
+        conn = self.storage.connect()
+        for sql in ("SELECT media_type FROM records WHERE sha256 = ? LIMIT 1",
+                    "SELECT media_type FROM report_items WHERE sha256 = ? LIMIT 1",
+                    "SELECT media_type FROM refuted_media WHERE sha256 = ? LIMIT 1"):
+            row = conn.execute(sql, (sha256,)).fetchone()
+            if row is not None:
+                return str(row[0] or "")
+        return None
+
+    # -- reports
+    def add_report(self, *, sha256: str, media_type: str | None, pdq: str | None, has_bytes: bool, category: str,
+                   text: str, source_url: str | None, page_url: str | None, client: str) -> NewReport:
+        """Store a report (one queue item per media, counted) and its audit entry in one committed transaction."""
+        report_id = secrets.token_hex(10)
+        receipt = secrets.token_urlsafe(24)
+        now = time.time()
+        conn = self.storage.connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT INTO report_items (sha256, media_type, pdq, has_bytes, report_count, first_reported,"
+                " last_reported) VALUES (?,?,?,?,1,?,?) ON CONFLICT (sha256) DO UPDATE SET"
+                " report_count = report_count + 1, last_reported = excluded.last_reported,"
+                " media_type = COALESCE(report_items.media_type, excluded.media_type),"
+                " pdq = COALESCE(report_items.pdq, excluded.pdq),"
+                " has_bytes = MAX(report_items.has_bytes, excluded.has_bytes)",
+                (sha256, media_type, pdq, int(has_bytes), now, now))
+            item = conn.execute("SELECT id, report_count FROM report_items WHERE sha256 = ?", (sha256,)).fetchone()
+            conn.execute("INSERT INTO reports (id, item_id, time, category, text, source_url, page_url, receipt_sha256,"
+                         " client) VALUES (?,?,?,?,?,?,?,?,?)",
+                         (report_id, item["id"], now, category, text, source_url, page_url,
+                          hashlib.sha256(receipt.encode()).hexdigest(), client))
+            # The audit entry keeps hashes, not the reporter's text: the log is for filing, the text stays in reports.
+            self.audit.append("report", "anonymous", f"report:{report_id}",
+                              {"sha256": sha256, "category": category, "item_id": item["id"],
+                               "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                               "source_url": source_url, "page_url": page_url}, conn=conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return NewReport(report_id, receipt, int(item["id"]), int(item["report_count"]))
+
+    def report_status(self, report_id: str, receipt: str) -> dict[str, Any]:
+        """What a reporter may see of their own report.
+
+        Raises:
+            ReportNotFound: unknown id.
+            InvalidReceipt: the receipt is not this report's.
+        """
+        conn = self.storage.connect()
+        row = conn.execute("SELECT r.*, i.status, i.decision_id, i.sha256 FROM reports r"
+                           " JOIN report_items i ON i.id = r.item_id WHERE r.id = ?", (report_id,)).fetchone()
+        if row is None:
+            raise ReportNotFound(report_id)
+        given = hashlib.sha256(receipt.encode("utf-8", "surrogatepass")).hexdigest()
+        if not secrets.compare_digest(given, row["receipt_sha256"]):
+            raise InvalidReceipt(report_id)
+        body: dict[str, Any] = {"id": row["id"], "status": row["status"], "category": row["category"],
+                                "sha256": row["sha256"], "created": _iso(row["time"]), "decided": None,
+                                "refutation": None}
+        if row["decision_id"] is not None:
+            d = conn.execute("SELECT time, refutation_id FROM decisions WHERE id = ?", (row["decision_id"],)).fetchone()
+            body["decided"] = _iso(d["time"])
+            if d["refutation_id"] is not None:
+                ref = self.storage.get_refutation(int(d["refutation_id"]))
+                body["refutation"] = ref.to_json() if ref else None
+        return body
+
+    # -- the queue
+    def queue(self, status: str | None = "open", category: str | None = None, media_kind: str | None = None,
+              q: str | None = None, sort: str = "count", limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Queue items, most reported first (then most recent), or most recent first with sort="recent"."""
+        where, args = [], []
+        if status:
+            where.append("i.status = ?")
+            args.append(status)
+        if category:
+            where.append("EXISTS (SELECT 1 FROM reports r WHERE r.item_id = i.id AND r.category = ?)")
+            args.append(category)
+        if media_kind:
+            where.append("i.media_type LIKE ?")
+            args.append(media_kind + "/%")
+        if q:
+            where.append("(i.sha256 LIKE ? OR EXISTS (SELECT 1 FROM reports r WHERE r.item_id = i.id AND"
+                         " (r.source_url LIKE ? OR r.page_url LIKE ?)))")
+            like = "%" + q.replace("%", "").replace("_", "") + "%"
+            args += [q.lower() + "%", like, like]
+        order = "i.last_reported DESC, i.report_count DESC" if sort == "recent" else \
+            "i.report_count DESC, i.last_reported DESC"
+        sql = ("SELECT i.*, (SELECT GROUP_CONCAT(DISTINCT r.category) FROM reports r WHERE r.item_id = i.id)"
+               " AS categories, (SELECT COUNT(DISTINCT r.client) FROM reports r WHERE r.item_id = i.id) AS reporters"
+               " FROM report_items i" + (" WHERE " + " AND ".join(where) if where else "") +
+               f" ORDER BY {order}, i.id DESC LIMIT ? OFFSET ?")
+        return [_item(r) for r in self.storage.connect().execute(sql, [*args, limit, offset])]
+
+    def item(self, item_id: int) -> dict[str, Any]:
+        row = self.storage.connect().execute(
+            "SELECT i.*, (SELECT GROUP_CONCAT(DISTINCT r.category) FROM reports r WHERE r.item_id = i.id) AS categories,"
+            " (SELECT COUNT(DISTINCT r.client) FROM reports r WHERE r.item_id = i.id) AS reporters"
+            " FROM report_items i WHERE i.id = ?", (item_id,)).fetchone()
+        if row is None:
+            raise ItemNotFound(str(item_id))
+        return _item(row)
+
+    def item_reports(self, item_id: int) -> list[dict[str, Any]]:
+        return [{"id": r["id"], "time": _iso(r["time"]), "category": r["category"], "text": r["text"],
+                 "source_url": r["source_url"], "page_url": r["page_url"]}
+                for r in self.storage.connect().execute("SELECT * FROM reports WHERE item_id = ? ORDER BY time DESC",
+                                                        (item_id,))]
+
+    def near_duplicates(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+        """Refuted media and other reported items with the same SHA-256 or a PDQ hash within the match distance."""
+        conn = self.storage.connect()
+        found: list[dict[str, Any]] = []
+        for r in conn.execute("SELECT m.refutation_id, m.sha256, m.hashes, f.claim, f.rating FROM refuted_media m"
+                              " JOIN refutations f ON f.id = m.refutation_id ORDER BY m.id DESC LIMIT 5000"):
+            distance = 0 if r["sha256"] == item["sha256"] else _min_pdq(item.get("pdq"), json.loads(r["hashes"]))
+            if distance is not None and distance <= PDQ_MATCH_DISTANCE:
+                found.append({"kind": "refutation", "refutation_id": r["refutation_id"], "sha256": r["sha256"],
+                              "claim": r["claim"], "rating": r["rating"], "distance": distance,
+                              "method": "sha256" if distance == 0 and r["sha256"] == item["sha256"] else "pdq"})
+        if item.get("pdq"):
+            for r in conn.execute("SELECT id, sha256, pdq, status, report_count FROM report_items"
+                                  " WHERE pdq IS NOT NULL AND id != ? ORDER BY id DESC LIMIT 5000", (item["id"],)):
+                distance = hamming_hex(item["pdq"], r["pdq"])
+                if distance <= PDQ_MATCH_DISTANCE:
+                    found.append({"kind": "report_item", "item_id": r["id"], "sha256": r["sha256"],
+                                  "status": r["status"], "report_count": r["report_count"], "distance": distance,
+                                  "method": "pdq"})
+        return sorted(found, key=lambda d: d["distance"])
+
+    # -- decisions
+    def decide(self, item_id: int, action: str, note: str, reviewer: str, refutation_id: int | None,
+               evidence: dict[str, Any]) -> int:
+        """Record a decision, close the item and append the audit entry, in one transaction.
+
+        Raises:
+            ItemNotFound, ItemAlreadyDecided
+        """
+        conn = self.storage.connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT status, sha256 FROM report_items WHERE id = ?", (item_id,)).fetchone()
+            if row is None:
+                raise ItemNotFound(str(item_id))
+            if row["status"] != "open":
+                raise ItemAlreadyDecided(str(item_id))
+            now = time.time()
+            cur = conn.execute("INSERT INTO decisions (item_id, time, action, note, reviewer, refutation_id, evidence)"
+                               " VALUES (?,?,?,?,?,?,?)",
+                               (item_id, now, action, note, reviewer, refutation_id, canonical(evidence)))
+            decision_id = int(cur.lastrowid or 0)
+            conn.execute("UPDATE report_items SET status = ?, decision_id = ? WHERE id = ?",
+                         (ACTIONS[action], decision_id, item_id))
+            if refutation_id is not None:
+                # The cached verdict predates the refutation; drop it so the next verification sees the refutation.
+                conn.execute("DELETE FROM verdicts WHERE sha256 = ?", (row["sha256"],))
+            self.audit.append("decision", f"reviewer:{reviewer}", f"decision:{decision_id}",
+                              {"item_id": item_id, "action": action, "refutation_id": refutation_id,
+                               "note_sha256": hashlib.sha256(note.encode("utf-8")).hexdigest(), **evidence},
+                              conn=conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return decision_id
+
+    def decisions(self, since: float | None = None, item_id: int | None = None) -> list[dict[str, Any]]:
+        where, args = [], []
+        if since is not None:
+            where.append("d.time >= ?")
+            args.append(since)
+        if item_id is not None:
+            where.append("d.item_id = ?")
+            args.append(item_id)
+        sql = ("SELECT d.*, i.sha256, i.media_type, i.pdq, i.report_count FROM decisions d"
+               " JOIN report_items i ON i.id = d.item_id" + (" WHERE " + " AND ".join(where) if where else "") +
+               " ORDER BY d.id")
+        return [{"id": r["id"], "time": r["time"], "time_iso": _iso(r["time"]), "action": r["action"], "note": r["note"], "reviewer": r["reviewer"],
+                 "refutation_id": r["refutation_id"], "evidence": json.loads(r["evidence"]), "item_id": r["item_id"],
+                 "sha256": r["sha256"], "media_type": r["media_type"], "pdq": r["pdq"],
+                 "report_count": r["report_count"]} for r in self.storage.connect().execute(sql, args)]
+
+
+def _min_pdq(pdq: str | None, hashes: dict[str, Any]) -> int | None:
+    if not pdq:
+        return None
+    values = hashes.get("pdq") or []
+    values = [values] if isinstance(values, str) else values
+    distances = [hamming_hex(pdq, h) for h in values if isinstance(h, str) and len(h) == 64]
+    return min(distances) if distances else None
+
+
+def _item(r: Any) -> dict[str, Any]:
+    return {"id": r["id"], "sha256": r["sha256"], "media_type": r["media_type"], "pdq": r["pdq"],
+            "has_bytes": bool(r["has_bytes"]), "status": r["status"], "report_count": r["report_count"],
+            "reporters": r["reporters"], "categories": sorted((r["categories"] or "").split(",")) if r["categories"]
+            else [], "first_reported": _iso(r["first_reported"]), "last_reported": _iso(r["last_reported"]),
+            "decision_id": r["decision_id"]}
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))

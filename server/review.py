@@ -1,0 +1,326 @@
+"""The reviewer's web UI (blueprint "review", /review): sign in, the queue, an item, and the three decisions.
+
+Server-rendered Jinja pages in English and Chinese. Every form carries a CSRF token: before sign-in one bound to a
+random pre-session cookie (HMAC with the secret key), after sign-in the session's own token, stored server-side, which
+dies with the session at sign-out. Pages redirect to the sign-in page without a session; a POST without a valid session
+and token is refused with 403 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, send_file, url_for
+from flask_limiter.errors import RateLimitExceeded
+
+from .accounts import LoginThrottled
+from .audit import canonical
+from .report_store import ACTIONS, CATEGORIES, STATUSES, ItemAlreadyDecided, ItemNotFound, pdq_hex
+from .reports import SESSION_COOKIE, ReviewState, current_session
+from .review_i18n import LANGUAGES, translate
+from .storage import Refutation, RefutedMedia
+from .verify.media import load_media
+from .verify.pipeline import verify
+from .verify.types import MediaError, MediaKind
+
+bp = Blueprint("review", __name__, url_prefix="/review", template_folder="templates", static_folder="static",
+               static_url_path="/static")
+
+PRE_COOKIE = "verity_pre"
+LANG_COOKIE = "verity_lang"
+RATINGS = ("False", "Misleading", "Altered", "Missing context", "Satire", "AI-generated")
+_MAX_NOTE, _MAX_CLAIM, _MAX_RATING, _MAX_URL = 4000, 1000, 100, 2048
+
+
+def _rs() -> ReviewState:
+    return current_app.extensions["verity_reports"]  # type: ignore[no-any-return]
+
+
+def _secure() -> bool:
+    """Secure cookies everywhere except plain http on loopback (local development and tests)."""
+    host = (urlsplit("//" + request.host).hostname or "").lower()
+    return request.scheme == "https" or host not in ("127.0.0.1", "localhost", "::1")
+
+
+@bp.before_request
+def _load() -> None:
+    g.session = current_session()
+    lang = request.args.get("lang")
+    if lang not in LANGUAGES:
+        lang = request.cookies.get(LANG_COOKIE)
+    if lang not in LANGUAGES:
+        lang = request.accept_languages.best_match(LANGUAGES, default="en")
+    g.lang = lang
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", (
+        "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"))
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.setdefault("Cache-Control", "no-store")
+    if request.args.get("lang") in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, request.args["lang"], max_age=365 * 86400, httponly=True, samesite="Strict",
+                            secure=_secure(), path="/review")
+    return response
+
+
+@bp.app_context_processor
+def _template_helpers() -> dict[str, Any]:
+    lang = g.get("lang", "en")
+    return {"t": lambda key, **kw: translate(lang, key, **kw), "lang": lang, "languages": LANGUAGES,
+            "review_session": g.get("session")}
+
+
+def _page(template: str, http_status: int = 200, **context: Any) -> tuple[str, int]:
+    return render_template(f"review/{template}", **context), http_status
+
+
+def _refuse(status: int, key: str) -> tuple[str, int]:
+    return _page("message.html", status, title_key=key, message_key=key + "_detail")
+
+
+def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Pages: redirect to sign-in without a session. POSTs: 403 unless the session's CSRF token comes with them."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if request.method == "POST":
+            token = request.form.get("csrf", "")
+            if g.session is None or not hmac.compare_digest(token.encode(), g.session.csrf.encode()):
+                return _refuse(403, "csrf_failed")
+        elif g.session is None:
+            return redirect(url_for("review.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _pre_token(pre: str) -> str:
+    return hmac.new(_rs().secret, b"login:" + pre.encode(), hashlib.sha256).hexdigest()
+
+
+@bp.get("/login")
+def login() -> Any:
+    if g.session is not None:
+        return redirect(url_for("review.queue"))
+    return _login_page(200)
+
+
+def _login_page(status: int, error_key: str | None = None, name: str = "") -> Any:
+    pre = request.cookies.get(PRE_COOKIE) or ""
+    fresh = len(pre) != 43
+    if fresh:
+        pre = secrets.token_urlsafe(32)
+    html, code = _page("login.html", status, csrf=_pre_token(pre), error_key=error_key, name=name,
+                       next=request.values.get("next", ""))
+    response = current_app.make_response((html, code))
+    if fresh:
+        response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="Strict", secure=_secure(), path="/review")
+    return response
+
+
+@bp.post("/login")
+def login_post() -> Any:
+    pre = request.cookies.get(PRE_COOKIE) or ""
+    if not pre or not hmac.compare_digest(request.form.get("csrf", "").encode(), _pre_token(pre).encode()):
+        return _refuse(403, "csrf_failed")
+    rs = _rs()
+    try:
+        with rs.limiter.limit(str(current_app.config["LOGIN_RATE_LIMIT"]), scope="login"):
+            pass
+    except RateLimitExceeded:
+        return _login_page(429, "login_throttled")
+    name = request.form.get("name", "")[:64]
+    password = request.form.get("password", "")[:1024]
+    try:
+        user = rs.accounts.authenticate(name, password, int(current_app.config["LOGIN_MAX_FAILURES"]),
+                                        float(current_app.config["LOGIN_WINDOW_S"]))
+    except LoginThrottled:
+        rs.audit.append("signin.throttled", f"user:{name}", None, {})
+        return _login_page(429, "login_throttled", name)
+    if user is None:
+        rs.audit.append("signin.failure", f"user:{name}", None, {})
+        return _login_page(401, "login_failed", name)
+    token, _session = rs.accounts.start_session(user, float(current_app.config["SESSION_HOURS"]))
+    rs.audit.append("signin", f"reviewer:{user.name}", f"user:{user.name}", {"role": user.role})
+    target = request.form.get("next", "")
+    if not target.startswith("/review") or target.startswith("//"):
+        target = url_for("review.queue")
+    response = redirect(target)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", secure=_secure(), path="/",
+                        max_age=int(float(current_app.config["SESSION_HOURS"]) * 3600))
+    response.delete_cookie(PRE_COOKIE, path="/review")
+    return response
+
+
+@bp.post("/logout")
+@signed_in
+def logout() -> Any:
+    rs = _rs()
+    rs.accounts.end_session(request.cookies.get(SESSION_COOKIE, ""))
+    rs.audit.append("signout", f"reviewer:{g.session.user.name}", f"user:{g.session.user.name}", {})
+    response = redirect(url_for("review.login"))
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@bp.get("/")
+@signed_in
+def queue() -> Any:
+    status = request.args.get("status", "open")
+    status = status if status in (*STATUSES, "all") else "open"
+    category = request.args.get("category", "")
+    category = category if category in CATEGORIES else ""
+    kind = request.args.get("kind", "")
+    kind = kind if kind in ("image", "video", "audio") else ""
+    sort = "recent" if request.args.get("sort") == "recent" else "count"
+    q = request.args.get("q", "")[:200]
+    items = _rs().store.queue(status=None if status == "all" else status, category=category or None,
+                              media_kind=kind or None, q=q or None, sort=sort, limit=200)
+    return _page("queue.html", items=items, status=status, category=category, kind=kind, sort=sort, q=q,
+                 statuses=STATUSES, categories=CATEGORIES)
+
+
+def _verdict_for(item: dict[str, Any]) -> dict[str, Any] | None:
+    """The cached verdict; when none is cached but the bytes are held, verify them now and cache the result."""
+    state = current_app.extensions["verify"]
+    body = state.storage.get_verdict(item["sha256"], state.pipeline)
+    if body is None and item["has_bytes"]:
+        data = _rs().store.load_media(item["sha256"])
+        if data is not None:
+            try:
+                media = load_media(data, state.settings.limits)
+                body = verify(media, state.ctx, raise_errors=False).to_json()
+            except MediaError:
+                return None
+            state.storage.put_verdict(item["sha256"], state.pipeline, body)
+    return body
+
+
+@bp.get("/items/<int:item_id>")
+@signed_in
+def item(item_id: int) -> Any:
+    return _render_item(item_id)
+
+
+def _render_item(item_id: int, error_key: str | None = None, status: int = 200) -> Any:
+    store = _rs().store
+    try:
+        it = store.item(item_id)
+    except ItemNotFound:
+        abort(404)
+    verdict = _verdict_for(it)
+    decision = next(iter(store.decisions(item_id=item_id)), None)
+    refutation = None
+    if decision and decision["refutation_id"]:
+        ref = current_app.extensions["verify"].storage.get_refutation(decision["refutation_id"])
+        refutation = ref.to_json() if ref else None
+    return _page("item.html", status, item=it, verdict=verdict, reports=store.item_reports(item_id),
+                 duplicates=store.near_duplicates(it), decision=decision, refutation=refutation, ratings=RATINGS,
+                 csrf=g.session.csrf, error_key=error_key, form=request.form)
+
+
+@bp.get("/media/<sha256>")
+@signed_in
+def media(sha256: str) -> Any:
+    if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+        abort(404)
+    store = _rs().store
+    path = store.media_path(sha256)
+    mime = store.known_media(sha256)
+    if not path.exists() or not mime or not mime.startswith(("image/", "video/", "audio/")):
+        abort(404)
+    response = send_file(path, mimetype=mime, conditional=True, max_age=0)
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
+def _form_text(name: str, limit: int) -> str:
+    return (request.form.get(name) or "").strip()[: limit + 1]
+
+
+@bp.post("/items/<int:item_id>/decide")
+@signed_in
+def decide(item_id: int) -> Any:
+    """refute | synthetic | dismiss, each with a required note. Refute and synthetic create a refutation."""
+    rs, state = _rs(), current_app.extensions["verify"]
+    try:
+        it = rs.store.item(item_id)
+    except ItemNotFound:
+        abort(404)
+    action = request.form.get("action", "")
+    note = _form_text("note", _MAX_NOTE)
+    claim, rating = _form_text("claim", _MAX_CLAIM), _form_text("rating", _MAX_RATING)
+    explanation = _form_text("explanation", _MAX_NOTE)
+    context_url = _form_text("original_context", _MAX_URL)
+    error = None
+    if action not in ACTIONS:
+        error = "bad_action"
+    elif not note or len(note) > _MAX_NOTE:
+        error = "note_required"
+    elif action == "refute" and (not claim or not rating or len(claim) > _MAX_CLAIM or len(rating) > _MAX_RATING):
+        error = "claim_required"
+    elif context_url and (len(context_url) > _MAX_URL or not context_url.startswith(("http://", "https://"))):
+        error = "bad_url"
+    if error:
+        return _render_item(item_id, "error_" + error, 400)
+    if it["status"] != "open":
+        return _refuse(409, "already_decided")
+
+    verdict = _verdict_for(it)
+    reports = rs.store.item_reports(item_id)
+    evidence: dict[str, Any] = {
+        "sha256": it["sha256"], "media_type": it["media_type"], "pdq": it["pdq"],
+        "verdict_label": verdict["verdict"]["label"] if verdict else None,
+        "verdict_sha256": hashlib.sha256(canonical(verdict).encode()).hexdigest() if verdict else None,
+        "report_ids": [r["id"] for r in reports], "report_count": it["report_count"]}
+    refutation_id = None
+    if action in ("refute", "synthetic"):
+        width = height = None
+        hashes: dict[str, Any] = {}
+        data = rs.store.load_media(it["sha256"])
+        if data is not None:
+            try:
+                m = load_media(data, state.settings.limits)
+                if m.kind is MediaKind.IMAGE:
+                    img = m.image()
+                    width, height = img.size
+                    pdq, quality = pdq_hex(img)
+                    hashes = {"pdq": [pdq], "pdq_quality": quality}
+            except MediaError:
+                pass
+        elif it["pdq"]:
+            hashes = {"pdq": [it["pdq"]]}
+        if action == "synthetic":
+            claim, rating = translate("en", "synthetic_claim"), "AI-generated"
+        ref = Refutation(id=0, claim=claim, rating=rating, fact_checker=str(current_app.config["REVIEW_FACT_CHECKER"]),
+                         date=_today(), language=g.lang, explanation=explanation or None,
+                         original_context=context_url or None, extra={"source": "verity-review"})
+        source = next((r["source_url"] for r in reports if r["source_url"]), None)
+        refutation_id = state.storage.add_refutation(ref, [RefutedMedia(
+            id=0, refutation_id=0, sha256=it["sha256"], media_type=it["media_type"] or "application/octet-stream",
+            width=width, height=height, hashes=hashes, content_url=source)])
+        evidence["refutation_hashes"] = hashes
+    try:
+        rs.store.decide(item_id, action, note, g.session.user.name, refutation_id, evidence)
+    except ItemAlreadyDecided:
+        return _refuse(409, "already_decided")
+    return redirect(url_for("review.item", item_id=item_id))
+
+
+
+
+def _today() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC).date().isoformat()
