@@ -42,7 +42,10 @@ def _upload() -> bytes:
         file = request.files.get("file")
         if file is None:
             raise Problem(400, "no-file", "No file", "Send the media as the multipart field 'file'.")
-        data = file.read()
+        try:
+            data = file.read()
+        finally:
+            file.close()  # werkzeug spools large uploads to a temporary file: release it now
     elif request.mimetype in ("application/x-www-form-urlencoded",):
         raise Problem(400, "no-file", "No file", "Send the media as the multipart field 'file' or as the raw body.")
     else:
