@@ -11,7 +11,9 @@ from .system import ensure_debs
 
 ROOT = Path(__file__).resolve().parents[1]
 # Debian packages the suite needs.
-TEST_DEBS: list[str] = []
+TEST_DEBS: list[str] = [
+    "fonts-wqy-zenhei", "fonts-dejavu-core",  # visible_label: labels rendered onto photos at test time
+]
 
 
 def main(argv: list[str]) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from . import ai_detector, c2pa_manifest, metadata_labels, watermark
+from . import ai_detector, c2pa_manifest, metadata_labels, visible_label, watermark
 from .types import CheckContext, CheckResult, Media, Outcome
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ CHECKS: dict[str, CheckFn] = {
     "c2pa_manifest": c2pa_manifest.check,
     "metadata_labels": metadata_labels.check,
     "watermark": watermark.check,
+    "visible_label": visible_label.check,
     "ai_detector": ai_detector.check,  # learned: after every declared check
 }
 
@@ -33,6 +34,7 @@ DESCRIPTIONS: dict[str, str] = {
     "c2pa_manifest": c2pa_manifest.DESCRIPTION,
     "metadata_labels": metadata_labels.DESCRIPTION,
     "watermark": watermark.DESCRIPTION,
+    "visible_label": visible_label.DESCRIPTION,
     "ai_detector": ai_detector.DESCRIPTION,
 }
 
