@@ -7,6 +7,7 @@
     python3 build.py verify PATH_OR_URL... [--json]   the pipeline in-process on files, folders and URLs
     python3 build.py users add NAME --role reviewer|admin [--password-stdin]   reviewer accounts (also passwd, list, ...)
     python3 build.py audit verify | export --since DATE [--out DIR] | prune [--days N]   the hash-chained audit log
+    python3 build.py models [--verify|--eval|--calibrate]  model files against models/manifest.json; recompute metrics
 
 On first use it creates .venv with the pinned requirements (requirements.txt, requirements-nodeps.txt) and re-runs
 itself inside it. Only the standard library is used before that point.
@@ -35,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "verify": "buildtasks.verify_cli:main",
     "users": "buildtasks.users:main",
     "audit": "buildtasks.audit:main",
+    "models": "buildtasks.models:main",
 }
 
 

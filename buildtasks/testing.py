@@ -11,7 +11,10 @@ from .system import ensure_debs
 
 ROOT = Path(__file__).resolve().parents[1]
 # Debian packages the suite needs.
-TEST_DEBS: list[str] = ["chromium"]  # the reviewer UI test drives Debian's Chromium through Playwright
+TEST_DEBS: list[str] = [
+    "chromium",  # the reviewer UI and extension tests drive Debian's Chromium through Playwright
+    "fonts-wqy-zenhei", "fonts-dejavu-core",  # visible_label: labels rendered onto photos at test time
+]
 
 
 def main(argv: list[str]) -> int:

@@ -12,22 +12,30 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from . import c2pa_manifest, metadata_labels
+from . import ai_detector, c2pa_manifest, metadata_labels, visible_label, watermark
 from .types import CheckContext, CheckResult, Media, Outcome
 
 log = logging.getLogger(__name__)
 
 CheckFn = Callable[[Media, CheckContext], CheckResult]
 
-# Strongest signals first: the order is the order of the response's "checks".
+# Strongest signals first: the order is the order of the response's "checks". Declared checks (provenance, labels,
+# watermarks) come before the learned ones (ai_detector), so they run first; each check has its own timeout and
+# exception isolation in run_check, so a slow or failing model cannot change a declared result.
 CHECKS: dict[str, CheckFn] = {
     "c2pa_manifest": c2pa_manifest.check,
     "metadata_labels": metadata_labels.check,
+    "watermark": watermark.check,
+    "visible_label": visible_label.check,
+    "ai_detector": ai_detector.check,  # learned: after every declared check
 }
 
 DESCRIPTIONS: dict[str, str] = {
     "c2pa_manifest": c2pa_manifest.DESCRIPTION,
     "metadata_labels": metadata_labels.DESCRIPTION,
+    "watermark": watermark.DESCRIPTION,
+    "visible_label": visible_label.DESCRIPTION,
+    "ai_detector": ai_detector.DESCRIPTION,
 }
 
 # Bump when the verdict rule or a check's meaning changes: cached verdicts of another pipeline are not reused.
