@@ -60,7 +60,13 @@ def build_state(config: dict[str, Any]) -> VerifyState:
     settings = Settings(data_dir=Path(config["DATA_DIR"]), max_upload_bytes=limits.max_bytes,
                         raise_check_errors=bool(config["RAISE_CHECK_ERRORS"]), limits=limits)
     storage = SQLiteStorage(settings.data_dir / "verity.sqlite3")
-    ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"))
+    resources: dict[str, Any] = {}
+    if config.get("LOAD_MODELS", True):
+        # ONNX sessions are loaded once per process, here, rather than on the first request.
+        from .verify import ai_detector, visible_label
+
+        resources = {ai_detector.NAME: ai_detector.shared(), visible_label.NAME: visible_label.shared()}
+    ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"), resources=resources)
     return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline_id())
 
 

@@ -70,8 +70,12 @@ def verify_media() -> Response:
         report = verify(media, state.ctx, raise_errors=state.settings.raise_check_errors)
         body = report.to_json()
         state.storage.put_verdict(media.sha256, state.pipeline, body)
-    state.storage.add_record(media.sha256, body["media_type"], body["verdict"]["label"], source_url, page_url, cached)
-    log_event("verification", "api", f"sha256:{media.sha256}", {"label": body["verdict"]["label"], "cached": cached})
+    # The identification record and its audit entry commit together, without waiting for fsync (see transaction()).
+    with state.storage.transaction(durable=False) as conn:
+        state.storage.add_record(media.sha256, body["media_type"], body["verdict"]["label"], source_url, page_url,
+                                 cached, conn=conn)
+        log_event("verification", "api", f"sha256:{media.sha256}", {"label": body["verdict"]["label"], "cached": cached},
+                  conn=conn)
     response = jsonify(body)
     response.headers["X-Verity-Cache"] = "hit" if cached else "miss"
     return response

@@ -174,10 +174,12 @@ def _broken(total: int, seq: int, reason: str, rows: list[sqlite3.Row]) -> Chain
                        head_hash=rows[-1]["hash"])
 
 
-def log_event(kind: str, actor: str, subject: str | None = None, data: dict[str, Any] | None = None) -> None:
-    """Append an entry from inside a request, when the app has an audit log (server.reports.init_app)."""
+def log_event(kind: str, actor: str, subject: str | None = None, data: dict[str, Any] | None = None,
+              conn: sqlite3.Connection | None = None) -> None:
+    """Append an entry from inside a request, when the app has an audit log (server.reports.init_app).
+    With `conn`, the entry commits with the caller's open transaction."""
     from flask import current_app
 
     audit: AuditLog | None = current_app.extensions.get("verity_audit")
     if audit is not None:
-        audit.append(kind, actor, subject, data)
+        audit.append(kind, actor, subject, data, conn=conn)

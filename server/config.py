@@ -8,6 +8,7 @@ VERIFY_MAX_PIXELS      largest accepted image, in pixels (decompression-bomb bou
 VERIFY_CHECK_TIMEOUT_S time budget of one check, in seconds                         20
 VERIFY_WORKERS         WSGI worker processes for `build.py run`                     2
 VERIFY_RAISE_CHECK_ERRORS  re-raise a check's exception instead of outcome "error" false
+VERIFY_LOAD_MODELS     load the ONNX models at start (false: they load on first use)  true
 VERIFY_URL_MAX_MB      largest download the CLI accepts for an http(s) input        50
 VERIFY_URL_TIMEOUT_S   CLI download time limit, in seconds                          30
 VERIFY_SECRET_KEY      key for signed cookies/CSRF; when unset, one is generated on first start and kept in
@@ -32,6 +33,7 @@ MAX_PIXELS = 80_000_000
 CHECK_TIMEOUT_S = 20.0
 WORKERS = 2
 RAISE_CHECK_ERRORS = False
+LOAD_MODELS = True
 URL_MAX_MB = 50
 URL_TIMEOUT_S = 30.0
 SECRET_KEY: str | None = None

@@ -9,6 +9,8 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -197,7 +199,7 @@ class Storage(Protocol):
     def get_verdict(self, sha256: str, pipeline: str) -> dict[str, Any] | None: ...
     def put_verdict(self, sha256: str, pipeline: str, body: dict[str, Any]) -> None: ...
     def add_record(self, sha256: str, media_type: str, label: str, source_url: str | None = None,
-                   page_url: str | None = None, cached: bool = False) -> int: ...
+                   page_url: str | None = None, cached: bool = False, conn: sqlite3.Connection | None = None) -> int: ...
     def records(self, sha256: str | None = None, limit: int = 100) -> list[Record]: ...
     def add_refutation(self, refutation: Refutation, media: list[RefutedMedia]) -> int: ...
     def get_refutation(self, refutation_id: int) -> Refutation | None: ...
@@ -251,9 +253,31 @@ class SQLiteStorage:
             "INSERT OR REPLACE INTO verdicts (sha256, pipeline, body, created) VALUES (?, ?, ?, ?)",
             (sha256, pipeline, json.dumps(body, separators=(",", ":")), time.time()))
 
+    @contextmanager
+    def transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One committed transaction on this thread's connection.
+
+        durable=False commits without waiting for the disk (WAL with synchronous=NORMAL): the write survives a crash
+        of the process but the newest commits can be lost on power loss. Used for the per-request verification
+        records, which must stay cheap on the hash-first path; reports and decisions stay durable (FULL).
+        """
+        conn = self.connect()
+        if not durable:
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        finally:
+            if not durable:
+                conn.execute("PRAGMA synchronous=FULL")
+
     def add_record(self, sha256: str, media_type: str, label: str, source_url: str | None = None,
-                   page_url: str | None = None, cached: bool = False) -> int:
-        cur = self.connect().execute(
+                   page_url: str | None = None, cached: bool = False, conn: sqlite3.Connection | None = None) -> int:
+        cur = (conn or self.connect()).execute(
             "INSERT INTO records (time, sha256, media_type, label, source_url, page_url, cached) VALUES (?,?,?,?,?,?,?)",
             (time.time(), sha256, media_type, label, source_url, page_url, int(cached)))
         return int(cur.lastrowid or 0)

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from . import ai_detector, c2pa_manifest, metadata_labels, visible_label, watermark
-from .types import CheckContext, CheckResult, Media, Outcome
+from .types import CheckContext, CheckResult, Media, Outcome, Signal
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,9 @@ CHECKS: dict[str, CheckFn] = {
     "ai_detector": ai_detector.check,  # learned: after every declared check
 }
 
+# Learned checks: skipped once a declared check has found an AI declaration, so a model never delays a declared result.
+LEARNED: frozenset[str] = frozenset({"ai_detector"})
+
 DESCRIPTIONS: dict[str, str] = {
     "c2pa_manifest": c2pa_manifest.DESCRIPTION,
     "metadata_labels": metadata_labels.DESCRIPTION,
@@ -39,7 +42,7 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 # Bump when the verdict rule or a check's meaning changes: cached verdicts of another pipeline are not reused.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 
 
 def pipeline_id() -> str:
@@ -74,5 +77,11 @@ def run_check(name: str, fn: CheckFn, media: Media, ctx: CheckContext, raise_err
 
 def run_checks(media: Media, ctx: CheckContext, checks: Mapping[str, CheckFn] | None = None,
                raise_errors: bool = False) -> list[CheckResult]:
-    """Run every registered check (or `checks`) on `media`, in registry order."""
-    return [run_check(name, fn, media, ctx, raise_errors) for name, fn in (checks or CHECKS).items()]
+    """Run every registered check (or `checks`) on `media`, in registry order; learned checks only when needed."""
+    results: list[CheckResult] = []
+    for name, fn in (checks or CHECKS).items():
+        if name in LEARNED and any(r.signal is Signal.DECLARED_SYNTHETIC for r in results):
+            results.append(CheckResult(name, Outcome.SKIPPED, "Not run: a declared AI signal already decides the verdict."))
+            continue
+        results.append(run_check(name, fn, media, ctx, raise_errors))
+    return results

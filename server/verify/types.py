@@ -21,6 +21,7 @@ class Outcome(StrEnum):
     DETECTED = "detected"
     NOT_DETECTED = "not_detected"
     UNSUPPORTED = "unsupported"
+    SKIPPED = "skipped"  # a learned check not run because a declared signal already decided the verdict
     ERROR = "error"
 
 

@@ -81,12 +81,14 @@ def test_ai_detector_alone_fires_likely_synthetic(media, detector):
     assert report.verdict.label == "likely_synthetic"
 
 
-def test_ai_detector_with_declared_watermark_synthetic(media, detector):
+def test_ai_detector_with_declared_watermark_skipped_synthetic(media, detector):
+    """A declared signal decides; the model is not run, so it cannot delay the declared result."""
     ctx = CheckContext(resources={"ai_detector": _with_threshold(detector, 0.0)})
     report = verify(media("watermark/elem_2_1024__sdxl.png"), ctx,
                     {"watermark": watermark.check, "ai_detector": ai_detector.check})
     assert report.verdict.label == "synthetic"
-    assert [r["check"] for r in report.verdict.reasons] == ["watermark", "ai_detector"]
+    assert [r["check"] for r in report.verdict.reasons] == ["watermark"]
+    assert report.checks[1].outcome is Outcome.SKIPPED
 
 
 def test_ai_detector_broken_model_error_keeps_declared_result(media, detector):
@@ -96,10 +98,11 @@ def test_ai_detector_broken_model_error_keeps_declared_result(media, detector):
 
     ctx = CheckContext(resources={"ai_detector": dataclasses.replace(detector, session=Broken())})
     assert run_check("ai_detector", ai_detector.check, media("photos/wiki_035.jpg"), ctx).outcome is Outcome.ERROR
-    report = verify(media("watermark/elem_2_1024__sdxl.png"), ctx,
+    report = verify(media("watermark/elem_2_1024__clean.jpg"), ctx,
                     {"watermark": watermark.check, "ai_detector": ai_detector.check})
-    assert [r.outcome for r in report.checks] == [Outcome.DETECTED, Outcome.ERROR]
-    assert report.verdict.label == "synthetic"
+    assert [r.outcome for r in report.checks] == [Outcome.NOT_DETECTED, Outcome.ERROR]
+    assert report.verdict.label == "unknown"
+    assert "ai_detector" in report.verdict.summary
 
 
 def test_ai_detector_audio_unsupported(media, ctx):
