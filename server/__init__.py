@@ -13,6 +13,7 @@ from . import config as defaults
 from .errors import register_error_handlers
 from .storage import SQLiteStorage, Storage
 from .verify import pipeline_id
+from .verify.refutation_index import RefutationMatcher
 from .verify.types import CheckContext, Limits
 
 TRUST_SETTINGS = Path(__file__).parent / "verify" / "trust" / "c2pa_settings.json"
@@ -60,7 +61,10 @@ def build_state(config: dict[str, Any]) -> VerifyState:
     settings = Settings(data_dir=Path(config["DATA_DIR"]), max_upload_bytes=limits.max_bytes,
                         raise_check_errors=bool(config["RAISE_CHECK_ERRORS"]), limits=limits)
     storage = SQLiteStorage(settings.data_dir / "verity.sqlite3")
-    ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"))
+    # The refutation hash index is loaded once here and kept current by the matcher itself (see refutation_index).
+    matcher = RefutationMatcher(storage, settings.data_dir / "refuted_media")
+    ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"),
+                       resources={"refutations": matcher})
     return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline_id())
 
 
@@ -76,7 +80,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["verify"] = state
 
     register_error_handlers(app)
-    from . import api
+    from . import api, refutations
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(refutations.bp)
     return app

@@ -10,6 +10,7 @@ VERIFY_WORKERS         WSGI worker processes for `build.py run`                 
 VERIFY_RAISE_CHECK_ERRORS  re-raise a check's exception instead of outcome "error" false
 VERIFY_URL_MAX_MB      largest download the CLI accepts for an http(s) input        50
 VERIFY_URL_TIMEOUT_S   CLI download time limit, in seconds                          30
+VERIFY_REFUTATION_TOKEN  bearer token for POST /v1/refutations; unset = writes refused  (unset)
 """
 
 DATA_DIR = "./data"
@@ -22,3 +23,4 @@ WORKERS = 2
 RAISE_CHECK_ERRORS = False
 URL_MAX_MB = 50
 URL_TIMEOUT_S = 30.0
+REFUTATION_TOKEN: str | None = None
