@@ -8,6 +8,7 @@
     python3 build.py users add NAME --role reviewer|admin [--password-stdin]   reviewer accounts (also passwd, list, ...)
     python3 build.py audit verify | export --since DATE [--out DIR] | prune [--days N]   the hash-chained audit log
     python3 build.py models [--verify|--eval|--calibrate]  model files against models/manifest.json; recompute metrics
+    python3 build.py claims import FILE.jsonld [--media DIR] | claims export [--out FILE]   ClaimReview/MediaReview
 
 On first use it creates .venv with the pinned requirements (requirements.txt, requirements-nodeps.txt) and re-runs
 itself inside it. Only the standard library is used before that point.
@@ -37,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "users": "buildtasks.users:main",
     "audit": "buildtasks.audit:main",
     "models": "buildtasks.models:main",
+    "claims": "buildtasks.claims:main",
 }
 
 

@@ -13,6 +13,7 @@ from . import config as defaults
 from .errors import register_error_handlers
 from .storage import SQLiteStorage, Storage
 from .verify import pipeline_id
+from .verify.refutation_index import RefutationMatcher
 from .verify.types import CheckContext, Limits
 
 TRUST_SETTINGS = Path(__file__).parent / "verify" / "trust" / "c2pa_settings.json"
@@ -37,6 +38,11 @@ class VerifyState:
     ctx: CheckContext
     pipeline: str
 
+    def verdict_key(self) -> str:
+        """The verdict cache key besides the sha256: the pipeline, and the refutation generation, so that a refutation
+        written after a verdict was cached is never hidden by it."""
+        return f"{self.pipeline}#r{self.storage.refutation_generation()}"
+
 
 def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Defaults, then VERIFY_* environment variables, then test_config. Used by the app and the CLI alike."""
@@ -60,12 +66,13 @@ def build_state(config: dict[str, Any]) -> VerifyState:
     settings = Settings(data_dir=Path(config["DATA_DIR"]), max_upload_bytes=limits.max_bytes,
                         raise_check_errors=bool(config["RAISE_CHECK_ERRORS"]), limits=limits)
     storage = SQLiteStorage(settings.data_dir / "verity.sqlite3")
-    resources: dict[str, Any] = {}
+    # The refutation hash index is loaded once here and kept current by the matcher itself (see refutation_index).
+    resources: dict[str, Any] = {"refutations": RefutationMatcher(storage, settings.data_dir / "refuted_media")}
     if config.get("LOAD_MODELS", True):
         # ONNX sessions are loaded once per process, here, rather than on the first request.
         from .verify import ai_detector, visible_label
 
-        resources = {ai_detector.NAME: ai_detector.shared(), visible_label.NAME: visible_label.shared()}
+        resources |= {ai_detector.NAME: ai_detector.shared(), visible_label.NAME: visible_label.shared()}
     ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"), resources=resources)
     return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline_id())
 
@@ -82,8 +89,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["verify"] = state
 
     register_error_handlers(app)
-    from . import api, reports
+    from . import api, refutations, reports
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(refutations.bp)
     reports.init_app(app)
     return app

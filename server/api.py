@@ -62,14 +62,15 @@ def verify_media() -> Response:
     data = _upload()
     source_url, page_url = _optional_url("source_url"), _optional_url("page_url")
     media = load_media(data, state.settings.limits)
-    body = state.storage.get_verdict(media.sha256, state.pipeline)
+    key = state.verdict_key()
+    body = state.storage.get_verdict(media.sha256, key)
     cached = body is not None
     if body is None:
         if media.kind is MediaKind.IMAGE:
             media.image()  # decode once, bounded: undecodable -> 422, pixel bomb -> 413, before any check runs
         report = verify(media, state.ctx, raise_errors=state.settings.raise_check_errors)
         body = report.to_json()
-        state.storage.put_verdict(media.sha256, state.pipeline, body)
+        state.storage.put_verdict(media.sha256, key, body)
     # The identification record and its audit entry commit together, without waiting for fsync (see transaction()).
     with state.storage.transaction(durable=False) as conn:
         state.storage.add_record(media.sha256, body["media_type"], body["verdict"]["label"], source_url, page_url,
@@ -88,7 +89,7 @@ def get_verdict(sha256: str) -> Response:
     if not _SHA256.match(sha256):
         raise Problem(400, "invalid-sha256", "Invalid SHA-256", "Expected 64 hexadecimal characters.")
     state = _state()
-    body = state.storage.get_verdict(sha256, state.pipeline)
+    body = state.storage.get_verdict(sha256, state.verdict_key())
     if body is None:
         raise Problem(404, "verdict-not-found", "No verdict for this hash",
                       "These bytes have not been verified yet: POST them to /v1/verify.")

@@ -23,6 +23,7 @@ VERIFY_LOGIN_WINDOW_S  the window those failures are counted in, in seconds     
 VERIFY_SESSION_HOURS   a reviewer's session lifetime, in hours                    12
 VERIFY_AUDIT_RETENTION_DAYS  audit entries older than this are pruned behind a checkpoint entry 180
 VERIFY_REVIEW_FACT_CHECKER  the fact_checker name on refutations made in /review  "Verity reviewers"
+VERIFY_REFUTATION_TOKEN  bearer token for POST /v1/refutations; unset = writes refused  (unset)
 """
 
 DATA_DIR = "./data"
@@ -46,3 +47,4 @@ LOGIN_WINDOW_S = 900
 SESSION_HOURS = 12
 AUDIT_RETENTION_DAYS = 180
 REVIEW_FACT_CHECKER = "Verity reviewers"
+REFUTATION_TOKEN: str | None = None

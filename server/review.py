@@ -194,7 +194,7 @@ def queue() -> Any:
 def _verdict_for(item: dict[str, Any]) -> dict[str, Any] | None:
     """The cached verdict; when none is cached but the bytes are held, verify them now and cache the result."""
     state = current_app.extensions["verify"]
-    body = state.storage.get_verdict(item["sha256"], state.pipeline)
+    body = state.storage.get_verdict(item["sha256"], state.verdict_key())
     if body is None and item["has_bytes"]:
         data = _rs().store.load_media(item["sha256"])
         if data is not None:
@@ -203,7 +203,7 @@ def _verdict_for(item: dict[str, Any]) -> dict[str, Any] | None:
                 body = verify(media, state.ctx, raise_errors=False).to_json()
             except MediaError:
                 return None
-            state.storage.put_verdict(item["sha256"], state.pipeline, body)
+            state.storage.put_verdict(item["sha256"], state.verdict_key(), body)
     return body
 
 

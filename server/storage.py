@@ -145,6 +145,20 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log WHEN NOT EXISTS (SELECT 1 FROM audit_prune)
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only (pruned only by retention)'); END;
     """,
+    # 4: perceptual hashes of refuted media, one row per (kind, region) as raw bytes, so the matcher loads a million
+    # of them with one scan and later reads only rows newer than the last it saw; the stored original's file name.
+    """
+    CREATE TABLE media_hashes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        media_id INTEGER NOT NULL REFERENCES refuted_media(id) ON DELETE CASCADE,
+        refutation_id INTEGER NOT NULL REFERENCES refutations(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        region TEXT NOT NULL,
+        hash BLOB NOT NULL
+    );
+    CREATE INDEX media_hashes_kind ON media_hashes (kind, id);
+    ALTER TABLE refuted_media ADD COLUMN stored_name TEXT;
+    """,
 ]
 
 
@@ -171,7 +185,12 @@ class Refutation:
 
 @dataclass(frozen=True, slots=True)
 class RefutedMedia:
-    """Media a refutation covers. `hashes` holds perceptual hashes by name (e.g. {"pdq": [hex, ...]})."""
+    """Media a refutation covers.
+
+    `hashes` holds perceptual hashes by kind: {"pdq": [{"region": "full", "hash": "<64 hex>"}, ...]} (a bare hex
+    string is region "full"). Each kind is one hash family (images: "pdq"; video and audio add their own kinds).
+    `stored_name` is the file name of the stored original under the data folder's media/ directory.
+    """
 
     id: int
     refutation_id: int
@@ -181,6 +200,22 @@ class RefutedMedia:
     height: int | None = None
     hashes: dict[str, Any] = field(default_factory=dict)
     content_url: str | None = None
+    stored_name: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "sha256": self.sha256, "media_type": self.media_type, "width": self.width,
+                "height": self.height, "content_url": self.content_url}
+
+
+@dataclass(frozen=True, slots=True)
+class HashRow:
+    """One stored perceptual hash (a row of media_hashes)."""
+
+    id: int
+    media_id: int
+    refutation_id: int
+    region: str
+    hash: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,8 +237,13 @@ class Storage(Protocol):
                    page_url: str | None = None, cached: bool = False, conn: sqlite3.Connection | None = None) -> int: ...
     def records(self, sha256: str | None = None, limit: int = 100) -> list[Record]: ...
     def add_refutation(self, refutation: Refutation, media: list[RefutedMedia]) -> int: ...
+    def add_refutations(self, batch: list[tuple[Refutation, list[RefutedMedia]]]) -> list[int]: ...
     def get_refutation(self, refutation_id: int) -> Refutation | None: ...
     def refuted_media(self, refutation_id: int | None = None, sha256: str | None = None) -> list[RefutedMedia]: ...
+    def refuted_media_by_id(self, media_id: int) -> RefutedMedia | None: ...
+    def list_refutations(self, query: str | None = None, limit: int = 20, offset: int = 0) -> tuple[list[Refutation], int]: ...
+    def media_hashes(self, kind: str, after_id: int = 0) -> list[HashRow]: ...
+    def refutation_generation(self) -> int: ...
 
 
 class SQLiteStorage:
@@ -290,34 +330,43 @@ class SQLiteStorage:
 
     def add_refutation(self, refutation: Refutation, media: list[RefutedMedia]) -> int:
         """Store a refutation and its media in one transaction; returns the new refutation id (ids in the arguments are ignored)."""
+        return self.add_refutations([(refutation, media)])[0]
+
+    def add_refutations(self, batch: list[tuple[Refutation, list[RefutedMedia]]]) -> list[int]:
+        """Store several refutations with their media and hashes in one transaction (all or nothing)."""
         conn = self.connect()
         conn.execute("BEGIN IMMEDIATE")
+        ids = []
         try:
             now = time.time()
-            cur = conn.execute(
-                "INSERT INTO refutations (claim, rating, fact_checker, review_url, date, language, explanation,"
-                " original_context, extra, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (refutation.claim, refutation.rating, refutation.fact_checker, refutation.review_url, refutation.date,
-                 refutation.language, refutation.explanation, refutation.original_context,
-                 json.dumps(refutation.extra), now))
-            rid = int(cur.lastrowid or 0)
-            for m in media:
-                conn.execute(
-                    "INSERT INTO refuted_media (refutation_id, sha256, media_type, width, height, hashes, content_url, created)"
-                    " VALUES (?,?,?,?,?,?,?,?)",
-                    (rid, m.sha256, m.media_type, m.width, m.height, json.dumps(m.hashes), m.content_url, now))
+            for refutation, media in batch:
+                cur = conn.execute(
+                    "INSERT INTO refutations (claim, rating, fact_checker, review_url, date, language, explanation,"
+                    " original_context, extra, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (refutation.claim, refutation.rating, refutation.fact_checker, refutation.review_url,
+                     refutation.date, refutation.language, refutation.explanation, refutation.original_context,
+                     json.dumps(refutation.extra), now))
+                rid = int(cur.lastrowid or 0)
+                ids.append(rid)
+                for m in media:
+                    mcur = conn.execute(
+                        "INSERT INTO refuted_media (refutation_id, sha256, media_type, width, height, hashes,"
+                        " content_url, created, stored_name) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (rid, m.sha256, m.media_type, m.width, m.height, json.dumps(m.hashes), m.content_url, now,
+                         m.stored_name))
+                    mid = int(mcur.lastrowid or 0)
+                    conn.executemany(
+                        "INSERT INTO media_hashes (media_id, refutation_id, kind, region, hash) VALUES (?,?,?,?,?)",
+                        [(mid, rid, kind, region, digest) for kind, region, digest in _hash_rows(m.hashes)])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return rid
+        return ids
 
     def get_refutation(self, refutation_id: int) -> Refutation | None:
         row = self.connect().execute("SELECT * FROM refutations WHERE id = ?", (refutation_id,)).fetchone()
-        if row is None:
-            return None
-        return Refutation(row["id"], row["claim"], row["rating"], row["fact_checker"], row["review_url"], row["date"],
-                          row["language"], row["explanation"], row["original_context"], json.loads(row["extra"]))
+        return _refutation(row) if row is not None else None
 
     def refuted_media(self, refutation_id: int | None = None, sha256: str | None = None) -> list[RefutedMedia]:
         where, args = [], []
@@ -328,14 +377,65 @@ class SQLiteStorage:
             where.append("sha256 = ?")
             args.append(sha256)
         sql = "SELECT * FROM refuted_media" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
-        return [RefutedMedia(r["id"], r["refutation_id"], r["sha256"], r["media_type"], r["width"], r["height"],
-                             json.loads(r["hashes"]), r["content_url"]) for r in self.connect().execute(sql, args)]
+        return [_refuted_media(r) for r in self.connect().execute(sql, args)]
+
+    def refuted_media_by_id(self, media_id: int) -> RefutedMedia | None:
+        """One refuted media item by its id."""
+        row = self.connect().execute("SELECT * FROM refuted_media WHERE id = ?", (media_id,)).fetchone()
+        return _refuted_media(row) if row is not None else None
+
+    def list_refutations(self, query: str | None = None, limit: int = 20,
+                         offset: int = 0) -> tuple[list[Refutation], int]:
+        """A page of refutations, newest first, optionally those whose texts contain `query`; and the total count."""
+        where, args = "", []
+        if query:
+            like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where = (" WHERE claim LIKE ? ESCAPE '\\' OR explanation LIKE ? ESCAPE '\\' OR fact_checker LIKE ? ESCAPE '\\'"
+                     " OR original_context LIKE ? ESCAPE '\\' OR rating LIKE ? ESCAPE '\\'")
+            args = [like] * 5
+        conn = self.connect()
+        total = int(conn.execute("SELECT count(*) FROM refutations" + where, args).fetchone()[0])
+        rows = conn.execute("SELECT * FROM refutations" + where + " ORDER BY id DESC LIMIT ? OFFSET ?",
+                            [*args, limit, offset]).fetchall()
+        return [_refutation(r) for r in rows], total
+
+    def media_hashes(self, kind: str, after_id: int = 0) -> list[HashRow]:
+        """Stored hashes of one kind with row id above `after_id`, in id order (the matcher's incremental load)."""
+        rows = self.connect().execute(
+            "SELECT id, media_id, refutation_id, region, hash FROM media_hashes WHERE kind = ? AND id > ? ORDER BY id",
+            (kind, after_id))
+        return [HashRow(*r) for r in rows]
+
+    def refutation_generation(self) -> int:
+        """Grows with every refutation write: part of the verdict cache key, so a new refutation is never hidden."""
+        row = self.connect().execute("SELECT coalesce(max(id), 0) FROM refuted_media").fetchone()
+        return int(row[0])
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _refutation(row: sqlite3.Row) -> Refutation:
+    return Refutation(row["id"], row["claim"], row["rating"], row["fact_checker"], row["review_url"], row["date"],
+                      row["language"], row["explanation"], row["original_context"], json.loads(row["extra"]))
+
+
+def _refuted_media(r: sqlite3.Row) -> RefutedMedia:
+    return RefutedMedia(r["id"], r["refutation_id"], r["sha256"], r["media_type"], r["width"], r["height"],
+                        json.loads(r["hashes"]), r["content_url"], r["stored_name"])
+
+
+def _hash_rows(hashes: dict[str, Any]) -> list[tuple[str, str, bytes]]:
+    """(kind, region, raw bytes) for every hash in a RefutedMedia.hashes mapping."""
+    out = []
+    for kind, entries in hashes.items():
+        for entry in entries if isinstance(entries, list) else [entries]:
+            region, hexdigest = ("full", entry) if isinstance(entry, str) else (entry["region"], entry["hash"])
+            out.append((kind, region, bytes.fromhex(hexdigest)))
+    return out
 
 
 def _split_sql(script: str) -> list[str]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from . import ai_detector, c2pa_manifest, metadata_labels, visible_label, watermark
+from . import ai_detector, c2pa_manifest, debunked_match, metadata_labels, visible_label, watermark
 from .types import CheckContext, CheckResult, Media, Outcome, Signal
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ CHECKS: dict[str, CheckFn] = {
     "metadata_labels": metadata_labels.check,
     "watermark": watermark.check,
     "visible_label": visible_label.check,
+    "debunked_match": debunked_match.check,
     "ai_detector": ai_detector.check,  # learned: after every declared check
 }
 
@@ -38,6 +39,7 @@ DESCRIPTIONS: dict[str, str] = {
     "metadata_labels": metadata_labels.DESCRIPTION,
     "watermark": watermark.DESCRIPTION,
     "visible_label": visible_label.DESCRIPTION,
+    "debunked_match": debunked_match.DESCRIPTION,
     "ai_detector": ai_detector.DESCRIPTION,
 }
 

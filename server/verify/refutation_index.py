@@ -1,0 +1,198 @@
+"""The refutation matcher: stored refuted media, looked up by exact sha256 and then perceptually.
+
+Built once at start-up (build_state) and shared through CheckContext.resources["refutations"]. It loads every stored
+PDQ hash into a multi-index (`hash_index.HashIndex`) and, before each lookup, reads the hash rows written since (one
+indexed SQLite query), so a refutation written by any process is searchable as soon as its write has returned.
+
+Perceptual path (images): the query is hashed as given and trimmed of borders/text bands, whole and with edge overlays
+cut away (`image_hashing`); every hash within PDQ distance 31 of a stored region hash makes its original a candidate;
+the nearest few candidates are checked geometrically (ORB + RANSAC) against the stored original file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..storage import RefutedMedia, Storage
+from . import image_hashing as ih
+from .hash_index import HashIndex, to_codes
+from .media import load_media
+from .types import Limits, Media, MediaKind
+
+log = logging.getLogger(__name__)
+
+PDQ = "pdq"
+# PDQ's customary match threshold (ThreatExchange, HMA); the index search is exact within it.
+PDQ_RADIUS = 31
+# Without a geometric verdict (a picture with too few keypoints) only a closer PDQ match is trusted.
+PDQ_RADIUS_UNVERIFIED = 20
+# Geometric acceptance: enough keypoints agree on one similarity transform, and they are a fair share of the matches.
+MIN_INLIERS = 15
+MIN_INLIER_RATIO = 0.4
+# Geometry can judge only with this many tentative matches; below it the check is inconclusive, not negative.
+MIN_MATCHES_TO_JUDGE = 15
+MAX_CANDIDATES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A stored media item that the query matched, and how."""
+
+    media: RefutedMedia
+    method: str  # "sha256" | "pdq" | "pdq+orb"
+    similarity: float
+    transform: str | None
+    distance: int | None = None
+    inliers: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "similarity": round(self.similarity, 4), "transform": self.transform,
+                "original_sha256": self.media.sha256,
+                "original_url": f"/v1/refutations/{self.media.refutation_id}/media/{self.media.id}"}
+
+
+def media_file_name(sha256: str, fmt: str) -> str:
+    return f"{sha256}.{fmt}"
+
+
+def describe_original(data: bytes, limits: Limits) -> tuple[Media, RefutedMedia]:
+    """Hash media that a refutation covers (ids are 0 until stored).
+
+    Raises:
+        MediaError: the bytes are not readable media within `limits`.
+    """
+    media = load_media(data, limits)
+    hashes: dict[str, Any] = {}
+    width = height = None
+    if media.kind is MediaKind.IMAGE:
+        img = media.image()
+        width, height = img.size
+        hashes[PDQ] = [{"region": h.region, "hash": h.hash.hex(), "quality": h.quality}
+                       for h in ih.original_hashes(ih.to_rgb_array(img))]
+    return media, RefutedMedia(0, 0, media.sha256, media.kind.value, width, height, hashes, None,
+                               media_file_name(media.sha256, media.format))
+
+
+class RefutationMatcher:
+    """Exact and perceptual lookup of refuted media (thread-safe; one per process)."""
+
+    def __init__(self, storage: Storage, media_dir: Path) -> None:
+        self.storage = storage
+        self.media_dir = Path(media_dir)
+        self._lock = threading.Lock()
+        self._index = HashIndex()
+        self._last_row = 0
+        self._media_ids = np.zeros(0, dtype=np.int64)
+        self._regions: list[str] = []
+        self._keypoints: OrderedDict[int, tuple[ih.Keypoints, ih.Keypoints] | None] = OrderedDict()
+        started = time.perf_counter()
+        self.sync()
+        self.load_seconds = time.perf_counter() - started
+        log.info("refutation index: %d PDQ hashes loaded in %.2f s", len(self._index), self.load_seconds)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def sync(self) -> int:
+        """Add hash rows written since the last sync (by this or any other process); returns how many."""
+        with self._lock:
+            rows = self.storage.media_hashes(PDQ, self._last_row)
+            if not rows:
+                return 0
+            codes = to_codes(b"".join(r.hash for r in rows))
+            if len(self._index) == 0 and len(rows) > 1000:
+                self._index = HashIndex(codes)  # bulk build at start-up
+            else:
+                self._index.add(codes)
+            self._media_ids = np.concatenate([self._media_ids, np.fromiter((r.media_id for r in rows), np.int64)])
+            self._regions.extend(r.region for r in rows)
+            self._last_row = rows[-1].id
+            return len(rows)
+
+    def store_file(self, data: bytes, name: str) -> None:
+        """Keep the original's bytes (content-addressed) for the side-by-side view and geometric checks."""
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        path = self.media_dir / name
+        if not path.exists():
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+
+    def media_path(self, item: RefutedMedia) -> Path | None:
+        if not item.stored_name:
+            return None
+        path = self.media_dir / Path(item.stored_name).name
+        return path if path.is_file() else None
+
+    def match(self, media: Media) -> Match | None:
+        """The best stored match for `media`, or None."""
+        exact = self.storage.refuted_media(sha256=media.sha256)
+        if exact:
+            return Match(exact[0], "sha256", 1.0, "identical", 0)
+        if media.kind is not MediaKind.IMAGE:
+            return None
+        self.sync()
+        rgb = ih.to_rgb_array(media.image())
+        stages = ih.stages(rgb)
+        best: dict[int, tuple[int, int, str, str]] = {}  # media id -> (distance, stage, query region, stored region)
+        with self._lock:
+            index, media_ids, regions = self._index, self._media_ids, self._regions
+        for stage, h in ih.query_hashes(stages):
+            ids, dists = index.search(h.hash, PDQ_RADIUS)
+            for i, d in zip(ids.tolist(), dists.tolist()):
+                mid = int(media_ids[i])
+                if mid not in best or d < best[mid][0]:
+                    best[mid] = (d, stage, h.region, regions[i])
+        query_kp: dict[int, ih.Keypoints] = {}
+        for mid, (dist, stage, q_region, o_region) in sorted(best.items(), key=lambda kv: kv[1][0])[:MAX_CANDIDATES]:
+            items = self.storage.refuted_media_by_id(mid)
+            if items is None:
+                continue
+            originals = self._original_keypoints(items)
+            if stage not in query_kp:
+                query_kp[stage] = ih.keypoints(stages[stage][1])
+            geometry = ih.verify_geometry(originals[0], originals[1], query_kp[stage]) if originals else None
+            transform = f"query {q_region or 'full'} ~ original {o_region}"
+            similarity = max(0.0, 1.0 - dist / 128)
+            if geometry and geometry.inliers >= MIN_INLIERS and geometry.ratio >= MIN_INLIER_RATIO:
+                if geometry.mirrored and "mirror" not in transform:
+                    transform += " (mirrored)"
+                return Match(items, "pdq+orb", similarity, transform, dist, geometry.inliers)
+            inconclusive = geometry is None or geometry.matches < MIN_MATCHES_TO_JUDGE
+            if inconclusive and dist <= PDQ_RADIUS_UNVERIFIED:
+                return Match(items, "pdq", similarity, transform, dist, None)
+        return None
+
+    def _original_keypoints(self, item: RefutedMedia) -> tuple[ih.Keypoints, ih.Keypoints] | None:
+        """ORB keypoints of a stored original and of its mirror image (cached, least recently used out)."""
+        if item.id in self._keypoints:
+            self._keypoints.move_to_end(item.id)
+            return self._keypoints[item.id]
+        path = self.media_path(item)
+        value = None
+        if path is not None:
+            try:
+                from PIL import Image
+
+                rgb = ih.to_rgb_array(Image.open(io.BytesIO(path.read_bytes())))
+                value = (ih.keypoints(rgb), ih.keypoints(np.ascontiguousarray(rgb[:, ::-1])))
+            except Exception:  # a damaged stored file makes geometry inconclusive, not the lookup fail
+                log.exception("cannot read stored original %s", path)
+        self._keypoints[item.id] = value
+        while len(self._keypoints) > 256:
+            self._keypoints.popitem(last=False)
+        return value
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

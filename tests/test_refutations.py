@@ -1,0 +1,233 @@
+"""Refutations: the API (list/search/read/media/add with a bearer token), the verify response's `refutation` end to
+end, and schema.org ClaimReview/MediaReview import/export through `build.py claims`."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from buildtasks import claims as claims_cli
+from server import create_app
+from server.api import openapi_document
+
+from conftest import FIXTURES
+
+ORIGINALS = FIXTURES / "refutation" / "originals"
+VARIANTS = FIXTURES / "refutation" / "variants"
+TOKEN = "s3cret-reviewer-token"
+
+
+def _validate(instance: Any, schema_name: str) -> None:
+    doc = openapi_document()
+    jsonschema.validate(instance, {"$ref": f"#/components/schemas/{schema_name}", "components": doc["components"]})
+
+
+def _problem(response: Any, status: int, slug: str) -> None:
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    _validate(response.get_json(), "Problem")
+    assert response.get_json()["type"].endswith("/" + slug)
+
+
+@pytest.fixture
+def writer(tmp_path: Path):
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "REFUTATION_TOKEN": TOKEN})
+    return app.test_client()
+
+
+def _get_bytes(client: Any, url: str) -> tuple[int, str, bytes]:
+    response = client.get(url)
+    try:
+        return response.status_code, response.mimetype, response.data
+    finally:
+        response.close()  # send_file keeps the stored file open until the response is closed
+
+
+def _post(client: Any, fields: dict[str, Any], files: list[Path], token: str | None = TOKEN) -> Any:
+    data: dict[str, Any] = {"refutation": json.dumps(fields)}
+    if files:
+        data["file"] = [(io.BytesIO(p.read_bytes()), p.name) for p in files]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post("/v1/refutations", data=data, headers=headers, content_type="multipart/form-data")
+
+
+CLAIM = {"claim": "Photo shows the flooded station this morning", "rating": "False", "fact_checker": "Example Checks",
+         "review_url": "https://factcheck.example/flood", "date": "2026-11-01", "language": "en",
+         "explanation": "The photo is years old and shows another place.", "original_context": "Taken in 2012."}
+
+
+def test_refutations_post_without_configured_token_403(client) -> None:
+    _problem(_post(client, CLAIM, []), 403, "refutation-writes-disabled")
+
+
+def test_refutations_post_wrong_or_missing_token_401(writer) -> None:
+    _problem(_post(writer, CLAIM, [], token="wrong"), 401, "unauthorized")
+    _problem(_post(writer, CLAIM, [], token=None), 401, "unauthorized")
+
+
+def test_refutations_post_missing_claim_400(writer) -> None:
+    _problem(_post(writer, {**CLAIM, "claim": ""}, []), 400, "invalid-refutation")
+    _problem(writer.post("/v1/refutations", data="{not json", headers={"Authorization": f"Bearer {TOKEN}"},
+                         content_type="application/json"), 400, "invalid-refutation")
+
+
+def test_refutations_post_undecodable_media_400(writer) -> None:
+    response = writer.post("/v1/refutations", data={"refutation": json.dumps(CLAIM),
+                                                    "file": (io.BytesIO(b"not an image"), "x.jpg")},
+                           headers={"Authorization": f"Bearer {TOKEN}"}, content_type="multipart/form-data")
+    _problem(response, 400, "invalid-refutation")
+    assert writer.get("/v1/refutations").get_json()["total"] == 0
+
+
+def test_refutations_post_list_get_media_200(writer) -> None:
+    original = ORIGINALS / "kodak_kodim03.jpg"
+    created = _post(writer, CLAIM, [original])
+    assert created.status_code == 201
+    body = created.get_json()
+    _validate(body, "RefutationRecord")
+    assert created.headers["Location"] == f"/v1/refutations/{body['id']}"
+    one = writer.get(f"/v1/refutations/{body['id']}")
+    assert one.status_code == 200 and one.get_json() == body
+    _post(writer, {**CLAIM, "claim": "Another claim entirely"}, [])
+    page = writer.get("/v1/refutations?q=flooded&per_page=1").get_json()
+    _validate(page, "RefutationPage")
+    assert page["total"] == 1 and page["items"][0]["id"] == body["id"]
+    assert writer.get("/v1/refutations?page=2&per_page=1").get_json()["items"][0]["id"] == body["id"]
+    assert _get_bytes(writer, body["media"][0]["url"]) == (200, "image/jpeg", original.read_bytes())
+
+
+def test_refutations_unknown_id_and_media_404(client) -> None:
+    _problem(client.get("/v1/refutations/999"), 404, "refutation-not-found")
+    _problem(client.get("/v1/refutations/999/media/1"), 404, "media-not-found")
+    _problem(client.get("/v1/refutations?per_page=1000"), 400, "invalid-field")
+
+
+def test_verify_captioned_variant_after_refutation_added_carries_refutation_200(writer) -> None:
+    """End to end: a cached verdict from before the refutation must not hide it; the original is fetchable."""
+    variant = (VARIANTS / "kodak_kodim03__caption_below.jpg").read_bytes()
+    before = writer.post("/v1/verify", data=variant, content_type="image/jpeg")
+    assert before.status_code == 200 and before.get_json()["refutation"] is None
+    created = _post(writer, CLAIM, [ORIGINALS / "kodak_kodim03.jpg"]).get_json()
+    for name in ("kodak_kodim03__caption_below.jpg", "kodak_kodim03__banner_top.jpg"):
+        after = writer.post("/v1/verify", data=(VARIANTS / name).read_bytes(), content_type="image/jpeg")
+        assert after.status_code == 200
+        body = after.get_json()
+        _validate(body, "VerifyResponse")
+        refutation = body["refutation"]
+        assert refutation["id"] == created["id"] and refutation["claim"] == CLAIM["claim"]
+        assert refutation["match"]["method"].startswith("pdq")
+        assert _get_bytes(writer, refutation["match"]["original_url"])[2] == (ORIGINALS / "kodak_kodim03.jpg").read_bytes()
+
+
+# --- ClaimReview / MediaReview import and export -------------------------------------------------------------------
+
+def _jsonld(media_names: list[str]) -> dict[str, Any]:
+    claim_review = {
+        "@context": "https://schema.org", "@type": "ClaimReview", "url": "https://factcheck.example/otters",
+        "claimReviewed": "These otters were rescued from last week's flood", "datePublished": "2026-10-02",
+        "inLanguage": "en", "author": {"@type": "Organization", "name": "Example Checks", "url": "https://factcheck.example"},
+        "reviewRating": {"@type": "Rating", "ratingValue": 1, "bestRating": 5, "worstRating": 1, "alternateName": "False"},
+        "reviewBody": "The photo was taken at a zoo in 2019.",
+        "itemReviewed": {"@type": "Claim", "appearance": [{"@type": "ImageObject", "contentUrl": media_names[0]}]},
+    }
+    media_review = {
+        "@context": "https://schema.org", "@type": "MediaReview", "url": "https://factcheck.example/tea",
+        "name": "Tea gardens shown as a disaster area", "datePublished": "2026-10-05", "inLanguage": "zh",
+        "author": {"@type": "Organization", "name": "示例核查"},
+        "mediaAuthenticityCategory": "OriginalMediaContent",
+        "originalMediaContextDescription": "拍摄于2015年的茶园照片。",
+        "reviewRating": {"@type": "Rating", "alternateName": "Missing context"},
+        "itemReviewed": {"@type": "MediaReviewItem", "contentUrl": media_names[1],
+                         "mediaItemAppearance": [{"@type": "ImageObjectSnapshot", "contentUrl": media_names[1]}]},
+    }
+    return {"@context": "https://schema.org", "@graph": [claim_review, media_review]}
+
+
+@pytest.fixture
+def media_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "media"
+    folder.mkdir()
+    for name in ("budgie_oakland-zoo-otters.jpg", "budgie_tea-gardens.jpg"):
+        shutil.copy(ORIGINALS / name, folder / name)
+    return folder
+
+
+def _cli(monkeypatch: pytest.MonkeyPatch, data_dir: Path, *args: str) -> int:
+    monkeypatch.setenv("VERIFY_DATA_DIR", str(data_dir))
+    return claims_cli.main(list(args))
+
+
+def test_claims_import_export_import_round_trip_loses_nothing(tmp_path: Path, media_dir: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "reviews.jsonld"
+    source.write_text(json.dumps(_jsonld(["budgie_oakland-zoo-otters.jpg", "budgie_tea-gardens.jpg"])), encoding="utf-8")
+    assert _cli(monkeypatch, tmp_path / "db1", "import", str(source), "--media", str(media_dir)) == 0
+    first = tmp_path / "export1.jsonld"
+    assert _cli(monkeypatch, tmp_path / "db1", "export", "--out", str(first)) == 0
+    assert json.loads(first.read_text(encoding="utf-8")) == _jsonld(["budgie_oakland-zoo-otters.jpg",
+                                                                      "budgie_tea-gardens.jpg"])["@graph"]
+    assert _cli(monkeypatch, tmp_path / "db2", "import", str(first), "--media", str(media_dir)) == 0
+    second = tmp_path / "export2.jsonld"
+    assert _cli(monkeypatch, tmp_path / "db2", "export", "--out", str(second)) == 0
+    assert second.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "db2")})
+    client = app.test_client()
+    items = client.get("/v1/refutations").get_json()["items"]
+    media_review = next(i for i in items if i["fact_checker"] == "示例核查")
+    assert media_review["rating"] == "Missing context" and media_review["original_context"] == "拍摄于2015年的茶园照片。"
+    assert media_review["media_authenticity_category"] == "OriginalMediaContent"
+    assert len(media_review["media"]) == 1
+    # the imported media is matched: a meme-bannered re-post of the MediaReview's picture
+    body = client.post("/v1/verify", data=(VARIANTS / "budgie_tea-gardens__banner_top.jpg").read_bytes(),
+                       content_type="image/jpeg").get_json()
+    assert body["refutation"]["id"] == media_review["id"]
+
+
+def test_claims_import_invalid_item_names_item_and_field_nothing_imported(tmp_path: Path, media_dir: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    doc = _jsonld(["budgie_oakland-zoo-otters.jpg", "budgie_tea-gardens.jpg"])
+    del doc["@graph"][1]["author"]
+    source = tmp_path / "bad.jsonld"
+    source.write_text(json.dumps(doc), encoding="utf-8")
+    assert _cli(monkeypatch, tmp_path / "db", "import", str(source), "--media", str(media_dir)) == 1
+    err = capsys.readouterr().err
+    assert "item 1 (https://factcheck.example/tea)" in err and "author.name" in err and "nothing was imported" in err
+    assert _cli(monkeypatch, tmp_path / "db", "export") == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_claims_import_missing_media_file_nothing_imported(tmp_path: Path, media_dir: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "missing.jsonld"
+    source.write_text(json.dumps(_jsonld(["budgie_oakland-zoo-otters.jpg", "../../etc/passwd"])), encoding="utf-8")
+    assert _cli(monkeypatch, tmp_path / "db", "import", str(source), "--media", str(media_dir)) == 1
+    assert "item 1" in capsys.readouterr().err
+    assert _cli(monkeypatch, tmp_path / "db", "export") == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_claims_import_not_json_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "broken.jsonld"
+    source.write_text("{", encoding="utf-8")
+    assert _cli(monkeypatch, tmp_path / "db", "import", str(source)) == 2
+    assert "is not JSON" in capsys.readouterr().err
+
+
+def test_claims_import_single_item_and_array_accepted(tmp_path: Path, media_dir: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = _jsonld(["budgie_oakland-zoo-otters.jpg", "budgie_tea-gardens.jpg"])
+    single, array = tmp_path / "one.jsonld", tmp_path / "many.jsonld"
+    single.write_text(json.dumps(doc["@graph"][0]), encoding="utf-8")
+    array.write_text(json.dumps(doc["@graph"]), encoding="utf-8")
+    assert _cli(monkeypatch, tmp_path / "db", "import", str(single), "--media", str(media_dir)) == 0
+    assert _cli(monkeypatch, tmp_path / "db", "import", str(array), "--media", str(media_dir)) == 0
