@@ -428,10 +428,17 @@ def _refuted_media(r: sqlite3.Row) -> RefutedMedia:
                         json.loads(r["hashes"]), r["content_url"], r["stored_name"])
 
 
+# Hash kinds copied into media_hashes for the in-memory index; other kinds (e.g. a clip's "vpdq" frame list or a
+# "chromaprint" fingerprint) and metadata (e.g. "pdq_quality") stay in refuted_media.hashes only.
+INDEXED_HASH_KINDS = frozenset({"pdq"})
+
+
 def _hash_rows(hashes: dict[str, Any]) -> list[tuple[str, str, bytes]]:
-    """(kind, region, raw bytes) for every hash in a RefutedMedia.hashes mapping."""
+    """(kind, region, raw bytes) for every indexed hash in a RefutedMedia.hashes mapping."""
     out = []
     for kind, entries in hashes.items():
+        if kind not in INDEXED_HASH_KINDS:
+            continue
         for entry in entries if isinstance(entries, list) else [entries]:
             region, hexdigest = ("full", entry) if isinstance(entry, str) else (entry["region"], entry["hash"])
             out.append((kind, region, bytes.fromhex(hexdigest)))

@@ -151,7 +151,7 @@ def test_review_refute_creates_refutation_with_sha256_and_pdq_302(app, client, r
     rep = _report(client)
     state = app.extensions["verify"]
     client.post("/v1/verify", data=fixture_path(PHOTO).read_bytes(), content_type="image/jpeg")
-    assert state.storage.get_verdict(rep["sha256"], state.pipeline) is not None
+    assert state.storage.get_verdict(rep["sha256"], state.verdict_key()) is not None
     _sign_in(client)
     page = client.get("/review/items/1").get_data(as_text=True)
     r = client.post("/review/items/1/decide", data={
@@ -163,7 +163,8 @@ def test_review_refute_creates_refutation_with_sha256_and_pdq_302(app, client, r
     ref = state.storage.get_refutation(media[0].refutation_id)
     assert (ref.claim, ref.rating, ref.original_context) == ("Shows the flood of 2026", "Missing context",
                                                              "https://example.org/original")
-    assert state.storage.get_verdict(rep["sha256"], state.pipeline) is None  # the stale verdict is dropped
+    again = client.post("/v1/verify", data=fixture_path(PHOTO).read_bytes(), content_type="image/jpeg").get_json()
+    assert again["refutation"]["id"] == ref.id  # the cached verdict does not hide the new refutation
     status = client.get(f"/v1/reports/{rep['id']}?receipt={rep['receipt']}").json
     assert status["status"] == "refuted" and status["refutation"]["id"] == ref.id
     assert "checked EXIF" not in str(status)  # the reviewer's note is internal
