@@ -13,6 +13,7 @@ from . import config as defaults
 from .errors import register_error_handlers
 from .storage import SQLiteStorage, Storage
 from .verify import pipeline_id
+from .verify.clip_match import ClipIndex
 from .verify.types import CheckContext, Limits
 
 TRUST_SETTINGS = Path(__file__).parent / "verify" / "trust" / "c2pa_settings.json"
@@ -56,11 +57,16 @@ def build_state(config: dict[str, Any]) -> VerifyState:
     """Settings, storage and check context from a resolved configuration."""
     limits = Limits(max_bytes=int(float(config["MAX_UPLOAD_MB"]) * 1024 * 1024),
                     max_pixels=int(config["MAX_PIXELS"]),
-                    check_timeout_s=float(config["CHECK_TIMEOUT_S"]))
+                    check_timeout_s=float(config["CHECK_TIMEOUT_S"]),
+                    max_duration_s=float(config["AV_MAX_DURATION_S"]),
+                    max_video_pixels=int(config["AV_MAX_VIDEO_PIXELS"]),
+                    max_frames=int(config["AV_MAX_FRAMES"]),
+                    max_decode_s=float(config["AV_MAX_DECODE_S"]))
     settings = Settings(data_dir=Path(config["DATA_DIR"]), max_upload_bytes=limits.max_bytes,
                         raise_check_errors=bool(config["RAISE_CHECK_ERRORS"]), limits=limits)
     storage = SQLiteStorage(settings.data_dir / "verity.sqlite3")
-    ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"))
+    ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"),
+                       resources={"clip_index": ClipIndex(storage)})
     return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline_id())
 
 
@@ -76,7 +82,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["verify"] = state
 
     register_error_handlers(app)
-    from . import api
+    from . import api, jobs
 
     app.register_blueprint(api.bp)
+    jobs.init_app(app, state)
     return app

@@ -10,6 +10,12 @@ VERIFY_WORKERS         WSGI worker processes for `build.py run`                 
 VERIFY_RAISE_CHECK_ERRORS  re-raise a check's exception instead of outcome "error" false
 VERIFY_URL_MAX_MB      largest download the CLI accepts for an http(s) input        50
 VERIFY_URL_TIMEOUT_S   CLI download time limit, in seconds                          30
+VERIFY_AV_MAX_DURATION_S  longest accepted audio/video, in seconds                  1800
+VERIFY_AV_MAX_VIDEO_PIXELS largest accepted video frame, in pixels                  35389440 (8K)
+VERIFY_AV_MAX_FRAMES   most video frames a clip may declare or decode               200000
+VERIFY_AV_MAX_DECODE_S total decode time budget of one clip, in seconds            60
+VERIFY_JOB_MIN_DURATION_S  audio/video at least this long is verified as a job (202)  120
+VERIFY_JOB_MIN_MB      media at least this large (MB) is verified as a job (202)    20
 """
 
 DATA_DIR = "./data"
@@ -22,3 +28,9 @@ WORKERS = 2
 RAISE_CHECK_ERRORS = False
 URL_MAX_MB = 50
 URL_TIMEOUT_S = 30.0
+AV_MAX_DURATION_S = 1800.0
+AV_MAX_VIDEO_PIXELS = 8192 * 4320
+AV_MAX_FRAMES = 200_000
+AV_MAX_DECODE_S = 60.0
+JOB_MIN_DURATION_S = 120.0
+JOB_MIN_MB = 20.0

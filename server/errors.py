@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
+from .verify.av_decode import DecodeBudgetExceeded
 from .verify.types import MediaTooLarge, UndecodableMedia, UnsupportedMedia
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ DOMAIN_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     UnsupportedMedia: (415, "unsupported-media-type", "Unsupported media type"),
     UndecodableMedia: (422, "undecodable-media", "The media could not be decoded"),
     MediaTooLarge: (413, "media-too-large", "The media is too large"),
+    DecodeBudgetExceeded: (413, "decode-budget-exceeded", "Decoding the media took too long"),
 }
 
 _HTTP_SLUGS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from . import c2pa_manifest, metadata_labels
+from . import av_labels, c2pa_manifest, clip_match, metadata_labels
 from .types import CheckContext, CheckResult, Media, Outcome
 
 log = logging.getLogger(__name__)
@@ -23,11 +23,15 @@ CheckFn = Callable[[Media, CheckContext], CheckResult]
 CHECKS: dict[str, CheckFn] = {
     "c2pa_manifest": c2pa_manifest.check,
     "metadata_labels": metadata_labels.check,
+    "av_labels": av_labels.check,
+    "clip_match": clip_match.check,
 }
 
 DESCRIPTIONS: dict[str, str] = {
     "c2pa_manifest": c2pa_manifest.DESCRIPTION,
     "metadata_labels": metadata_labels.DESCRIPTION,
+    "av_labels": av_labels.DESCRIPTION,
+    "clip_match": clip_match.DESCRIPTION,
 }
 
 # Bump when the verdict rule or a check's meaning changes: cached verdicts of another pipeline are not reused.
