@@ -27,8 +27,8 @@ from .types import Limits, Media, MediaKind, MediaTooLarge, UndecodableMedia, Un
 
 log = logging.getLogger(__name__)
 
-# FFmpeg logs every damaged packet to stderr; the errors that matter reach us as exceptions.
-av.logging.set_level(av.logging.FATAL)
+# PyAV's default (level None) keeps FFmpeg's log away from Python. Do not set a level: PyAV's Python log callback,
+# called from FFmpeg's decoder threads, can deadlock against the GIL with threaded decoding.
 
 FINGERPRINT_RATE = 11025  # Chromaprint's own internal rate: resampling once here saves it the work
 SAMPLE_SIZE = 320         # longest side of the frames kept for hashing and scene detection
