@@ -112,3 +112,16 @@ def test_jobs_problem_body_is_json(job_app):
                     content_type="video/mp4")
     job = _wait(client, r.headers["Location"])
     assert {"type", "title", "status", "detail"} <= set(json.loads(json.dumps(job["problem"])))
+
+
+def test_jobs_response_matches_openapi_job_schema(job_app):
+    import jsonschema
+
+    from server.api import openapi_document
+
+    doc = openapi_document()
+    client = job_app.test_client()
+    r = client.post("/v1/verify", data=fixture_path(CLIP).read_bytes(), content_type="video/mp4")
+    job = _wait(client, r.headers["Location"])
+    job.pop("seen_progress")
+    jsonschema.validate(job, {**doc["components"]["schemas"]["Job"], "components": doc["components"]})
