@@ -25,6 +25,8 @@ RESULTS = ROOT / "bench-results.json"
 TOPICS: dict[str, str] = {
     "spine": "buildtasks.bench",
     "signals": "buildtasks.bench_signals",
+    "refutation": "buildtasks.bench_refutation",
+    "media": "buildtasks.bench_media",
 }
 
 Results = dict[str, dict[str, Any]]

@@ -7,8 +7,14 @@ import sys
 
 from server import load_config
 
+from .system import ensure_debs
+
+# Debian packages the server needs at run time (Chromaprint for audio fingerprints, loaded through ctypes).
+RUN_DEBS: list[str] = ["libchromaprint1"]
+
 
 def main(argv: list[str]) -> int:
+    ensure_debs(RUN_DEBS)
     config = load_config()
     bind = f"{config['HOST']}:{config['PORT']}"
     os.makedirs(config["DATA_DIR"], exist_ok=True)

@@ -14,6 +14,7 @@ from .errors import register_error_handlers
 from .storage import SQLiteStorage, Storage
 from .verify import pipeline_id
 from .verify.refutation_index import RefutationMatcher
+from .verify.clip_match import ClipIndex
 from .verify.types import CheckContext, Limits
 
 TRUST_SETTINGS = Path(__file__).parent / "verify" / "trust" / "c2pa_settings.json"
@@ -62,12 +63,17 @@ def build_state(config: dict[str, Any]) -> VerifyState:
     """Settings, storage and check context from a resolved configuration."""
     limits = Limits(max_bytes=int(float(config["MAX_UPLOAD_MB"]) * 1024 * 1024),
                     max_pixels=int(config["MAX_PIXELS"]),
-                    check_timeout_s=float(config["CHECK_TIMEOUT_S"]))
+                    check_timeout_s=float(config["CHECK_TIMEOUT_S"]),
+                    max_duration_s=float(config["AV_MAX_DURATION_S"]),
+                    max_video_pixels=int(config["AV_MAX_VIDEO_PIXELS"]),
+                    max_frames=int(config["AV_MAX_FRAMES"]),
+                    max_decode_s=float(config["AV_MAX_DECODE_S"]))
     settings = Settings(data_dir=Path(config["DATA_DIR"]), max_upload_bytes=limits.max_bytes,
                         raise_check_errors=bool(config["RAISE_CHECK_ERRORS"]), limits=limits)
     storage = SQLiteStorage(settings.data_dir / "verity.sqlite3")
-    # The refutation hash index is loaded once here and kept current by the matcher itself (see refutation_index).
-    resources: dict[str, Any] = {"refutations": RefutationMatcher(storage, settings.data_dir / "refuted_media")}
+    # Indexes are loaded once here and kept current by their owners (see refutation_index, clip_match).
+    resources: dict[str, Any] = {"refutations": RefutationMatcher(storage, settings.data_dir / "refuted_media"),
+                                 "clip_index": ClipIndex(storage)}
     if config.get("LOAD_MODELS", True):
         # ONNX sessions are loaded once per process, here, rather than on the first request.
         from .verify import ai_detector, visible_label
@@ -89,9 +95,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["verify"] = state
 
     register_error_handlers(app)
-    from . import api, refutations, reports
+    from . import api, jobs, refutations, reports
 
     app.register_blueprint(api.bp)
     app.register_blueprint(refutations.bp)
     reports.init_app(app)
+    jobs.init_app(app, state)
     return app

@@ -9,9 +9,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from . import jobs
 from .audit import log_event
 from .errors import Problem
 from .verify import CHECKS, DESCRIPTIONS
+from .verify import av_decode
 from .verify.media import load_media
 from .verify.pipeline import verify
 from .verify.types import MediaKind
@@ -68,6 +70,13 @@ def verify_media() -> Response:
     if body is None:
         if media.kind is MediaKind.IMAGE:
             media.image()  # decode once, bounded: undecodable -> 422, pixel bomb -> 413, before any check runs
+        else:
+            # the same for audio/video: a bounded probe first; long media becomes a job (202), the rest is decoded
+            # once here (truncated/damaged -> 422, over a limit -> 413) and shared by every check
+            probe = av_decode.probe(media.data, media.limits)
+            if jobs.should_queue(media, probe, current_app.config):
+                return jobs.submit_response(media, source_url, page_url)
+            av_decode.analysis(media)
         report = verify(media, state.ctx, raise_errors=state.settings.raise_check_errors)
         body = report.to_json()
         state.storage.put_verdict(media.sha256, key, body)

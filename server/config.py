@@ -24,6 +24,12 @@ VERIFY_SESSION_HOURS   a reviewer's session lifetime, in hours                  
 VERIFY_AUDIT_RETENTION_DAYS  audit entries older than this are pruned behind a checkpoint entry 180
 VERIFY_REVIEW_FACT_CHECKER  the fact_checker name on refutations made in /review  "Verity reviewers"
 VERIFY_REFUTATION_TOKEN  bearer token for POST /v1/refutations; unset = writes refused  (unset)
+VERIFY_AV_MAX_DURATION_S  longest accepted audio/video, in seconds                  1800
+VERIFY_AV_MAX_VIDEO_PIXELS largest accepted video frame, in pixels                  35389440 (8K)
+VERIFY_AV_MAX_FRAMES   most video frames a clip may declare or decode               200000
+VERIFY_AV_MAX_DECODE_S total decode time budget of one clip, in seconds            60
+VERIFY_JOB_MIN_DURATION_S  audio/video at least this long is verified as a job (202)  120
+VERIFY_JOB_MIN_MB      media at least this large (MB) is verified as a job (202)    20
 """
 
 DATA_DIR = "./data"
@@ -48,3 +54,9 @@ SESSION_HOURS = 12
 AUDIT_RETENTION_DAYS = 180
 REVIEW_FACT_CHECKER = "Verity reviewers"
 REFUTATION_TOKEN: str | None = None
+AV_MAX_DURATION_S = 1800.0
+AV_MAX_VIDEO_PIXELS = 8192 * 4320
+AV_MAX_FRAMES = 200_000
+AV_MAX_DECODE_S = 60.0
+JOB_MIN_DURATION_S = 120.0
+JOB_MIN_MB = 20.0

@@ -9,6 +9,7 @@ from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
 from .report_store import InvalidReceipt, ItemAlreadyDecided, ItemNotFound, ReportNotFound
+from .verify.av_decode import DecodeBudgetExceeded
 from .verify.types import MediaTooLarge, UndecodableMedia, UnsupportedMedia
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ DOMAIN_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     InvalidReceipt: (403, "invalid-receipt", "The receipt does not match this report"),
     ItemNotFound: (404, "item-not-found", "No such queue item"),
     ItemAlreadyDecided: (409, "already-decided", "This queue item already has a decision"),
+    DecodeBudgetExceeded: (413, "decode-budget-exceeded", "Decoding the media took too long"),
 }
 
 _HTTP_SLUGS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",

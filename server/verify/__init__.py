@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from . import ai_detector, c2pa_manifest, debunked_match, metadata_labels, visible_label, watermark
+from . import ai_detector, av_labels, c2pa_manifest, clip_match, debunked_match, metadata_labels, visible_label, watermark
 from .types import CheckContext, CheckResult, Media, Outcome, Signal
 
 log = logging.getLogger(__name__)
@@ -25,9 +25,11 @@ CheckFn = Callable[[Media, CheckContext], CheckResult]
 CHECKS: dict[str, CheckFn] = {
     "c2pa_manifest": c2pa_manifest.check,
     "metadata_labels": metadata_labels.check,
+    "av_labels": av_labels.check,
     "watermark": watermark.check,
     "visible_label": visible_label.check,
     "debunked_match": debunked_match.check,
+    "clip_match": clip_match.check,
     "ai_detector": ai_detector.check,  # learned: after every declared check
 }
 
@@ -37,9 +39,11 @@ LEARNED: frozenset[str] = frozenset({"ai_detector"})
 DESCRIPTIONS: dict[str, str] = {
     "c2pa_manifest": c2pa_manifest.DESCRIPTION,
     "metadata_labels": metadata_labels.DESCRIPTION,
+    "av_labels": av_labels.DESCRIPTION,
     "watermark": watermark.DESCRIPTION,
     "visible_label": visible_label.DESCRIPTION,
     "debunked_match": debunked_match.DESCRIPTION,
+    "clip_match": clip_match.DESCRIPTION,
     "ai_detector": ai_detector.DESCRIPTION,
 }
 

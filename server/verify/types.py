@@ -91,6 +91,16 @@ class Limits:
     max_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 80_000_000
     check_timeout_s: float = 20.0
+    # audio/video (server/verify/av_decode.py)
+    max_duration_s: float = 1800.0
+    max_video_pixels: int = 8192 * 4320
+    max_frames: int = 200_000
+    max_decode_s: float = 60.0
+    full_decode_max_frames: int = 3600   # up to this many frames every frame is decoded; above, sync frames only
+    sample_fps: float = 2.0
+    max_keyframes: int = 24
+    keyframe_min_spacing_s: float = 1.0
+    scene_threshold: float = 0.08
 
 
 @dataclass(slots=True)
@@ -104,6 +114,7 @@ class Media:
     format: str
     limits: Limits = field(default_factory=Limits)
     _image: Image.Image | None = field(default=None, repr=False)
+    av_cache: Any = field(default=None, repr=False)  # av_decode.AVAnalysis, computed once
 
     def image(self) -> Image.Image:
         """Decoded RGB(A) pixels of an image (first frame).

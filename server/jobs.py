@@ -1,0 +1,235 @@
+"""Long verifications as jobs (blueprint "jobs"): 202 Accepted + GET /v1/jobs/<id> with stage and progress.
+
+Audio/video at least `JOB_MIN_DURATION_S` long or `JOB_MIN_MB` large is verified in the background by an in-process
+worker thread. Jobs live in SQLite (table `jobs`) and their media in DATA_DIR/jobs/, so they survive a restart: on
+start-up, a job left "running" by a process that no longer exists is queued again (once; a second interruption fails
+it), and a job whose media file is gone is failed. A job is claimed with one conditional UPDATE, so several worker
+processes (gunicorn) never run the same job twice. A job never stays "running" after its process died.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, url_for
+
+from .errors import DOMAIN_PROBLEMS, PROBLEM_BASE, Problem
+from .verify import av_decode
+from .verify.media import load_media
+from .verify.pipeline import verify
+from .verify.types import Media, MediaError
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
+
+MAX_ATTEMPTS = 2
+STALE_S = 900.0  # a "running" job not updated for this long is orphaned, whoever its owner claims to be
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_alive(owner: str | None) -> bool:
+    if not owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname():
+        return True  # another machine's job: not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class JobRunner:
+    """Queue, claim and run verification jobs for one app (one per process)."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        self.dir = Path(state.settings.data_dir) / "jobs"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    # -- storage ---------------------------------------------------------------------------------------------------
+    def _db(self) -> Any:
+        return self.state.storage.connect()
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        row = self._db().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return dict(row) if row else None
+
+    def _update(self, job_id: str, **fields: Any) -> None:
+        fields["updated"] = time.time()
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        self._db().execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
+
+    # -- lifecycle -------------------------------------------------------------------------------------------------
+    def submit(self, media: Media, source_url: str | None, page_url: str | None) -> str:
+        job_id = uuid.uuid4().hex
+        path = self.dir / f"{job_id}.bin"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(media.data)
+        os.replace(tmp, path)
+        now = time.time()
+        self._db().execute(
+            "INSERT INTO jobs (id, sha256, media_type, status, stage, progress, source_url, page_url, attempts,"
+            " created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (job_id, media.sha256, media.mime, "queued", "queued", 0.0, source_url, page_url, 0, now, now))
+        self.start()
+        return job_id
+
+    def recover(self) -> None:
+        """After a restart: requeue jobs orphaned by a dead process (or fail them), then start working."""
+        rows = self._db().execute("SELECT id, owner, attempts, updated FROM jobs"
+                                  " WHERE status IN ('queued', 'running')").fetchall()
+        pending = False
+        for row in rows:
+            job_id, owner, attempts = row["id"], row["owner"], row["attempts"]
+            if owner and owner != _owner() and _owner_alive(owner) and time.time() - row["updated"] < STALE_S:
+                continue  # another live process runs it
+            if not (self.dir / f"{job_id}.bin").exists():
+                self._fail(job_id, Problem(410, "job-media-lost", "The job's media is gone",
+                                           "The server restarted and the job's media file was not found; submit it again."))
+            elif attempts >= MAX_ATTEMPTS:
+                self._fail(job_id, Problem(500, "job-interrupted", "The job was interrupted",
+                                           f"The server stopped {attempts} times while running this job; submit it again."))
+            else:
+                self._db().execute("UPDATE jobs SET status = 'queued', stage = 'queued', owner = NULL, updated = ?"
+                                   " WHERE id = ? AND status IN ('queued', 'running')", (time.time(), job_id))
+                pending = True
+        if pending:
+            self.start()
+
+    def start(self) -> None:
+        with self._lock:
+            self._wake.set()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="verity-jobs", daemon=True)
+                self._thread.start()
+
+    def _claim(self) -> str | None:
+        row = self._db().execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY created LIMIT 1").fetchone()
+        if row is None:
+            return None
+        cur = self._db().execute(
+            "UPDATE jobs SET status = 'running', stage = 'decoding', owner = ?, attempts = attempts + 1, updated = ?"
+            " WHERE id = ? AND status = 'queued'", (_owner(), time.time(), row["id"]))
+        return row["id"] if cur.rowcount == 1 else ""
+
+    def _loop(self) -> None:
+        """Run queued jobs until none is left, then exit (the next submit starts a new thread)."""
+        while True:
+            self._wake.clear()
+            job_id = self._claim()
+            if job_id is None:
+                if not self._wake.wait(timeout=1.0):
+                    return
+                continue
+            if job_id:
+                self.run(job_id)
+
+    def run(self, job_id: str) -> None:
+        job = self.get(job_id)
+        assert job is not None
+        path = self.dir / f"{job_id}.bin"
+        try:
+            media = load_media(path.read_bytes(), self.state.settings.limits)
+            last = [0.0, 0.0]
+
+            def progress(p: float) -> None:  # decoding is ~90 % of the work; write at most every 0.5 s
+                now = time.monotonic()
+                if now - last[1] >= 0.5 or p >= 1.0:
+                    last[0], last[1] = p, now
+                    self._update(job_id, progress=round(0.9 * p, 3))
+
+            av_decode.analysis(media, progress=progress)
+            self._update(job_id, stage="checks", progress=0.9)
+            state = self.state
+            report = verify(media, state.ctx, raise_errors=state.settings.raise_check_errors)
+            body = report.to_json()
+            state.storage.put_verdict(media.sha256, state.verdict_key(), body)
+            state.storage.add_record(media.sha256, body["media_type"], body["verdict"]["label"], job["source_url"],
+                                     job["page_url"], False)
+            self._update(job_id, status="done", stage="done", progress=1.0, result=json.dumps(body))
+        except MediaError as exc:
+            status, slug, title = next(DOMAIN_PROBLEMS[k] for k in type(exc).__mro__ if k in DOMAIN_PROBLEMS)
+            self._fail(job_id, Problem(status, slug, title, str(exc)))
+        except Exception:
+            log.exception("job %s failed", job_id)
+            self._fail(job_id, Problem(500, "internal-error", "Internal server error",
+                                       "The job failed on the server; it has been logged."))
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _fail(self, job_id: str, problem: Problem) -> None:
+        body: dict[str, Any] = {"type": PROBLEM_BASE + problem.slug, "title": problem.title, "status": problem.status}
+        if problem.detail:
+            body["detail"] = problem.detail
+        self._update(job_id, status="failed", stage="failed", problem=json.dumps(body))
+        (self.dir / f"{job_id}.bin").unlink(missing_ok=True)
+
+
+def should_queue(media: Media, probe: av_decode.Probe, config: dict[str, Any]) -> bool:
+    """Audio/video over the duration or size threshold is a job."""
+    return (probe.duration_s >= float(config["JOB_MIN_DURATION_S"])
+            or len(media.data) >= float(config["JOB_MIN_MB"]) * 1024 * 1024)
+
+
+def job_json(job: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": job["id"], "status": job["status"], "stage": job["stage"],
+                            "progress": job["progress"], "sha256": job["sha256"], "media_type": job["media_type"],
+                            "created": job["created"], "updated": job["updated"],
+                            "url": url_for("jobs.get_job", job_id=job["id"])}
+    if job["status"] == "done" and job["result"]:
+        body["result"] = json.loads(job["result"])
+    if job["status"] == "failed" and job["problem"]:
+        body["problem"] = json.loads(job["problem"])
+    return body
+
+
+def runner() -> JobRunner:
+    return current_app.extensions["verify_jobs"]  # type: ignore[no-any-return]
+
+
+def submit_response(media: Media, source_url: str | None, page_url: str | None) -> Response:
+    """202 Accepted with the job's URL (Location) and its first status."""
+    jobs = runner()
+    job_id = jobs.submit(media, source_url, page_url)
+    job = jobs.get(job_id)
+    assert job is not None
+    response = jsonify(job_json(job))
+    response.status_code = 202
+    response.headers["Location"] = url_for("jobs.get_job", job_id=job_id)
+    return response
+
+
+@bp.get("/<job_id>")
+def get_job(job_id: str) -> Response:
+    """A job's stage and progress (0-1); when done, `result` is the verify response; when failed, `problem`."""
+    job = runner().get(job_id) if len(job_id) == 32 and job_id.isalnum() else None
+    if job is None:
+        raise Problem(404, "job-not-found", "No such job", "The job id is unknown (jobs are kept with the database).")
+    return jsonify(job_json(job))
+
+
+def init_app(app: Any, state: Any) -> None:
+    """Register the blueprint and the runner; pick up jobs a previous process left behind."""
+    jobs = JobRunner(state)
+    app.extensions["verify_jobs"] = jobs
+    app.register_blueprint(bp)
+    jobs.recover()

@@ -1,0 +1,127 @@
+"""Background jobs for long audio/video: 202 + polling, and what happens to jobs across a restart."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from server import create_app
+
+from conftest import fixture_path
+
+CLIP = "video/match/originals/v01_bikes.mp4"  # 10 s
+
+
+@pytest.fixture
+def job_app(tmp_path):
+    # every clip of 5 s or more is a job
+    return create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5})
+
+
+def _wait(client, url: str, timeout_s: float = 60) -> dict:
+    deadline = time.monotonic() + timeout_s
+    seen = []
+    while time.monotonic() < deadline:
+        job = client.get(url).get_json()
+        seen.append(job["progress"])
+        if job["status"] in ("done", "failed"):
+            job["seen_progress"] = seen
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job still {job['status']} after {timeout_s} s")
+
+
+def test_jobs_long_clip_202_then_done_with_verify_response(job_app):
+    client = job_app.test_client()
+    r = client.post("/v1/verify", data=fixture_path(CLIP).read_bytes(), content_type="video/mp4")
+    assert r.status_code == 202
+    assert r.headers["Location"] == r.get_json()["url"]
+    job = _wait(client, r.headers["Location"])
+    assert job["status"] == "done" and job["progress"] == 1.0 and job["stage"] == "done"
+    assert job["seen_progress"] == sorted(job["seen_progress"])  # progress never goes back
+    result = job["result"]
+    assert result["sha256"] == job["sha256"] and result["verdict"]["label"]
+    # the verdict is cached like a synchronous one
+    assert client.get(f"/v1/verdicts/{job['sha256']}").get_json() == result
+
+
+def test_jobs_short_clip_answered_synchronously_200(job_app):
+    r = job_app.test_client().post("/v1/verify", data=fixture_path("video/match/originals/v05_asl_again.mkv").read_bytes(),
+                                   content_type="video/x-matroska")
+    assert r.status_code == 200
+
+
+def test_jobs_truncated_clip_failed_with_problem(job_app):
+    client = job_app.test_client()
+    r = client.post("/v1/verify", data=fixture_path("video/bad/truncated_40pct.mp4").read_bytes(),
+                    content_type="video/mp4")
+    assert r.status_code == 202
+    job = _wait(client, r.headers["Location"])
+    assert job["status"] == "failed"
+    assert job["problem"]["status"] == 422 and job["problem"]["type"].endswith("/undecodable-media")
+
+
+def test_jobs_unknown_id_404(job_app):
+    r = job_app.test_client().get("/v1/jobs/" + "0" * 32)
+    assert r.status_code == 404 and r.mimetype == "application/problem+json"
+
+
+def _orphan(app, job_id: str, with_media: bool, attempts: int = 1) -> None:
+    """A job a dead process left 'running' (pid 999999 does not exist)."""
+    state = app.extensions["verify"]
+    now = time.time()
+    state.storage.connect().execute(
+        "INSERT INTO jobs (id, sha256, media_type, status, stage, progress, owner, attempts, created, updated)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (job_id, "0" * 64, "video/mp4", "running", "decoding", 0.3, f"{socket.gethostname()}:999999", attempts, now, now))
+    if with_media:
+        (app.extensions["verify_jobs"].dir / f"{job_id}.bin").write_bytes(fixture_path(CLIP).read_bytes())
+
+
+def test_jobs_restart_orphaned_running_job_resumed_to_done(job_app, tmp_path):
+    job_id = "a" * 32
+    _orphan(job_app, job_id, with_media=True)
+    restarted = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5})
+    job = _wait(restarted.test_client(), f"/v1/jobs/{job_id}")
+    assert job["status"] == "done" and job["result"]["media_type"] == "video/mp4"
+
+
+def test_jobs_restart_media_lost_failed_not_running(job_app, tmp_path):
+    job_id = "b" * 32
+    _orphan(job_app, job_id, with_media=False)
+    restarted = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5})
+    job = restarted.test_client().get(f"/v1/jobs/{job_id}").get_json()
+    assert job["status"] == "failed" and job["problem"]["type"].endswith("/job-media-lost")
+
+
+def test_jobs_restart_interrupted_twice_failed(job_app, tmp_path):
+    job_id = "c" * 32
+    _orphan(job_app, job_id, with_media=True, attempts=2)
+    restarted = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5})
+    job = restarted.test_client().get(f"/v1/jobs/{job_id}").get_json()
+    assert job["status"] == "failed" and job["problem"]["type"].endswith("/job-interrupted")
+
+
+def test_jobs_problem_body_is_json(job_app):
+    # the stored problem is valid JSON with the RFC 9457 members
+    client = job_app.test_client()
+    r = client.post("/v1/verify", data=fixture_path("video/bad/truncated_40pct.mp4").read_bytes(),
+                    content_type="video/mp4")
+    job = _wait(client, r.headers["Location"])
+    assert {"type", "title", "status", "detail"} <= set(json.loads(json.dumps(job["problem"])))
+
+
+def test_jobs_response_matches_openapi_job_schema(job_app):
+    import jsonschema
+
+    from server.api import openapi_document
+
+    doc = openapi_document()
+    client = job_app.test_client()
+    r = client.post("/v1/verify", data=fixture_path(CLIP).read_bytes(), content_type="video/mp4")
+    job = _wait(client, r.headers["Location"])
+    job.pop("seen_progress")
+    jsonschema.validate(job, {**doc["components"]["schemas"]["Job"], "components": doc["components"]})
