@@ -21,7 +21,7 @@ Spec: https://schema.org/ClaimReview, https://schema.org/MediaReview,
 from __future__ import annotations
 
 from .refutation_index import RefutationMatcher
-from .types import CheckContext, CheckResult, Media, MediaKind, Outcome
+from .types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome
 
 NAME = "debunked_match"
 DESCRIPTION = "Debunked media: exact and perceptual (PDQ + keypoint-verified) match against fact-checkers' refutations."
@@ -33,7 +33,11 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
     if matcher is None:
         return CheckResult(NAME, Outcome.NOT_DETECTED, "No refutation database is loaded.",
                            evidence={"hashes_searched": 0})
-    match = matcher.match(media)
+    try:
+        match = matcher.match(media)
+    except MediaError as exc:  # exact bytes were searched; the pixels cannot be read for a perceptual search
+        return CheckResult(NAME, Outcome.UNSUPPORTED, f"Only exact bytes were searched: {exc}",
+                           evidence={"hashes_searched": len(matcher)})
     if match is None:
         scope = "" if media.kind is MediaKind.IMAGE else " (exact bytes only for this media type)"
         return CheckResult(NAME, Outcome.NOT_DETECTED,
