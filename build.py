@@ -5,6 +5,7 @@
     python3 build.py test                install what the tests need, then run the whole suite
     python3 build.py bench               benchmarks; prints a table and writes bench-results.json
     python3 build.py verify PATH_OR_URL... [--json]   the pipeline in-process on files, folders and URLs
+    python3 build.py extension [--no-lint]   build dist/chromium, dist/firefox and their zips; web-ext lint the Firefox build
 
 On first use it creates .venv with the pinned requirements (requirements.txt, requirements-nodeps.txt) and re-runs
 itself inside it. Only the standard library is used before that point.
@@ -31,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "test": "buildtasks.testing:main",
     "bench": "buildtasks.bench:main",
     "verify": "buildtasks.verify_cli:main",
+    "extension": "buildtasks.extension:main",
 }
 
 

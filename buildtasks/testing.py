@@ -11,7 +11,7 @@ from .system import ensure_debs
 
 ROOT = Path(__file__).resolve().parents[1]
 # Debian packages the suite needs.
-TEST_DEBS: list[str] = []
+TEST_DEBS: list[str] = ["chromium", "firefox-esr"]
 
 
 def main(argv: list[str]) -> int:
