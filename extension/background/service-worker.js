@@ -167,7 +167,9 @@ api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
   return true; // keeps the reply channel open for the async answer
 });
 
-api.runtime.onInstalled.addListener(() => {
+api.runtime.onInstalled.addListener((details) => {
+  // First install: show the settings (the server URL is the one thing a user may need to set).
+  if (details.reason === 'install') api.runtime.openOptionsPage().catch(() => {});
   api.contextMenus.removeAll(() => {
     api.contextMenus.create({
       id: MENU_ID,

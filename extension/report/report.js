@@ -103,7 +103,7 @@
       'data-refuted': String(info.refuted) },
     h('strong', {}, info.label === 'unknown' && !info.refuted ? I.t('label_unknown') : I.t('badge_' + key)),
     h('p', {}, I.t('label_' + info.label)),
-    h('p', {}, v.summary || ''));
+    v.summary && v.summary.replace(/\.$/, '') !== I.t('label_' + info.label) ? h('p', {}, v.summary) : null);
     const reasons = v.reasons || [];
     if (reasons.length) box.append(h('ul', {}, ...reasons.map((r) => h('li', {}, r.text, ' ', h('small', {}, `(${r.check})`)))));
     const source = S.labelSource(response);

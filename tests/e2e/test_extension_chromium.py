@@ -1,0 +1,187 @@
+"""The built extension in real Chromium against a real Verity server: badges, zh-CN text, report page, server down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from e2e_support import C2PA_AI, IPTC_AI, LATER_AI, LAZY_AI, PLAIN, ROOT, free_port
+
+TIMEOUT_MS = 30_000
+METADATA_PLACEHOLDER = "PLACEHOLDER" in (ROOT / "server" / "verify" / "metadata_labels.py").read_text(encoding="utf-8")
+
+
+def badge(src: str) -> str:
+    return f'[data-verity-src="{src}"]'
+
+
+def configure(ctx: Any, ext_id: str, **settings: Any) -> None:
+    """Change settings the way the options page does (an extension page -> set-settings)."""
+    page = ctx.new_page()
+    page.goto(f"chrome-extension://{ext_id}/options/options.html")
+    page.wait_for_selector("body[data-ready=true]")
+    page.evaluate("s => VerifyMessages.request('set-settings', {settings: s})", settings)
+    page.close()
+
+
+def page_stats(ctx: Any, ext_id: str, site: str) -> dict[str, Any]:
+    """The content script's counts for the tab showing `site`, asked from an extension page like the popup does."""
+    page = ctx.new_page()
+    page.goto(f"chrome-extension://{ext_id}/options/options.html")
+    page.wait_for_selector("body[data-ready=true]")
+    stats = page.evaluate("""async (pattern) => {
+        const [tab] = await chrome.tabs.query({url: pattern});
+        return VerifyMessages.requestTab(tab.id, 'get-page-stats', {});
+    }""", site + "/*")
+    page.close()
+    return stats
+
+
+def wait_settled(ctx: Any, ext_id: str, site: str, checked: int) -> dict[str, Any]:
+    """Poll the page's counts until `checked` items are done and nothing is pending (bounded)."""
+    page = ctx.pages[0]
+    for _ in range(120):
+        stats = page_stats(ctx, ext_id, site)
+        if stats["checked"] >= checked and stats["pending"] == 0:
+            return stats
+        page.wait_for_timeout(250)
+    raise AssertionError(f"checks did not settle: {stats}")
+
+
+def test_chromium_test_page_ai_images_labelled_photos_not(chromium, verity_server, test_site, artifacts: Path) -> None:
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=verity_server.url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/page.html")
+
+    c2pa = page.wait_for_selector(badge(f"{test_site}/fixtures/{C2PA_AI}"), state="attached", timeout=TIMEOUT_MS)
+    assert c2pa.get_attribute("data-verity-label") == "synthetic"
+    assert c2pa.get_attribute("data-verity-refuted") is None
+    assert "AI-generated" in (c2pa.get_attribute("title") or "")
+    later = page.wait_for_selector(badge(f"{test_site}/fixtures/{LATER_AI}"), state="attached", timeout=TIMEOUT_MS)
+    assert later.get_attribute("data-verity-label") == "synthetic"
+
+    # c2pa, iptc, later and three photos are visible; the tiny copy and the lazy image are not checked.
+    stats = wait_settled(ctx, ext_id, test_site, checked=6)
+    assert stats["checked"] == 6, stats
+    for photo in PLAIN:
+        assert page.query_selector(badge(f"{test_site}/fixtures/{photo}")) is None
+    assert page.query_selector(badge(f"{test_site}/fixtures/{C2PA_AI}?icon")) is None
+    assert page.query_selector(badge(f"{test_site}/fixtures/{LAZY_AI}")) is None
+    # The badge sits on the image's top-left corner.
+    img_box, badge_box = page.locator("#c2pa").bounding_box(), c2pa.bounding_box()
+    assert img_box and badge_box is not None
+    page.screenshot(path=str(artifacts / "chromium-page-en.png"))
+
+    # A page's own fetch to the API is blocked by CORS; only the service worker reaches it.
+    blocked = page.evaluate("u => fetch(u + '/v1/health').then(() => false, () => true)", verity_server.url)
+    assert blocked
+
+    page.locator("#lazy").scroll_into_view_if_needed()
+    lazy = page.wait_for_selector(badge(f"{test_site}/fixtures/{LAZY_AI}"), state="attached", timeout=TIMEOUT_MS)
+    assert lazy.get_attribute("data-verity-label") == "synthetic"
+    page.screenshot(path=str(artifacts / "chromium-lazy-en.png"))
+
+    # The card opens on click; "Full report" (next in the tab order) opens the report page.
+    page.evaluate("window.scrollTo(0, 0)")
+    host = page.locator(badge(f"{test_site}/fixtures/{C2PA_AI}"))
+    box = page.locator("#c2pa").bounding_box()
+    page.mouse.click(box["x"] + 20, box["y"] + 16)
+    page.wait_for_selector(f'{badge(f"{test_site}/fixtures/{C2PA_AI}")}[data-verity-open=true]', state="attached")
+    assert host.get_attribute("data-verity-open") == "true"
+    page.screenshot(path=str(artifacts / "chromium-card-en.png"))
+    with ctx.expect_page() as opened:
+        page.keyboard.press("Tab")
+        page.keyboard.press("Enter")
+    report = opened.value
+    report.wait_for_selector("body[data-state=done]", timeout=TIMEOUT_MS)
+    assert report.locator("#verdict-box").get_attribute("data-label") == "synthetic"
+
+
+@pytest.mark.xfail(METADATA_PLACEHOLDER, reason="the metadata_labels check is still a placeholder in this tree",
+                   strict=False)
+def test_chromium_iptc_labelled_image_badge_synthetic(chromium, verity_server, test_site) -> None:
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=verity_server.url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/page.html")
+    wait_settled(ctx, ext_id, test_site, checked=6)
+    iptc = page.query_selector(badge(f"{test_site}/fixtures/{IPTC_AI}"))
+    assert iptc is not None and iptc.get_attribute("data-verity-label") == "synthetic"
+
+
+def test_chromium_zh_cn_browser_badges_in_chinese(chromium, verity_server, test_site, artifacts: Path) -> None:
+    ctx, ext_id = chromium(lang="zh-CN")
+    configure(ctx, ext_id, serverUrl=verity_server.url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/page.html")
+    c2pa = page.wait_for_selector(badge(f"{test_site}/fixtures/{C2PA_AI}"), state="attached", timeout=TIMEOUT_MS)
+    assert c2pa.get_attribute("data-verity-label") == "synthetic"
+    assert "AI 生成" in (c2pa.get_attribute("title") or "")
+    assert c2pa.get_attribute("lang") == "zh-CN"
+    box = page.locator("#c2pa").bounding_box()
+    page.mouse.click(box["x"] + 20, box["y"] + 16)
+    page.wait_for_selector(f'{badge(f"{test_site}/fixtures/{C2PA_AI}")}[data-verity-open=true]', state="attached")
+    page.screenshot(path=str(artifacts / "chromium-card-zh-CN.png"))
+
+
+def test_chromium_report_page_auto_check_off_shows_evidence(chromium, verity_server, test_site,
+                                                            artifacts: Path) -> None:
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=verity_server.url, autoCheck=False)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/page.html")
+    stats = page_stats(ctx, ext_id, test_site)
+    assert stats["active"] is False and stats["checked"] == 0
+
+    # What the context menu "Verify with Verity" opens: it works with automatic checking off.
+    src = f"{test_site}/fixtures/{C2PA_AI}"
+    query = urlencode({"src": src, "kind": "image", "page": f"{test_site}/page.html"})
+    report = ctx.new_page()
+    report.goto(f"chrome-extension://{ext_id}/report/report.html?{query}")
+    report.wait_for_selector("body[data-state=done]", timeout=TIMEOUT_MS)
+    assert report.locator("#verdict-box").get_attribute("data-label") == "synthetic"
+    check = report.locator('li[data-check="c2pa_manifest"]')
+    assert check.get_attribute("data-outcome") == "detected"
+    chain = check.locator('[data-part="c2pa-chain"]').inner_text()
+    assert "Adobe Inc." in chain and "trainedAlgorithmicMedia" in chain and "c2pa.created" in chain
+    assert report.locator('li[data-check="metadata_labels"]').count() == 1
+    assert len(report.locator("#sha256").inner_text()) == 64
+
+    report.fill("#reason", "Looks generated and is shared as a real photo.")
+    report.click("#report-button")
+    status = report.wait_for_selector("#report-status[data-result]")
+    assert status.get_attribute("data-result") == "unavailable"
+    assert "Reporting is unavailable on this server" in status.inner_text()
+    report.screenshot(path=str(artifacts / "chromium-report-en.png"), full_page=True)
+
+
+def test_chromium_server_down_popup_says_so_then_checks_resume(chromium, server_factory, test_site,
+                                                               artifacts: Path) -> None:
+    port = free_port()
+    down_url = f"http://127.0.0.1:{port}"
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=down_url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/page.html")
+    assert page.locator("h1").inner_text() == "Verity test page"  # the page itself is untouched
+
+    popup = ctx.new_page()
+    popup.set_viewport_size({"width": 340, "height": 420})
+    popup.goto(f"chrome-extension://{ext_id}/popup/popup.html")
+    popup.wait_for_selector("body[data-ready=true]", timeout=TIMEOUT_MS)
+    server = popup.locator("#server")
+    assert server.get_attribute("data-reachable") == "false"
+    assert down_url in server.inner_text() and "not reachable" in server.inner_text()
+    popup.screenshot(path=str(artifacts / "chromium-popup-server-down.png"))
+    popup.close()
+
+    stats = page_stats(ctx, ext_id, test_site)
+    assert stats["checked"] == 0 and stats["problem"]["type"] == "server-unreachable", stats
+
+    server_factory(port)  # the server comes back on the configured URL: the page's checks resume
+    c2pa = page.wait_for_selector(badge(f"{test_site}/fixtures/{C2PA_AI}"), state="attached", timeout=TIMEOUT_MS)
+    assert c2pa.get_attribute("data-verity-label") == "synthetic"
