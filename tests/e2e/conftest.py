@@ -78,7 +78,19 @@ def chromium(extension_dist: dict[str, Path], tmp_path: Path) -> Iterator[Callab
             )
             contexts.append(ctx)
             sw = ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event("serviceworker")
-            return ctx, sw.url.split("/")[2]
+            ext_id = sw.url.split("/")[2]
+            # A first install opens the options page; close it so the test's own tab stays in front (background tabs
+            # get no IntersectionObserver updates).
+            options_url = f"chrome-extension://{ext_id}/options/options.html"
+            for _ in range(150):
+                options = next((pg for pg in ctx.pages if pg.url == options_url), None)
+                if options is not None:
+                    options.close()
+                    break
+                ctx.pages[0].wait_for_timeout(100)
+            else:
+                raise AssertionError(f"the options page did not open on install: {[pg.url for pg in ctx.pages]}")
+            return ctx, ext_id
 
         yield launch
         for ctx in contexts:
