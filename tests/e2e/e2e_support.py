@@ -60,10 +60,11 @@ TEST_PAGE = f"""<!doctype html>
 
 
 def bench_page(count: int) -> str:
-    """A page with `count` distinct image URLs (plain photos, cycled; the query makes each URL distinct)."""
+    """A page with `count` distinct image URLs: plain photos, cycled, and every 10th the C2PA AI image (so badges are
+    laid out while scrolling); the query makes each URL distinct."""
     photos = sorted(p.relative_to(FIXTURES).as_posix() for p in (FIXTURES / "photos").glob("*.jpg"))
-    tags = "".join(f'<img src="/fixtures/{photos[i % len(photos)]}?n={i}" width="160" height="120" alt="">'
-                   for i in range(count))
+    names = [C2PA_AI if i % 10 == 0 else photos[i % len(photos)] for i in range(count)]
+    tags = "".join(f'<img src="/fixtures/{name}?n={i}" width="160" height="120" alt="">' for i, name in enumerate(names))
     return (f'<!doctype html><html><head><meta charset="utf-8"><title>bench</title>'
             f'<style>img{{margin:2px}}</style></head><body>{tags}</body></html>')
 
