@@ -287,6 +287,7 @@
     const text = I.t('badge_' + info.key);
     badge.host.setAttribute('data-verity-label', info.label);
     badge.host.setAttribute('data-verity-src', item.url);
+    badge.host.setAttribute('data-verity-status', item.status === 'too-large' ? 'too-large' : 'checked');
     if (info.refuted) badge.host.setAttribute('data-verity-refuted', 'true');
     else badge.host.removeAttribute('data-verity-refuted');
     badge.host.setAttribute('data-verity-collapsed', config.collapsed ? 'true' : 'false');

@@ -102,6 +102,7 @@
     const box = h('div', { class: 'verdict ' + key, id: 'verdict-box', 'data-label': info.label,
       'data-refuted': String(info.refuted) },
     h('strong', {}, info.label === 'unknown' && !info.refuted ? I.t('label_unknown') : I.t('badge_' + key)),
+    info.refuted ? h('p', {}, I.t('label_refuted')) : null,
     h('p', {}, I.t('label_' + info.label)),
     v.summary && v.summary.replace(/\.$/, '') !== I.t('label_' + info.label) ? h('p', {}, v.summary) : null);
     const reasons = v.reasons || [];

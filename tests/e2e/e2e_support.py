@@ -24,6 +24,10 @@ C2PA_AI = "c2pa/adobe_firefly_2023_butterfly.jpg"
 IPTC_AI = "metadata/made_iptc_dst_trained.jpg"
 LAZY_AI = "c2pa/adobe_photoshop_generative_fill.jpg"
 LATER_AI = "c2pa/openai_dalle3_via_chatgpt.webp"
+VIDEO = "c2pa/testsigner_video.mp4"
+AUDIO = "c2pa/adobe_firefly_generated_audio.wav"
+REFUTED_VARIANT = "refutation/variants/budgie_oakland-zoo-otters__caption_below.jpg"
+REFUTED_ORIGINAL = "refutation/originals/budgie_oakland-zoo-otters.jpg"
 PLAIN = ["photos/budgie_blue-periwinkle.jpg", "photos/budgie_casa-mila.jpg", "photos/deb_lomiri_Dragonfly_by_Bolly.jpg"]
 
 TEST_PAGE = f"""<!doctype html>
@@ -39,6 +43,10 @@ TEST_PAGE = f"""<!doctype html>
 </div>
 <div class="row">
   {"".join(f'<img class="plain" src="/fixtures/{p}" width="240" height="160" alt="photo">' for p in PLAIN)}
+</div>
+<div class="row">
+  <video id="video" controls width="320" height="180" preload="metadata"><source src="/fixtures/{VIDEO}" type="video/mp4"></video>
+  <audio id="audio" controls preload="metadata" src="/fixtures/{AUDIO}"></audio>
 </div>
 <p>An icon-sized copy of the AI image (under 100x100, never checked):
   <img id="tiny" src="/fixtures/{C2PA_AI}?icon" width="40" height="40" alt=""></p>
@@ -69,7 +77,11 @@ def bench_page(count: int) -> str:
             f'<style>img{{margin:2px}}</style></head><body>{tags}</body></html>')
 
 
-PAGES = {"/page.html": TEST_PAGE, "/bench.html": bench_page(300)}
+REFUTED_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Refuted re-post</title></head>
+<body><h1>A re-post with a false caption</h1>
+<img id="refuted" src="/fixtures/{REFUTED_VARIANT}" width="400" height="270" alt="re-post"></body></html>"""
+
+PAGES = {"/page.html": TEST_PAGE, "/refuted.html": REFUTED_PAGE, "/bench.html": bench_page(300)}
 
 
 class _SiteHandler(SimpleHTTPRequestHandler):

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from e2e_support import C2PA_AI, IPTC_AI, LATER_AI, LAZY_AI, PLAIN, ROOT, free_port
+from e2e_support import AUDIO, C2PA_AI, IPTC_AI, LATER_AI, LAZY_AI, PLAIN, ROOT, VIDEO, free_port
 
 TIMEOUT_MS = 30_000
 METADATA_PLACEHOLDER = "PLACEHOLDER" in (ROOT / "server" / "verify" / "metadata_labels.py").read_text(encoding="utf-8")
@@ -64,9 +64,14 @@ def test_chromium_test_page_ai_images_labelled_photos_not(chromium, verity_serve
     later = page.wait_for_selector(badge(f"{test_site}/fixtures/{LATER_AI}"), state="attached", timeout=TIMEOUT_MS)
     assert later.get_attribute("data-verity-label") == "synthetic"
 
-    # c2pa, iptc, later and three photos are visible; the tiny copy and the lazy image are not checked.
-    stats = wait_settled(ctx, ext_id, test_site, checked=6)
-    assert stats["checked"] == 6, stats
+    video = page.wait_for_selector(badge(f"{test_site}/fixtures/{VIDEO}"), state="attached", timeout=TIMEOUT_MS)
+    assert video.get_attribute("data-verity-label") == "has_provenance"
+    audio = page.wait_for_selector(badge(f"{test_site}/fixtures/{AUDIO}"), state="attached", timeout=TIMEOUT_MS)
+    assert audio.get_attribute("data-verity-label") == "synthetic"
+
+    # c2pa, iptc, later, three photos, video and audio are visible; the tiny copy and the lazy image are not checked.
+    stats = wait_settled(ctx, ext_id, test_site, checked=8)
+    assert stats["checked"] == 8, stats
     for photo in PLAIN:
         assert page.query_selector(badge(f"{test_site}/fixtures/{photo}")) is None
     assert page.query_selector(badge(f"{test_site}/fixtures/{C2PA_AI}?icon")) is None
@@ -108,7 +113,7 @@ def test_chromium_iptc_labelled_image_badge_synthetic(chromium, verity_server, t
     configure(ctx, ext_id, serverUrl=verity_server.url)
     page = ctx.new_page()
     page.goto(f"{test_site}/page.html")
-    wait_settled(ctx, ext_id, test_site, checked=6)
+    wait_settled(ctx, ext_id, test_site, checked=8)
     iptc = page.query_selector(badge(f"{test_site}/fixtures/{IPTC_AI}"))
     assert iptc is not None and iptc.get_attribute("data-verity-label") == "synthetic"
 
@@ -185,3 +190,47 @@ def test_chromium_server_down_popup_says_so_then_checks_resume(chromium, server_
     server_factory(port)  # the server comes back on the configured URL: the page's checks resume
     c2pa = page.wait_for_selector(badge(f"{test_site}/fixtures/{C2PA_AI}"), state="attached", timeout=TIMEOUT_MS)
     assert c2pa.get_attribute("data-verity-label") == "synthetic"
+
+
+def test_chromium_refuted_repost_badge_and_report_side_by_side(chromium, verity_server, test_site,
+                                                              artifacts: Path) -> None:
+    # The debunked_match check is not in this tree yet, so the server's verdict cache is seeded with what it will
+    # answer for this re-post: the real pipeline's result plus a refutation in the OpenAPI contract's shape.
+    from server.verify.media import load_media
+    from server.verify.pipeline import verify
+
+    from e2e_support import FIXTURES, REFUTED_ORIGINAL, REFUTED_VARIANT
+
+    state = verity_server.app.extensions["verify"]
+    media = load_media((FIXTURES / REFUTED_VARIANT).read_bytes(), state.settings.limits)
+    body = verify(media, state.ctx).to_json()
+    body["refutation"] = {
+        "id": 1, "claim": "Photo shows the flooded station this morning.", "rating": "False",
+        "fact_checker": "Example Fact Check", "review_url": "https://factcheck.example/otters", "date": "2026-11-01",
+        "language": "en", "explanation": "The photo is an older zoo picture.", "original_context": None,
+        "match": {"method": "pdq", "similarity": 0.94, "transform": "caption_below", "original_sha256": None,
+                  "original_url": f"{test_site}/fixtures/{REFUTED_ORIGINAL}"},
+    }
+    state.storage.put_verdict(media.sha256, state.pipeline, body)
+
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=verity_server.url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/refuted.html")
+    src = f"{test_site}/fixtures/{REFUTED_VARIANT}"
+    host = page.wait_for_selector(badge(src), state="attached", timeout=TIMEOUT_MS)
+    assert host.get_attribute("data-verity-refuted") == "true"
+    assert host.get_attribute("data-verity-label") == body["verdict"]["label"]
+    assert "Debunked" in (host.get_attribute("title") or "")
+    page.screenshot(path=str(artifacts / "chromium-refuted-en.png"))
+
+    report = ctx.new_page()
+    report.goto(f"chrome-extension://{ext_id}/report/report.html?{urlencode({'src': src, 'page': page.url})}")
+    report.wait_for_selector("body[data-state=done]", timeout=TIMEOUT_MS)
+    assert report.locator("#verdict-box").get_attribute("data-refuted") == "true"
+    assert report.locator("#refutation-claim").inner_text() == "Photo shows the flooded station this morning."
+    assert report.locator("#refutation a").get_attribute("href") == "https://factcheck.example/otters"
+    original = report.locator("#original img")
+    assert original.get_attribute("src") == f"{test_site}/fixtures/{REFUTED_ORIGINAL}"
+    report.wait_for_function("document.querySelector('#original img').naturalWidth > 0")
+    report.screenshot(path=str(artifacts / "chromium-report-refuted-en.png"), full_page=True)
