@@ -17,6 +17,7 @@
   const MAX_IN_FLIGHT = 4;
   const RETRY_MIN_MS = 5000;
   const RETRY_MAX_MS = 5 * 60 * 1000;
+  const AUDIO_BADGE_ROOM_PX = 200;
 
   let config = null;
   let active = false;
@@ -396,7 +397,19 @@
       }
       if (badge.host.style.display === 'none') continue;
       const r = media.getBoundingClientRect();
-      badge.host.style.transform = `translate(${Math.round(r.left + sx)}px, ${Math.round(r.top + sy)}px)`;
+      let x = r.left + sx;
+      let y = r.top + sy;
+      if (media.localName === 'audio') {
+        // An audio player is one row of controls: its badge sits beside it (or above it when there is no room),
+        // never over the play button.
+        if (r.right + AUDIO_BADGE_ROOM_PX < window.innerWidth) {
+          x = r.right + sx;
+          y = r.top + sy + Math.max(0, (r.height - 34) / 2);
+        } else {
+          y = Math.max(0, y - 30);
+        }
+      }
+      badge.host.style.transform = `translate(${Math.round(x)}px, ${Math.round(y)}px)`;
     }
   }
 

@@ -132,6 +132,16 @@ def test_chromium_zh_cn_browser_badges_in_chinese(chromium, verity_server, test_
     page.wait_for_selector(f'{badge(f"{test_site}/fixtures/{C2PA_AI}")}[data-verity-open=true]', state="attached")
     page.screenshot(path=str(artifacts / "chromium-card-zh-CN.png"))
 
+    # "Minimise labels on this site" (second button of the card): applied at once and remembered for the site.
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    collapsed = f'{badge(f"{test_site}/fixtures/{C2PA_AI}")}[data-verity-collapsed=true]'
+    page.wait_for_selector(collapsed, state="attached")
+    page.reload()
+    page.wait_for_selector(collapsed, state="attached", timeout=TIMEOUT_MS)
+    page.screenshot(path=str(artifacts / "chromium-collapsed-zh-CN.png"))
+
 
 def test_chromium_report_page_auto_check_off_shows_evidence(chromium, verity_server, test_site,
                                                             artifacts: Path) -> None:
