@@ -94,7 +94,10 @@
       visible.set(el, entry.isIntersecting);
       if (entry.isIntersecting) consider(el, entry.boundingClientRect);
       const badge = badges.get(el);
-      if (badge) badge.host.style.display = entry.isIntersecting ? 'block' : 'none';
+      if (badge) {
+        badge.host.style.display = entry.isIntersecting ? 'block' : 'none';
+        if (entry.isIntersecting) place(el, badge, window.scrollX, window.scrollY);
+      }
     }
     scheduleLayout();
   }
@@ -246,7 +249,7 @@
     }
     fillBadge(badge, item, info);
     badge.host.style.display = visible.get(el) === false ? 'none' : 'block';
-    scheduleLayout();
+    if (badge.host.style.display !== 'none') place(el, badge, window.scrollX, window.scrollY);
   }
 
   function createBadge(el) {
@@ -396,21 +399,25 @@
         continue;
       }
       if (badge.host.style.display === 'none') continue;
-      const r = media.getBoundingClientRect();
-      let x = r.left + sx;
-      let y = r.top + sy;
-      if (media.localName === 'audio') {
-        // An audio player is one row of controls: its badge sits beside it (or above it when there is no room),
-        // never over the play button.
-        if (r.right + AUDIO_BADGE_ROOM_PX < window.innerWidth) {
-          x = r.right + sx;
-          y = r.top + sy + Math.max(0, (r.height - 34) / 2);
-        } else {
-          y = Math.max(0, y - 30);
-        }
-      }
-      badge.host.style.transform = `translate(${Math.round(x)}px, ${Math.round(y)}px)`;
+      place(media, badge, sx, sy);
     }
+  }
+
+  function place(media, badge, sx, sy) {
+    const r = media.getBoundingClientRect();
+    let x = r.left + sx;
+    let y = r.top + sy;
+    if (media.localName === 'audio') {
+      // An audio player is one row of controls: its badge sits beside it (or above it when there is no room),
+      // never over the play button.
+      if (r.right + AUDIO_BADGE_ROOM_PX < window.innerWidth) {
+        x = r.right + sx;
+        y = r.top + sy + Math.max(0, (r.height - 34) / 2);
+      } else {
+        y = Math.max(0, y - 30);
+      }
+    }
+    badge.host.style.transform = `translate(${Math.round(x)}px, ${Math.round(y)}px)`;
   }
 
   // ---- configuration, start and stop -------------------------------------------------------------------------------

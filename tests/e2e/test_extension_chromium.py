@@ -18,6 +18,16 @@ def badge(src: str) -> str:
     return f'[data-verity-src="{src}"]'
 
 
+def click_badge(page: Any, src: str) -> None:
+    """Click a badge (its button lives in a closed shadow root, so by position) once it is shown and placed."""
+    host = page.wait_for_selector(badge(src), state="attached", timeout=TIMEOUT_MS)
+    page.wait_for_function("h => h.style.display === 'block' && h.style.transform !== ''", arg=host)
+    box = host.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 20, box["y"] + 16)
+    page.wait_for_selector(f"{badge(src)}[data-verity-open=true]", state="attached")
+
+
 def configure(ctx: Any, ext_id: str, **settings: Any) -> None:
     """Change settings the way the options page does (an extension page -> set-settings)."""
     page = ctx.new_page()
@@ -77,8 +87,10 @@ def test_chromium_test_page_ai_images_labelled_photos_not(chromium, verity_serve
     assert page.query_selector(badge(f"{test_site}/fixtures/{C2PA_AI}?icon")) is None
     assert page.query_selector(badge(f"{test_site}/fixtures/{LAZY_AI}")) is None
     # The badge sits on the image's top-left corner.
+    page.wait_for_function("h => h.style.transform !== ''", arg=c2pa)
     img_box, badge_box = page.locator("#c2pa").bounding_box(), c2pa.bounding_box()
-    assert img_box and badge_box is not None
+    assert img_box is not None and badge_box is not None
+    assert abs(img_box["x"] - badge_box["x"]) <= 1 and abs(img_box["y"] - badge_box["y"]) <= 1
     page.screenshot(path=str(artifacts / "chromium-page-en.png"))
 
     # A page's own fetch to the API is blocked by CORS; only the service worker reaches it.
@@ -92,11 +104,7 @@ def test_chromium_test_page_ai_images_labelled_photos_not(chromium, verity_serve
 
     # The card opens on click; "Full report" (next in the tab order) opens the report page.
     page.evaluate("window.scrollTo(0, 0)")
-    host = page.locator(badge(f"{test_site}/fixtures/{C2PA_AI}"))
-    box = page.locator("#c2pa").bounding_box()
-    page.mouse.click(box["x"] + 20, box["y"] + 16)
-    page.wait_for_selector(f'{badge(f"{test_site}/fixtures/{C2PA_AI}")}[data-verity-open=true]', state="attached")
-    assert host.get_attribute("data-verity-open") == "true"
+    click_badge(page, f"{test_site}/fixtures/{C2PA_AI}")
     page.screenshot(path=str(artifacts / "chromium-card-en.png"))
     with ctx.expect_page() as opened:
         page.keyboard.press("Tab")
@@ -127,9 +135,7 @@ def test_chromium_zh_cn_browser_badges_in_chinese(chromium, verity_server, test_
     assert c2pa.get_attribute("data-verity-label") == "synthetic"
     assert "AI 生成" in (c2pa.get_attribute("title") or "")
     assert c2pa.get_attribute("lang") == "zh-CN"
-    box = page.locator("#c2pa").bounding_box()
-    page.mouse.click(box["x"] + 20, box["y"] + 16)
-    page.wait_for_selector(f'{badge(f"{test_site}/fixtures/{C2PA_AI}")}[data-verity-open=true]', state="attached")
+    click_badge(page, f"{test_site}/fixtures/{C2PA_AI}")
     page.screenshot(path=str(artifacts / "chromium-card-zh-CN.png"))
 
     # "Minimise labels on this site" (second button of the card): applied at once and remembered for the site.
