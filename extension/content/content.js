@@ -483,7 +483,7 @@
 
   api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
     // Only the extension's own pages (the popup) may ask; web pages cannot reach this listener at all.
-    const tier = sender && sender.id === api.runtime.id && !sender.tab && String(sender.url || '').startsWith(EXT_ORIGIN)
+    const tier = sender && sender.id === api.runtime.id && String(sender.url || '').startsWith(EXT_ORIGIN)
       ? 'extension' : 'content';
     const problem = M.validate(msg, tier);
     if (problem) {

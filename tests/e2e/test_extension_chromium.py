@@ -248,5 +248,10 @@ def test_chromium_refuted_repost_badge_and_report_side_by_side(chromium, verity_
     assert report.locator("#refutation a").get_attribute("href") == "https://factcheck.example/otters"
     original = report.locator("#original img")
     assert original.get_attribute("src") == f"{test_site}/fixtures/{REFUTED_ORIGINAL}"
-    report.wait_for_function("document.querySelector('#original img').naturalWidth > 0")
+    # (wait_for_function evaluates strings, which the extension page's CSP forbids: poll with evaluate instead.)
+    for _ in range(100):
+        if original.evaluate("img => img.complete && img.naturalWidth > 0"):
+            break
+        report.wait_for_timeout(100)
+    assert original.evaluate("img => img.naturalWidth") > 0
     report.screenshot(path=str(artifacts / "chromium-report-refuted-en.png"), full_page=True)
