@@ -255,3 +255,28 @@ def test_chromium_refuted_repost_badge_and_report_side_by_side(chromium, verity_
         report.wait_for_timeout(100)
     assert original.evaluate("img => img.naturalWidth") > 0
     report.screenshot(path=str(artifacts / "chromium-report-refuted-en.png"), full_page=True)
+
+
+def test_chromium_options_form_language_override_chinese(chromium, verity_server, test_site, artifacts: Path) -> None:
+    ctx, ext_id = chromium()  # an English browser
+    options = ctx.new_page()
+    options.goto(f"chrome-extension://{ext_id}/options/options.html")
+    options.wait_for_selector("body[data-ready=true]")
+    assert options.input_value("#serverUrl") == "http://127.0.0.1:8787"
+    options.fill("#serverUrl", "javascript:alert(1)")
+    options.click("button[type=submit]")
+    options.wait_for_selector("#status.error")
+    options.fill("#serverUrl", verity_server.url)
+    options.select_option("#language", "zh_CN")
+    options.click("button[type=submit]")
+    options.wait_for_selector("#status:not(.error):not(:empty)")
+    options.reload()
+    options.wait_for_selector("body[data-ready=true]")
+    assert options.locator("h1").inner_text() == "Verity 设置"
+    options.screenshot(path=str(artifacts / "chromium-options-zh-CN.png"))
+    options.close()
+
+    page = ctx.new_page()
+    page.goto(f"{test_site}/page.html")
+    c2pa = page.wait_for_selector(badge(f"{test_site}/fixtures/{C2PA_AI}"), state="attached", timeout=TIMEOUT_MS)
+    assert "AI 生成" in (c2pa.get_attribute("title") or "")
