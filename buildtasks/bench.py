@@ -27,6 +27,7 @@ TOPICS: dict[str, str] = {
     "signals": "buildtasks.bench_signals",
     "refutation": "buildtasks.bench_refutation",
     "media": "buildtasks.bench_media",
+    "extension": "buildtasks.bench_extension",
 }
 
 Results = dict[str, dict[str, Any]]
