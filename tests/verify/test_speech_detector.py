@@ -10,7 +10,7 @@ import pytest
 
 from buildtasks import models as model_eval
 from buildtasks import speech_train
-from server.verify import metadata_labels, run_checks, speech_detector
+from server.verify import av_labels, run_checks, speech_detector
 from server.verify.pipeline import verify
 from server.verify.types import CheckContext, Outcome, Signal
 
@@ -89,7 +89,7 @@ def test_speech_detector_alone_fires_likely_synthetic(media, head):
 def test_speech_detector_with_declared_label_skipped(media, head):
     ctx = CheckContext(resources={"speech_detector": _with_threshold(head, 0.0)})
     results = run_checks(media("audio/labels/label_id3_aigc_gb45438_piper.mp3"), ctx,
-                         {"metadata_labels": metadata_labels.check, "speech_detector": speech_detector.check})
+                         {"av_labels": av_labels.check, "speech_detector": speech_detector.check})
     assert results[0].signal is Signal.DECLARED_SYNTHETIC
     assert results[1].outcome is Outcome.SKIPPED
 
