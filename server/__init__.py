@@ -79,6 +79,9 @@ def build_state(config: dict[str, Any]) -> VerifyState:
         from .verify import ai_detector, visible_label
 
         resources |= {ai_detector.NAME: ai_detector.shared(), visible_label.NAME: visible_label.shared()}
+        from .verify import speech_detector
+
+        resources[speech_detector.NAME] = speech_detector.shared()
     ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"), resources=resources)
     return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline_id())
 

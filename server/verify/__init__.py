@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from . import ai_detector, av_labels, c2pa_manifest, clip_match, debunked_match, metadata_labels, visible_label, watermark
+from . import (ai_detector, av_labels, c2pa_manifest, clip_match, debunked_match, metadata_labels, speech_detector,
+               visible_label, watermark)
 from .types import CheckContext, CheckResult, Media, Outcome, Signal
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,11 @@ CHECKS: dict[str, CheckFn] = {
     "debunked_match": debunked_match.check,
     "clip_match": clip_match.check,
     "ai_detector": ai_detector.check,  # learned: after every declared check
+    "speech_detector": speech_detector.check,  # learned
 }
 
 # Learned checks: skipped once a declared check has found an AI declaration, so a model never delays a declared result.
-LEARNED: frozenset[str] = frozenset({"ai_detector"})
+LEARNED: frozenset[str] = frozenset({"ai_detector", "speech_detector"})
 
 DESCRIPTIONS: dict[str, str] = {
     "c2pa_manifest": c2pa_manifest.DESCRIPTION,
@@ -45,6 +47,7 @@ DESCRIPTIONS: dict[str, str] = {
     "debunked_match": debunked_match.DESCRIPTION,
     "clip_match": clip_match.DESCRIPTION,
     "ai_detector": ai_detector.DESCRIPTION,
+    "speech_detector": speech_detector.DESCRIPTION,
 }
 
 # Bump when the verdict rule or a check's meaning changes: cached verdicts of another pipeline are not reused.
