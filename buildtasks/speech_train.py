@@ -395,7 +395,7 @@ def main(argv: list[str]) -> int:
     # the committed eval subset: test speakers and held-out-text synthetic clips (features, float64 for exactness)
     ev = test_real | ((y == 1) & (split == "heldout"))
     kind = np.where(y[ev] == 0, "test-real", "heldout-text-synth")
-    np.savez_compressed(EVAL_PATH, x=x[ev], y=y[ev], kind=kind, generator=gen[ev],
+    np.savez_compressed(EVAL_PATH, x=x[ev].astype(np.float32), y=y[ev], kind=kind, generator=gen[ev],
                         ids=np.array([c["id"] for c, e in zip(allc, ev) if e]))
     held = eval_subset_metrics(loaded, threshold, x[ev], y[ev], kind)
     fixtures = fixture_metrics(loaded, threshold)
