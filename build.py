@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "audit": "buildtasks.audit:main",
     "models": "buildtasks.models:main",
     "claims": "buildtasks.claims:main",
+    "fuzz": "buildtasks.fuzz:main",
 }
 
 

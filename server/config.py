@@ -7,6 +7,9 @@ VERIFY_MAX_UPLOAD_MB   largest accepted upload, in MB                           
 VERIFY_MAX_PIXELS      largest accepted image, in pixels (decompression-bomb bound) 80000000
 VERIFY_CHECK_TIMEOUT_S time budget of one check, in seconds                         20
 VERIFY_WORKERS         WSGI worker processes for `build.py run`                     2
+VERIFY_THREADS         threads per worker for `build.py run` (cheap requests get one while verifications run)  16
+VERIFY_MAX_CONCURRENT_VERIFIES  uncached verifications one worker runs at once (the rest wait)   2
+VERIFY_QUEUE_TIMEOUT_S how long a verification waits for a slot before 503 server-busy, in seconds   60
 VERIFY_RAISE_CHECK_ERRORS  re-raise a check's exception instead of outcome "error" false
 VERIFY_LOAD_MODELS     load the ONNX models at start (false: they load on first use)  true
 VERIFY_URL_MAX_MB      largest download the CLI accepts for an http(s) input        50
@@ -39,6 +42,9 @@ MAX_UPLOAD_MB = 50
 MAX_PIXELS = 80_000_000
 CHECK_TIMEOUT_S = 20.0
 WORKERS = 2
+THREADS = 16
+MAX_CONCURRENT_VERIFIES = 2
+QUEUE_TIMEOUT_S = 60.0
 RAISE_CHECK_ERRORS = False
 LOAD_MODELS = True
 URL_MAX_MB = 50
