@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -112,16 +113,28 @@ def run_target(target: str, seconds: int, workers: int = 1) -> dict[str, object]
             f"-fork={workers}", "-ignore_crashes=1", "-ignore_timeouts=1", "-ignore_ooms=1"]
     started = time.monotonic()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VERITY_FUZZ_ARGV0": str(wrapper)}
+    hung = False
     with log.open("w") as fh:
-        proc = subprocess.run(args, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env,
-                              timeout=seconds + PER_INPUT_TIMEOUT_S * 3 + 120)
+        proc = subprocess.Popen(args, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            proc.wait(timeout=seconds + PER_INPUT_TIMEOUT_S * 3 + 120)
+        except subprocess.TimeoutExpired:
+            # a job stuck in native code (where atheris's per-input alarm cannot fire): stop the whole group
+            hung = True
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     text = log.read_text(errors="replace")
     # fork mode prints "#<executions>: cov: ..." as it goes; the last line has the total
     execs = max((int(m.group(1)) for m in re.finditer(r"^#(\d+):", text, re.M)), default=0)
     new = sorted(set(findings(target)) - before)
     return {"target": target, "seconds": round(time.monotonic() - started), "executions": execs,
-            "corpus": len(list(corpus.iterdir())), "new_findings": [str(p.relative_to(ROOT)) for p in new],
-            "exit": proc.returncode, "log": str(log.relative_to(ROOT))}
+            "corpus": len(list(corpus.iterdir())), "new_findings": [str(p) for p in new],
+            "exit": proc.returncode, "hung": hung, "log": str(log)}
+
+
+def _set_work(folder: Path) -> None:
+    global WORK  # noqa: PLW0603 - the one place the working folder is chosen
+    WORK = folder
 
 
 def main(argv: list[str]) -> int:
@@ -132,7 +145,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=int, help="time per target (overrides --minutes)")
     parser.add_argument("--target", choices=list(TARGETS), action="append", help="one target (repeatable); default all")
     parser.add_argument("--workers", type=int, default=1, help="libFuzzer -fork processes per target")
+    parser.add_argument("--work", type=Path, default=None, help="corpus and findings folder (default .fuzz/)")
     args = parser.parse_args(argv)
+    if args.work is not None:
+        _set_work(args.work.resolve())
     targets = args.target or list(TARGETS)
     per_target = args.seconds or max(10, int(args.minutes * 60 / len(targets)))
     report = []

@@ -19,6 +19,10 @@ VERIFY_SECRET_KEY      key for signed cookies/CSRF; when unset, one is generated
 VERIFY_REPORT_RATE_LIMIT  reports one client may send (flask-limiter syntax)      "10 per minute;200 per day"
 VERIFY_RATELIMIT_STORAGE_URI  flask-limiter storage (memory:// is per process; use redis://... behind several hosts)
                                                                                               memory://
+VERIFY_CORS_ORIGINS    origins allowed to call /v1 from a web page (comma-separated); the extension needs none
+                       (host_permissions): empty = no cross-origin access                    (empty)
+VERIFY_API_RATE_LIMIT  requests one client may make to any /v1 or /review route            "1200 per minute"
+VERIFY_VERIFY_RATE_LIMIT  POST /v1/verify calls one client may make (in addition)   "120 per minute;2000 per hour"
 VERIFY_REPORT_TEXT_MAX  longest free text of a report, in characters              2000
 VERIFY_LOGIN_RATE_LIMIT sign-in attempts one client may make                      "10 per minute"
 VERIFY_LOGIN_MAX_FAILURES  failed sign-ins for one account before it is throttled 5
@@ -52,6 +56,9 @@ URL_TIMEOUT_S = 30.0
 SECRET_KEY: str | None = None
 REPORT_RATE_LIMIT = "10 per minute;200 per day"
 RATELIMIT_STORAGE_URI = "memory://"
+CORS_ORIGINS = ""
+API_RATE_LIMIT = "1200 per minute"
+VERIFY_RATE_LIMIT = "120 per minute;2000 per hour"
 REPORT_TEXT_MAX = 2000
 LOGIN_RATE_LIMIT = "10 per minute"
 LOGIN_MAX_FAILURES = 5
