@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "models": "buildtasks.models:main",
     "claims": "buildtasks.claims:main",
     "extension": "buildtasks.extension:main",
+    "fuzz": "buildtasks.fuzz:main",
 }
 
 

@@ -98,10 +98,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["verify"] = state
 
     register_error_handlers(app)
-    from . import api, jobs, refutations, reports
+    from . import api, jobs, refutations, reports, security
 
     app.register_blueprint(api.bp)
     app.register_blueprint(refutations.bp)
     reports.init_app(app)
     jobs.init_app(app, state)
+    security.init_app(app)  # last: CORS, headers and rate limits over every blueprint
     return app
