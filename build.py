@@ -10,6 +10,7 @@
     python3 build.py models [--verify|--eval|--calibrate|--train-speech]  model files vs models/manifest.json; metrics; fit the speech head
     python3 build.py claims import FILE.jsonld [--media DIR] | claims export [--out FILE]   ClaimReview/MediaReview
     python3 build.py extension [--no-lint]   build dist/chromium, dist/firefox and their zips; web-ext lint the Firefox build
+    python3 build.py fuzz --minutes N [--target image|av|claims]   atheris fuzzing of decode -> checks and the JSON-LD import
 
 On first use it creates .venv with the pinned requirements (requirements.txt, requirements-nodeps.txt) and re-runs
 itself inside it. Only the standard library is used before that point.
