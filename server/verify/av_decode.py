@@ -290,9 +290,19 @@ def iter_pcm(data: bytes, limits: Limits, deadline: _Deadline, rate: int = FINGE
     with _open(data) as container:
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+        setup: tuple[object, ...] | None = None
         try:
             for frame in container.decode(stream):
                 deadline.check()
+                # A stream may change sample rate, layout or format mid-way (damaged or spliced MP3s do); a resampler
+                # only takes frames like its first, so flush it and start a new one at each change.
+                shape = (frame.format.name, frame.layout.name, frame.sample_rate)
+                if setup is not None and shape != setup:
+                    for out in resampler.resample(None):
+                        produced += out.samples
+                        yield bytes(out.planes[0])[: out.samples * 2]
+                    resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+                setup = shape
                 for out in resampler.resample(frame):
                     block = bytes(out.planes[0])[: out.samples * 2]
                     produced += out.samples
