@@ -48,7 +48,12 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
         return CheckResult(NAME, Outcome.NOT_DETECTED, "Not found among media refuted by fact-checkers.",
                            evidence={"hashes_searched": len(matcher)})
     body = {**refutation.to_json(), "match": match.to_json()}
-    summary = f"Matches media that {refutation.fact_checker} rated \"{refutation.rating}\": {refutation.claim}"
+    how = {"sha256": "byte-identical", "pdq": "perceptual match, PDQ distance {d}",
+           "pdq+orb": "perceptual match, PDQ distance {d}, {i} keypoints agree"}.get(match.method, match.method)
+    how = how.format(d=match.distance, i=match.inliers)
+    if match.transform and match.method != "sha256":
+        how += f"; {match.transform}"
+    summary = f"Matches media that {refutation.fact_checker} rated \"{refutation.rating}\" ({how}): {refutation.claim}"
     return CheckResult(NAME, Outcome.DETECTED, summary[:500], score=round(match.similarity, 4),
                        evidence={"refutation": body, "distance": match.distance, "inliers": match.inliers,
                                  "hashes_searched": len(matcher)})
