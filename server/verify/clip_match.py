@@ -203,7 +203,8 @@ def _reference(m: Any) -> Reference | None:
         return None
     regions = v.get("regions") if v else None
     times = v.get("times") if v else None
-    ok = vp is not None and isinstance(regions, list) and isinstance(times, list) and len(regions) == len(times) == len(vp)
+    ok = (vp is not None and isinstance(regions, list) and isinstance(times, list)
+          and len(regions) == len(times) == len(vp))
     return Reference(m.id, m.refutation_id, m.sha256, m.content_url, vp, cp,
                      [str(r) for r in regions] if ok else None, [float(t) for t in times] if ok else None)
 

@@ -5,10 +5,12 @@ re-encoded, resized, cropped (about 10%), mirrored, given a caption strip or a m
 picture, or letterboxed: PDQ hashes of the trimmed picture and of stored crops/mirrors, confirmed by ORB keypoints +
 RANSAC against the stored original (`refutation_index`, `image_hashing`).
 
-Cannot: match video frames or audio perceptually yet (exact bytes only), heavy crops (well beyond 10%), rotations,
-collages that shrink the picture to a small part of the post, or re-photographed screens. A match says the picture
-was refuted in the context the fact-checker describes; it says nothing about whether it is AI-generated, so it carries
-no verdict signal: the response's `refutation` field carries it.
+Cannot: match video or audio perceptually here (exact bytes only; clip_match matches clips, keyframes matches video
+frames against refuted images), heavy crops (well beyond 10%), rotations, collages that shrink the picture to a small
+part of the post, or re-photographed screens. A match says the picture was refuted in the context the fact-checker
+describes; it says nothing about whether it is AI-generated, so it carries no verdict signal: the response's
+`refutation` field carries it, and the verdict's reasons explain it (signal "refuted") without changing the label.
+The summary says how it matched (byte-identical, or PDQ distance, keypoints and the transform path).
 
 Evidence keys: refutation {id, claim, rating, fact_checker, review_url, date, language, explanation, original_context,
 match {method, similarity, transform, original_sha256, original_url}}, distance (PDQ bits, of 256), inliers (ORB),

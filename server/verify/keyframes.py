@@ -10,8 +10,8 @@ its own module on `av_decode.frame_media(keyframe)`:
     refuted image puts that refutation under evidence["refutation"] (a video built from a debunked still is caught);
   - `ai_detector` on up to MAX_DETECTOR_FRAMES keyframes, only when no frame carries a declared label or watermark:
     POSSIBLY_SYNTHETIC when at least half of the scored frames, and at least two when two or more were scored, reach
-    its threshold. Agreement rather than "any frame", because the detector's false-positive rate is measured per image and a clip gives it
-    several tries at the same content.
+    its threshold. Agreement rather than "any frame", because the detector's false-positive rate is measured per
+    image and a clip gives it several tries at the same content.
 The result carries the strongest signal found on any frame; the evidence says which frames, at what times.
 
 Bounded: OCR and the detector are the slow parts (~0.15-0.3 s a frame each on this 2-core machine), so they run on a
@@ -24,8 +24,9 @@ video compression has blurred below OCR's reach; find invisible watermarks (loss
 dwtDct mark, so `watermark` practically never fires on a video frame); score motion or audio (the detector sees
 still frames only). Images and audio are UNSUPPORTED: the image checks see images directly.
 
-Evidence keys: keyframes (how many av_decode kept), checks {watermark|visible_label|debunked_match|ai_detector:
-{frames_checked, times_checked, detected [{time_s, summary, score}], ...}}, frames [{time_s, findings [{check,
+Evidence keys: keyframes (how many av_decode kept), video_mode, checks {watermark|visible_label|debunked_match|
+ai_detector: {frames_checked, times_checked, detected [{time_s, summary, score}]; visible_label also labels,
+ai_detector also scores, frames_needed, threshold; skipped when not run}}, frames [{time_s, findings [{check,
 signal, summary, score}]}] (frames with a finding only), reduced (a sentence, when OCR/detector ran on a subset),
 refutation (as debunked_match's, with match.transform naming the frame and match.frames its times).
 
@@ -104,6 +105,9 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
         checks[name] = {"frames_checked": len(done), "times_checked": [round(times[i], 2) for i in indices],
                         "detected": [{"time_s": round(times[i], 2), "summary": r.summary, "score": r.score}
                                      for i, r in hits]}
+        if name == ai_detector.NAME:  # every score, not only the hits: a reader can see how close the others came
+            checks[name]["scores"] = [{"time_s": round(times[i], 2), "score": r.score} for i, r in done]
+            checks[name]["threshold"] = done[0][1].evidence.get("threshold") if done else None
         return hits
 
     every = list(range(len(frames)))
@@ -181,7 +185,6 @@ def _detector(run_on: Callable[[str, FrameCheck, list[int]], list[tuple[int, Che
     for i, r in hits:
         findings.append(_finding(ai_detector.NAME, times[i], r, r.signal))
     first = hits[0][1]
-    entry["threshold"] = first.evidence.get("threshold")
     return {"hits": len(hits), "scored": scored, "threshold": entry["threshold"],
             "measured_fpr": first.evidence.get("measured_fpr")}
 

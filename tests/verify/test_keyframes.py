@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -13,11 +14,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from buildtasks import label_samples
 from server.storage import Refutation
-from server.verify import keyframes
+from server.verify import ai_detector, keyframes
 from server.verify.media import load_media
 from server.verify.pipeline import verify
 from server.verify.refutation_index import describe_original
-from server.verify.types import Limits, Outcome, Signal
+from server.verify.types import CheckContext, Limits, Outcome, Signal
 
 from conftest import ROOT, fixture_path
 
@@ -161,3 +162,28 @@ def test_keyframes_image_and_audio_unsupported(name, media, ctx):
 def test_keyframes_spread_keeps_ends():
     assert keyframes.spread(21, 3) == [0, 10, 20]
     assert keyframes.spread(2, 3) == [0, 1]
+
+
+def _with_threshold(ctx, threshold: float) -> CheckContext:
+    detector = ctx.resources.get("ai_detector") or ai_detector.shared()
+    spec = json.loads(json.dumps(detector.spec))
+    spec["threshold"] = threshold
+    return dataclasses.replace(ctx, resources={**ctx.resources, "ai_detector": dataclasses.replace(detector, spec=spec)})
+
+
+def test_keyframes_detector_on_most_frames_possibly_synthetic(ctx):
+    clip = load_media(fixture_path("video/match/originals/v01_bikes.mp4").read_bytes(), Limits())
+    result = keyframes.check(clip, _with_threshold(ctx, 0.0))
+    assert result.outcome is Outcome.DETECTED and result.signal is Signal.POSSIBLY_SYNTHETIC
+    scored = result.evidence["checks"]["ai_detector"]
+    assert scored["frames_checked"] == keyframes.MAX_DETECTOR_FRAMES == len(scored["detected"])
+    assert "learned detector" in result.summary and "hint, not proof" in result.summary
+
+
+def test_keyframes_detector_on_one_frame_of_two_no_signal(ctx):
+    clip = load_media(fixture_path("video/match/originals/v01_bikes.mp4").read_bytes(), Limits())
+    scores = sorted(s["score"] for s in keyframes.check(clip, ctx).evidence["checks"]["ai_detector"]["scores"])
+    assert len(scores) == 2 and scores[0] < scores[1]
+    result = keyframes.check(clip, _with_threshold(ctx, (scores[0] + scores[1]) / 2))
+    assert result.outcome is Outcome.NOT_DETECTED and result.signal is None
+    assert len(result.evidence["checks"]["ai_detector"]["detected"]) == 1
