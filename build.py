@@ -7,8 +7,9 @@
     python3 build.py verify PATH_OR_URL... [--json]   the pipeline in-process on files, folders and URLs
     python3 build.py users add NAME --role reviewer|admin [--password-stdin]   reviewer accounts (also passwd, list, ...)
     python3 build.py audit verify | export --since DATE [--out DIR] | prune [--days N]   the hash-chained audit log
-    python3 build.py models [--verify|--eval|--calibrate]  model files against models/manifest.json; recompute metrics
+    python3 build.py models [--verify|--eval|--calibrate|--train-speech]  model files vs models/manifest.json; metrics; fit the speech head
     python3 build.py claims import FILE.jsonld [--media DIR] | claims export [--out FILE]   ClaimReview/MediaReview
+    python3 build.py extension [--no-lint]   build dist/chromium, dist/firefox and their zips; web-ext lint the Firefox build
 
 On first use it creates .venv with the pinned requirements (requirements.txt, requirements-nodeps.txt) and re-runs
 itself inside it. Only the standard library is used before that point.
@@ -39,6 +40,8 @@ COMMANDS: dict[str, str] = {
     "audit": "buildtasks.audit:main",
     "models": "buildtasks.models:main",
     "claims": "buildtasks.claims:main",
+    "extension": "buildtasks.extension:main",
+    "fuzz": "buildtasks.fuzz:main",
 }
 
 

@@ -1,8 +1,11 @@
-"""`build.py models [--verify | --eval | --calibrate]`: the model files against models/manifest.json, and their metrics.
+"""`build.py models [--verify | --eval | --calibrate | --train-speech]`: model files against models/manifest.json, metrics.
 
-    --verify     (default) each model file exists in its installed package, at the pinned version and sha256
-    --eval       recompute every measured metric from ../shared/fixtures and compare with the manifest (exit 1 on drift)
-    --calibrate  choose the ai_detector threshold on the calibration half of photos/ and write threshold + metrics
+    --verify        (default) each model file exists in its installed package (or in models/), at the pinned sha256
+    --eval          recompute every measured metric from ../shared/fixtures (and, for speech_detector, from the
+                    committed eval features) and compare with the manifest (exit 1 on drift)
+    --calibrate     choose the ai_detector threshold on the calibration half of photos/ and write threshold + metrics
+    --train-speech  build the speech data set, fit the speech_detector head, write head + metrics
+                    (buildtasks/speech_train.py; installs Debian and build-only PyPI packages; about 10 min)
 
 The protocol (also in models/ai_detector.MODEL_CARD.md): photos/*.jpg are split deterministically by the sha256 of
 their file name into a calibration half and an evaluation half. The threshold is the smallest 0.01 step strictly above
@@ -153,6 +156,15 @@ def verify() -> list[str]:
     for name, spec in _load_manifest()["models"].items():
         src = spec["source"]
         for role, f in src["files"].items():
+            if src.get("package") is None:  # fitted here and committed under models/
+                path = ROOT / f["path"]
+                if not path.is_file():
+                    problems.append(f"{name}/{role}: {f['path']} missing")
+                elif (digest := sha256_file(path)) != f["sha256"]:
+                    problems.append(f"{name}/{role}: sha256 {digest} != {f['sha256']}")
+                else:
+                    print(f"ok  {name}/{role}  (this repo)  {f['path']}  {digest[:16]}…")
+                continue
             try:
                 path = package_file(src["package"], src["version"], f["path"])
             except ModelIntegrityError as exc:
@@ -178,8 +190,30 @@ def _drift(old: Any, new: Any, path: str = "") -> list[str]:
     return [] if old == new else [f"{path}: {old} -> {new}"]
 
 
+def eval_speech(spec: dict[str, Any]) -> list[str]:
+    """Recompute the speech_detector's reproducible metrics (eval features + fixtures); drift lines."""
+    import numpy as np
+
+    from buildtasks import speech_train
+    from server.verify import speech_detector
+
+    head = speech_detector.load(spec)
+    with np.load(ROOT / spec["source"]["files"]["eval"]["path"]) as z:
+        held = speech_train.eval_subset_metrics(head, spec["threshold"], z["x"], z["y"], z["kind"])
+    fixtures = speech_train.fixture_metrics(head, spec["threshold"])
+    measured = {**held, "fixtures": {k: v for k, v in fixtures.items() if k != "scores"}}
+    print(json.dumps({"speech_detector": {"threshold": spec["threshold"], "metrics": measured}}, indent=1))
+    drift = _drift({k: spec["metrics"][k] for k in measured}, measured)
+    drift += _drift(spec["metrics"]["fixture_scores"], fixtures["scores"])
+    return [f"speech_detector.{d}" for d in drift]
+
+
 def main(argv: list[str]) -> int:
     mode = argv[0] if argv else "--verify"
+    if mode == "--train-speech":
+        from buildtasks import speech_train
+
+        return speech_train.main(argv[1:])
     problems = verify()
     if problems:
         print("\n".join(problems), file=sys.stderr)
@@ -204,10 +238,12 @@ def main(argv: list[str]) -> int:
         measured = metrics(detector, spec["threshold"])
         drift += _drift(spec["metrics"], measured)
         print(json.dumps({"threshold": spec["threshold"], "metrics": measured}, indent=1))
+        if "speech_detector" in manifest["models"]:
+            drift += eval_speech(manifest["models"]["speech_detector"])
         if drift:
             print("metrics differ from models/manifest.json:\n  " + "\n  ".join(drift), file=sys.stderr)
             return 1
-        print("ai_detector: metrics reproduce models/manifest.json")
+        print("ai_detector, speech_detector: metrics reproduce models/manifest.json")
         return 0
     print(__doc__)
     return 2

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Debian packages the suite needs.
 TEST_DEBS: list[str] = [
     "chromium",  # the reviewer UI and extension tests drive Debian's Chromium through Playwright
+    "firefox-esr",  # the extension's Firefox build, driven through WebDriver BiDi
     "fonts-wqy-zenhei", "fonts-dejavu-core",  # visible_label: labels rendered onto photos at test time
     "libchromaprint1",  # Chromaprint for clip_match (ctypes, via pyacoustid)
 ]

@@ -79,6 +79,9 @@ def build_state(config: dict[str, Any]) -> VerifyState:
         from .verify import ai_detector, visible_label
 
         resources |= {ai_detector.NAME: ai_detector.shared(), visible_label.NAME: visible_label.shared()}
+        from .verify import speech_detector
+
+        resources[speech_detector.NAME] = speech_detector.shared()
     ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"), resources=resources)
     return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline_id())
 
@@ -95,10 +98,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["verify"] = state
 
     register_error_handlers(app)
-    from . import api, jobs, refutations, reports
+    from . import api, jobs, refutations, reports, security
 
     app.register_blueprint(api.bp)
     app.register_blueprint(refutations.bp)
     reports.init_app(app)
     jobs.init_app(app, state)
+    security.init_app(app)  # last: CORS, headers and rate limits over every blueprint
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,20 @@ _MAX_URL = 2048
 
 def _state() -> Any:
     return current_app.extensions["verify"]
+
+
+_slots_lock = threading.Lock()
+
+
+def _pipeline_slots() -> threading.BoundedSemaphore:
+    """This process's pipeline slots: at most MAX_CONCURRENT_VERIFIES uncached verifications run at once, so the
+    CPU-bound pipeline cannot take every server thread and starve cheap requests (hash lookups, reports)."""
+    slots = current_app.extensions.get("verify_slots")
+    if slots is None:
+        with _slots_lock:
+            slots = current_app.extensions.setdefault(
+                "verify_slots", threading.BoundedSemaphore(max(1, int(current_app.config["MAX_CONCURRENT_VERIFIES"]))))
+    return slots  # type: ignore[no-any-return]
 
 
 def _optional_url(name: str) -> str | None:
@@ -68,18 +83,25 @@ def verify_media() -> Response:
     body = state.storage.get_verdict(media.sha256, key)
     cached = body is not None
     if body is None:
-        if media.kind is MediaKind.IMAGE:
-            media.image()  # decode once, bounded: undecodable -> 422, pixel bomb -> 413, before any check runs
-        else:
-            # the same for audio/video: a bounded probe first; long media becomes a job (202), the rest is decoded
-            # once here (truncated/damaged -> 422, over a limit -> 413) and shared by every check
-            probe = av_decode.probe(media.data, media.limits)
-            if jobs.should_queue(media, probe, current_app.config):
-                return jobs.submit_response(media, source_url, page_url)
-            av_decode.analysis(media)
-        report = verify(media, state.ctx, raise_errors=state.settings.raise_check_errors)
-        body = report.to_json()
-        state.storage.put_verdict(media.sha256, key, body)
+        slots = _pipeline_slots()
+        if not slots.acquire(timeout=float(current_app.config["QUEUE_TIMEOUT_S"])):
+            raise Problem(503, "server-busy", "The server is busy",
+                          "Too many verifications are running; retry shortly.", retry_after_s=5)
+        try:
+            if media.kind is MediaKind.IMAGE:
+                media.image()  # decode once, bounded: undecodable -> 422, pixel bomb -> 413, before any check runs
+            else:
+                # the same for audio/video: a bounded probe first; long media becomes a job (202), the rest is decoded
+                # once here (truncated/damaged -> 422, over a limit -> 413) and shared by every check
+                probe = av_decode.probe(media.data, media.limits)
+                if jobs.should_queue(media, probe, current_app.config):
+                    return jobs.submit_response(media, source_url, page_url)
+                av_decode.analysis(media)
+            report = verify(media, state.ctx, raise_errors=state.settings.raise_check_errors)
+            body = report.to_json()
+            state.storage.put_verdict(media.sha256, key, body)
+        finally:
+            slots.release()
     # The identification record and its audit entry commit together, without waiting for fsync (see transaction()).
     with state.storage.transaction(durable=False) as conn:
         state.storage.add_record(media.sha256, body["media_type"], body["verdict"]["label"], source_url, page_url,

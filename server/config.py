@@ -7,6 +7,9 @@ VERIFY_MAX_UPLOAD_MB   largest accepted upload, in MB                           
 VERIFY_MAX_PIXELS      largest accepted image, in pixels (decompression-bomb bound) 80000000
 VERIFY_CHECK_TIMEOUT_S time budget of one check, in seconds                         20
 VERIFY_WORKERS         WSGI worker processes for `build.py run`                     2
+VERIFY_THREADS         threads per worker for `build.py run` (cheap requests get one while verifications run)  16
+VERIFY_MAX_CONCURRENT_VERIFIES  uncached verifications one worker runs at once (the rest wait)   2
+VERIFY_QUEUE_TIMEOUT_S how long a verification waits for a slot before 503 server-busy, in seconds   60
 VERIFY_RAISE_CHECK_ERRORS  re-raise a check's exception instead of outcome "error" false
 VERIFY_LOAD_MODELS     load the ONNX models at start (false: they load on first use)  true
 VERIFY_URL_MAX_MB      largest download the CLI accepts for an http(s) input        50
@@ -16,6 +19,10 @@ VERIFY_SECRET_KEY      key for signed cookies/CSRF; when unset, one is generated
 VERIFY_REPORT_RATE_LIMIT  reports one client may send (flask-limiter syntax)      "10 per minute;200 per day"
 VERIFY_RATELIMIT_STORAGE_URI  flask-limiter storage (memory:// is per process; use redis://... behind several hosts)
                                                                                               memory://
+VERIFY_CORS_ORIGINS    origins allowed to call /v1 from a web page (comma-separated); the extension needs none
+                       (host_permissions): empty = no cross-origin access                    (empty)
+VERIFY_API_RATE_LIMIT  requests one client may make to any /v1 or /review route            "1200 per minute"
+VERIFY_VERIFY_RATE_LIMIT  POST /v1/verify calls one client may make (in addition)   "120 per minute;2000 per hour"
 VERIFY_REPORT_TEXT_MAX  longest free text of a report, in characters              2000
 VERIFY_LOGIN_RATE_LIMIT sign-in attempts one client may make                      "10 per minute"
 VERIFY_LOGIN_MAX_FAILURES  failed sign-ins for one account before it is throttled 5
@@ -39,6 +46,9 @@ MAX_UPLOAD_MB = 50
 MAX_PIXELS = 80_000_000
 CHECK_TIMEOUT_S = 20.0
 WORKERS = 2
+THREADS = 16
+MAX_CONCURRENT_VERIFIES = 2
+QUEUE_TIMEOUT_S = 60.0
 RAISE_CHECK_ERRORS = False
 LOAD_MODELS = True
 URL_MAX_MB = 50
@@ -46,6 +56,9 @@ URL_TIMEOUT_S = 30.0
 SECRET_KEY: str | None = None
 REPORT_RATE_LIMIT = "10 per minute;200 per day"
 RATELIMIT_STORAGE_URI = "memory://"
+CORS_ORIGINS = ""
+API_RATE_LIMIT = "1200 per minute"
+VERIFY_RATE_LIMIT = "120 per minute;2000 per hour"
 REPORT_TEXT_MAX = 2000
 LOGIN_RATE_LIMIT = "10 per minute"
 LOGIN_MAX_FAILURES = 5

@@ -146,7 +146,14 @@ def add_refutation() -> Response:
             nodes = review_items(doc)
             if len(nodes) != 1:
                 raise ClaimsError("expected exactly one ClaimReview or MediaReview item")
-            refutation = parse_item(nodes[0], 0).refutation
+            item = parse_item(nodes[0], 0)
+            refutation = item.refutation
+            if item.content_urls and not files:
+                # SSRF: the server never fetches a URL it is given; the media must come as uploads.
+                raise Problem(400, "media-urls-not-fetched", "Media URLs are not fetched",
+                              "The item names its media only by contentUrl; the server does not fetch URLs. Upload "
+                              "the files as multipart 'file' parts (or use `build.py claims import --media DIR`).",
+                              content_urls=item.content_urls[:20])
         else:
             refutation = _plain_refutation(doc)
         state = _state()

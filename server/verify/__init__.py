@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from . import ai_detector, av_labels, c2pa_manifest, clip_match, debunked_match, metadata_labels, visible_label, watermark
+from . import (ai_detector, av_labels, c2pa_manifest, clip_match, debunked_match, metadata_labels, speech_detector,
+               visible_label, watermark)
 from . import keyframes
 from .types import CheckContext, CheckResult, Media, Outcome, Signal
 
@@ -33,10 +34,11 @@ CHECKS: dict[str, CheckFn] = {
     "clip_match": clip_match.check,
     "keyframes": keyframes.check,  # video keyframes through the image checks (OCR and detector on a subset)
     "ai_detector": ai_detector.check,  # learned: after every declared check
+    "speech_detector": speech_detector.check,  # learned
 }
 
 # Learned checks: skipped once a declared check has found an AI declaration, so a model never delays a declared result.
-LEARNED: frozenset[str] = frozenset({"ai_detector"})
+LEARNED: frozenset[str] = frozenset({"ai_detector", "speech_detector"})
 
 DESCRIPTIONS: dict[str, str] = {
     "c2pa_manifest": c2pa_manifest.DESCRIPTION,
@@ -48,6 +50,7 @@ DESCRIPTIONS: dict[str, str] = {
     "clip_match": clip_match.DESCRIPTION,
     "keyframes": keyframes.DESCRIPTION,
     "ai_detector": ai_detector.DESCRIPTION,
+    "speech_detector": speech_detector.DESCRIPTION,
 }
 
 # Bump when the verdict rule or a check's meaning changes: cached verdicts of another pipeline are not reused.

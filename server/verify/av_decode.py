@@ -115,6 +115,8 @@ def _open(data: bytes) -> Any:
 
 def _stream_info(stream: Any) -> StreamInfo:
     cc = stream.codec_context
+    if cc is None:  # a stream whose codec FFmpeg does not know (found by fuzzing: an mp4 with a damaged codec tag)
+        raise UndecodableMedia(f"the {stream.type} stream uses a codec that cannot be decoded")
     duration = round(float(stream.duration * stream.time_base), 3) if stream.duration and stream.time_base else None
     if stream.type == "video":
         rate = stream.average_rate or stream.guessed_rate

@@ -1,0 +1,142 @@
+"""`build.py extension [--no-lint]`: build the browser extension for Chromium and Firefox, zip it, lint the Firefox build.
+
+extension/ is the single source, with the Chromium manifest as the canonical one. This writes
+
+    dist/chromium/  + dist/verity-chromium-<version>.zip   (Chrome Web Store upload)
+    dist/firefox/   + dist/verity-firefox-<version>.zip    (AMO upload)
+
+The Firefox manifest is generated (uBO Lite's per-browser manifests): Firefox wants `background.scripts` (with
+`"type": "module"`) instead of `service_worker`, and a gecko id. Icons are drawn here with Pillow, so the source tree
+holds no binaries. `web-ext lint` (npm, pinned, installed into the git-ignored node_modules/) checks the Firefox build.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "extension"
+DIST = ROOT / "dist"
+WEB_EXT_VERSION = "10.7.0"
+GECKO_ID = "verity-extension@verity.example"
+GECKO_MIN_VERSION = "142.0"
+ICON_SIZES = (16, 32, 48, 128)
+# Fixed timestamp inside the zips, so the same sources give byte-identical packages.
+ZIP_DATE = (2026, 1, 1, 0, 0, 0)
+
+
+def source_manifest() -> dict[str, Any]:
+    return json.loads((SOURCE / "manifest.json").read_text(encoding="utf-8"))
+
+
+def chromium_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The canonical manifest as is (service_worker + type module)."""
+    return json.loads(json.dumps(manifest))
+
+
+def firefox_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Firefox: background scripts instead of a service worker, a gecko id, no Chrome-only keys."""
+    out = json.loads(json.dumps(manifest))
+    worker = out["background"]["service_worker"]
+    out["background"] = {"scripts": [worker], "type": "module"}
+    out.pop("minimum_chrome_version", None)
+    out.pop("key", None)
+    out["browser_specific_settings"] = {
+        "gecko": {
+            "id": GECKO_ID,
+            "strict_min_version": GECKO_MIN_VERSION,
+            # The media a page shows is sent to the Verity server the user configured (the add-on's function).
+            "data_collection_permissions": {"required": ["websiteContent"]},
+        }
+    }
+    return out
+
+
+def draw_icon(size: int, path: Path) -> None:
+    """Verity's icon: a check mark in a rounded blue square."""
+    from PIL import Image, ImageDraw
+
+    scale = 4  # draw large, then downsample for smooth edges
+    s = size * scale
+    img = Image.new("RGBA", (s, s), (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    d.rounded_rectangle((0, 0, s - 1, s - 1), radius=int(s * 0.22), fill=(26, 115, 232, 255))
+    w = max(scale * 2, int(s * 0.12))
+    d.line([(s * 0.25, s * 0.52), (s * 0.43, s * 0.70), (s * 0.76, s * 0.32)], fill=(255, 255, 255, 255), width=w,
+           joint="curve")
+    img.resize((size, size), Image.Resampling.LANCZOS).save(path, optimize=True)
+
+
+def _copy_tree(target: Path) -> None:
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(SOURCE, target, ignore=shutil.ignore_patterns("manifest.json", ".*", "*.md"))
+    icons = target / "icons"
+    icons.mkdir(exist_ok=True)
+    for size in ICON_SIZES:
+        draw_icon(size, icons / f"icon-{size}.png")
+
+
+def _zip(folder: Path, zip_path: Path) -> None:
+    zip_path.unlink(missing_ok=True)
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, path.read_bytes())
+
+
+def build() -> dict[str, Path]:
+    """Write dist/chromium, dist/firefox and their zips. Returns {"chromium": dir, "firefox": dir, ...zips}."""
+    manifest = source_manifest()
+    version = manifest["version"]
+    DIST.mkdir(exist_ok=True)
+    out: dict[str, Path] = {}
+    for browser, make in (("chromium", chromium_manifest), ("firefox", firefox_manifest)):
+        target = DIST / browser
+        _copy_tree(target)
+        (target / "manifest.json").write_text(json.dumps(make(manifest), indent=2, ensure_ascii=False) + "\n",
+                                              encoding="utf-8")
+        zip_path = DIST / f"verity-{browser}-{version}.zip"
+        _zip(target, zip_path)
+        out[browser] = target
+        out[f"{browser}_zip"] = zip_path
+    return out
+
+
+def web_ext() -> Path:
+    """The pinned web-ext CLI under node_modules/ (installed with npm on first use)."""
+    binary = ROOT / "node_modules" / ".bin" / "web-ext"
+    package = ROOT / "node_modules" / "web-ext" / "package.json"
+    if package.exists() and json.loads(package.read_text(encoding="utf-8")).get("version") == WEB_EXT_VERSION:
+        return binary
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SystemExit("build.py: npm is needed for web-ext lint (install Node.js and npm)")
+    print(f"build.py: npm install web-ext@{WEB_EXT_VERSION}", flush=True)
+    subprocess.run([npm, "install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--prefix", str(ROOT),
+                    f"web-ext@{WEB_EXT_VERSION}"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return binary
+
+
+def lint(firefox_dir: Path, as_json: bool = False) -> subprocess.CompletedProcess[str]:
+    """`web-ext lint` on the Firefox build (errors or warnings make it fail)."""
+    args = [str(web_ext()), "lint", "--source-dir", str(firefox_dir), "--warnings-as-errors", "--no-config-discovery"]
+    if as_json:
+        args.append("--output=json")
+    return subprocess.run(args, cwd=ROOT, capture_output=as_json, text=True)
+
+
+def main(argv: list[str]) -> int:
+    out = build()
+    for key, path in out.items():
+        print(f"{key:16} {path.relative_to(ROOT)}")
+    if "--no-lint" in argv:
+        return 0
+    return lint(out["firefox"]).returncode

@@ -1,0 +1,255 @@
+/*
+ * The only code that talks to the Verity API. Hash first: fetch the media bytes, SHA-256 them with crypto.subtle,
+ * ask GET /v1/verdicts/<sha256>, and upload to POST /v1/verify only when the server has never seen those bytes.
+ * Bounded concurrency, a size cap, retries with backoff on 429/503, one result per URL per session.
+ * Errors come back as ApiProblem carrying an RFC 9457-shaped `problem` (the server's own when it sent one).
+ * `fetch`, `subtle`, `sleep` are injected so node --test can drive it with a fake server.
+ */
+
+export const DEFAULTS = Object.freeze({
+  maxBytes: 20 * 1024 * 1024, // media above this is "not checked (too large)"
+  concurrency: 3, // media checks in flight at once
+  retries: 3, // extra attempts after a 429/503
+  baseDelayMs: 500,
+  maxDelayMs: 8000,
+  timeoutMs: 60000, // one API request
+  cacheSize: 2000, // URLs remembered this session
+});
+
+export class ApiProblem extends Error {
+  constructor(problem) {
+    super(problem.detail || problem.title);
+    this.name = 'ApiProblem';
+    this.problem = problem;
+  }
+}
+
+export function hex(buffer) {
+  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** A tiny semaphore: at most `limit` tasks run at once, the rest wait in order. */
+export function createLimiter(limit) {
+  let active = 0;
+  const waiting = [];
+  const next = () => {
+    if (active >= limit || waiting.length === 0) return;
+    active += 1;
+    const { task, resolve, reject } = waiting.shift();
+    Promise.resolve()
+      .then(task)
+      .then(resolve, reject)
+      .finally(() => {
+        active -= 1;
+        next();
+      });
+  };
+  return {
+    run(task) {
+      return new Promise((resolve, reject) => {
+        waiting.push({ task, resolve, reject });
+        next();
+      });
+    },
+    get active() {
+      return active;
+    },
+    get pending() {
+      return waiting.length;
+    },
+  };
+}
+
+function trimSlash(url) {
+  return String(url).replace(/\/+$/, '');
+}
+
+async function problemFrom(response, fallbackTitle) {
+  let body = null;
+  const type = (response.headers && response.headers.get && response.headers.get('content-type')) || '';
+  if (type.includes('json')) {
+    try {
+      body = await response.json();
+    } catch (_) {
+      body = null;
+    }
+  }
+  const problem = body && typeof body === 'object' && !Array.isArray(body) ? body : {};
+  return {
+    type: typeof problem.type === 'string' ? problem.type : 'about:blank',
+    title: typeof problem.title === 'string' ? problem.title : fallbackTitle || `HTTP ${response.status}`,
+    status: response.status,
+    ...(typeof problem.detail === 'string' ? { detail: problem.detail } : {}),
+  };
+}
+
+/**
+ * Create a client. `getServerUrl` is called for every request so a settings change applies at once.
+ * Returns {check, lookup, verifyBytes, health, report, clearCache}.
+ */
+export function createApiClient(options) {
+  const opts = { ...DEFAULTS, ...options };
+  const doFetch = opts.fetch || ((...args) => globalThis.fetch(...args));
+  const subtle = opts.subtle || globalThis.crypto.subtle;
+  const sleep = opts.sleep || ((ms) => new Promise((r) => setTimeout(r, ms)));
+  const limiter = createLimiter(opts.concurrency);
+  const cache = new Map(); // url -> Promise<result>, successful results only
+  const serverUrl = () => trimSlash(opts.getServerUrl());
+
+  /** One API request with a timeout and retries on 429/503 (Retry-After honoured, capped). */
+  async function api(path, init, timeoutMs = opts.timeoutMs) {
+    const base = serverUrl();
+    for (let attempt = 0; ; attempt += 1) {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), timeoutMs);
+      let response;
+      try {
+        response = await doFetch(base + path, { ...init, signal: controller.signal, credentials: 'omit' });
+      } catch (err) {
+        const timedOut = controller.signal.aborted;
+        throw new ApiProblem({
+          type: timedOut ? 'server-timeout' : 'server-unreachable',
+          title: timedOut ? 'The Verity server is too slow' : 'The Verity server is unreachable',
+          detail: base,
+          serverUrl: base,
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+      if ((response.status === 429 || response.status === 503) && attempt < opts.retries) {
+        const retryAfter = Number(response.headers && response.headers.get && response.headers.get('retry-after'));
+        const backoff = opts.baseDelayMs * 2 ** attempt;
+        const delay = Math.min(opts.maxDelayMs, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : backoff);
+        await sleep(delay);
+        continue;
+      }
+      return response;
+    }
+  }
+
+  /** GET /v1/verdicts/<sha256>: the cached response, or null when the server has not seen these bytes. */
+  async function lookup(sha256) {
+    const response = await api(`/v1/verdicts/${sha256}`, { method: 'GET' });
+    if (response.status === 404) return null;
+    if (!response.ok) throw new ApiProblem(await problemFrom(response));
+    return response.json();
+  }
+
+  /** POST /v1/verify with the bytes as multipart field `file`, plus source_url and page_url. */
+  async function verifyBytes(bytes, mediaType, sourceUrl, pageUrl) {
+    const form = new FormData();
+    form.append('file', new Blob([bytes], { type: mediaType || 'application/octet-stream' }), 'media');
+    if (sourceUrl) form.append('source_url', sourceUrl);
+    if (pageUrl) form.append('page_url', pageUrl);
+    const response = await api('/v1/verify', { method: 'POST', body: form });
+    if (!response.ok) throw new ApiProblem(await problemFrom(response));
+    return response.json();
+  }
+
+  /** The media's bytes, read with the size cap; {tooLarge: true, bytes} when over it. */
+  async function fetchMedia(url) {
+    let response;
+    try {
+      response = await doFetch(url, { credentials: 'omit', cache: 'force-cache' });
+    } catch (_) {
+      throw new ApiProblem({ type: 'media-unavailable', title: 'The media could not be downloaded', detail: url });
+    }
+    if (!response.ok) {
+      throw new ApiProblem({ type: 'media-unavailable', title: 'The media could not be downloaded',
+        detail: `${url} answered HTTP ${response.status}`, status: response.status });
+    }
+    const declared = Number(response.headers && response.headers.get && response.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > opts.maxBytes) {
+      if (response.body && response.body.cancel) response.body.cancel().catch(() => {});
+      return { tooLarge: true, bytes: declared };
+    }
+    const mediaType = (response.headers && response.headers.get && response.headers.get('content-type')) || '';
+    if (!response.body || !response.body.getReader) {
+      const buffer = await response.arrayBuffer();
+      if (buffer.byteLength > opts.maxBytes) return { tooLarge: true, bytes: buffer.byteLength };
+      return { tooLarge: false, data: new Uint8Array(buffer), mediaType };
+    }
+    const reader = response.body.getReader();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > opts.maxBytes) {
+        reader.cancel().catch(() => {});
+        return { tooLarge: true, bytes: total };
+      }
+      chunks.push(value);
+    }
+    const data = new Uint8Array(total);
+    let offset = 0;
+    for (const c of chunks) {
+      data.set(c, offset);
+      offset += c.byteLength;
+    }
+    return { tooLarge: false, data, mediaType };
+  }
+
+  async function checkUncached(url, pageUrl) {
+    const media = await fetchMedia(url);
+    if (media.tooLarge) return { status: 'too-large', bytes: media.bytes, limit: opts.maxBytes };
+    const sha256 = hex(await subtle.digest('SHA-256', media.data));
+    const known = await lookup(sha256);
+    if (known) return { status: 'checked', via: 'hash', sha256, response: known };
+    const response = await verifyBytes(media.data, media.mediaType, url, pageUrl);
+    return { status: 'checked', via: 'upload', sha256, response };
+  }
+
+  /**
+   * Check the media at `url`: {status: "checked", via, sha256, response} | {status: "too-large", bytes, limit}.
+   * Results are cached per URL for the session; `force` re-asks the server (the report page does).
+   */
+  function check(url, { pageUrl = null, force = false } = {}) {
+    if (!force && cache.has(url)) return cache.get(url);
+    const promise = limiter.run(() => checkUncached(url, pageUrl));
+    cache.set(url, promise);
+    if (cache.size > opts.cacheSize) cache.delete(cache.keys().next().value);
+    promise.catch(() => {
+      if (cache.get(url) === promise) cache.delete(url); // failures are retried next time
+    });
+    return promise;
+  }
+
+  /** GET /v1/health: {reachable: true, pipeline} or an ApiProblem. */
+  async function health() {
+    const response = await api('/v1/health', { method: 'GET' }, Math.min(opts.timeoutMs, 5000));
+    if (!response.ok) throw new ApiProblem(await problemFrom(response));
+    return { reachable: true, serverUrl: serverUrl(), ...(await response.json()) };
+  }
+
+  /** POST /v1/reports {sha256, source_url, page_url, reason}: the Art. 15 complaint entry. */
+  async function report({ sha256, sourceUrl, pageUrl, reason }) {
+    const response = await api('/v1/reports', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ sha256, source_url: sourceUrl, page_url: pageUrl || null, reason }),
+    });
+    if (!response.ok) {
+      const problem = await problemFrom(response);
+      if (response.status === 404 || response.status === 405 || response.status === 501) {
+        problem.serverType = problem.type;
+        problem.type = 'reporting-unavailable';
+      }
+      throw new ApiProblem(problem);
+    }
+    return response.json();
+  }
+
+  return {
+    check,
+    lookup,
+    verifyBytes,
+    health,
+    report,
+    clearCache: () => cache.clear(),
+    get cacheSize() {
+      return cache.size;
+    },
+  };
+}

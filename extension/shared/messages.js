@@ -1,0 +1,192 @@
+/*
+ * Verity's one message schema, shared by the content script, the service worker, the popup, the options page and the
+ * report page. Loaded from this same file everywhere: content scripts list it first in "js", the service worker does
+ * `import '../shared/messages.js'`, extension pages use a <script> tag. It defines globalThis.VerifyMessages once
+ * (idempotent, the uBO Lite isolated-api pattern) and has no exports, so it is valid as a classic script and as a module.
+ *
+ * Envelope: {type, requestId, payload} -> reply {ok: true, data} | {ok: false, problem}.
+ * Every type names who may send it: "content" (a content script; untrusted input, validated field by field) or
+ * "extension" (only the extension's own pages; e.g. every settings change).
+ */
+(function (root) {
+  'use strict';
+  if (root.VerifyMessages) return;
+
+  const MAX_URL = 2048;
+  const MAX_REASON = 2000;
+  const KINDS = Object.freeze(['image', 'video', 'audio']);
+  const LABELS = Object.freeze(['synthetic', 'likely_synthetic', 'provenance_invalid', 'has_provenance', 'unknown']);
+  // Labels a user can choose to show; "refuted" stands for any media a fact-checker has refuted.
+  const SHOWABLE = Object.freeze(['synthetic', 'likely_synthetic', 'provenance_invalid', 'has_provenance', 'refuted']);
+  const LANGUAGES = Object.freeze(['auto', 'en', 'zh_CN']);
+  const DEFAULT_SETTINGS = Object.freeze({
+    serverUrl: 'http://127.0.0.1:8787',
+    autoCheck: true,
+    showLabels: SHOWABLE,
+    language: 'auto',
+  });
+
+  function isHttpUrl(x) {
+    if (typeof x !== 'string' || x.length === 0 || x.length > MAX_URL) return false;
+    try {
+      const u = new URL(x);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+    } catch (_) {
+      return false;
+    }
+  }
+
+  const FIELD = {
+    httpUrl: isHttpUrl,
+    kind: (x) => KINDS.includes(x),
+    boolean: (x) => typeof x === 'boolean',
+    sha256: (x) => typeof x === 'string' && /^[0-9a-f]{64}$/.test(x),
+    reason: (x) => typeof x === 'string' && x.trim().length > 0 && x.length <= MAX_REASON,
+    site: (x) => typeof x === 'string' && x.length <= 253 && /^[a-z0-9.-]+(:[0-9]{1,5})?$/i.test(x),
+    tabId: (x) => Number.isInteger(x) && x >= 0,
+    settingsPatch: (x) => validateSettingsPatch(x) === null,
+  };
+
+  // type -> {from, payload: {field: [validator, optional?]}}
+  const TYPES = Object.freeze({
+    // content script -> service worker
+    'get-config': { from: 'content', payload: {} },
+    'check-media': { from: 'content', payload: { url: ['httpUrl'], kind: ['kind'] } },
+    'open-report': { from: 'content', payload: { url: ['httpUrl'], kind: ['kind'] } },
+    'set-collapsed': { from: 'content', payload: { collapsed: ['boolean'] } },
+    // extension pages -> service worker
+    'verify-url': { from: 'extension', payload: { url: ['httpUrl'], kind: ['kind'], pageUrl: ['httpUrl', true] } },
+    'get-settings': { from: 'extension', payload: {} },
+    'set-settings': { from: 'extension', payload: { settings: ['settingsPatch'] } },
+    'set-site-enabled': { from: 'extension', payload: { site: ['site'], enabled: ['boolean'] } },
+    'get-server-status': { from: 'extension', payload: {} },
+    'report-fake': {
+      from: 'extension',
+      payload: { sha256: ['sha256'], sourceUrl: ['httpUrl'], pageUrl: ['httpUrl', true], reason: ['reason'] },
+    },
+    // popup -> content script of the active tab
+    'get-page-stats': { from: 'extension', payload: {} },
+  });
+
+  function validateSettingsPatch(x) {
+    if (!x || typeof x !== 'object' || Array.isArray(x)) return 'settings must be an object';
+    for (const [key, value] of Object.entries(x)) {
+      if (key === 'serverUrl') {
+        if (!isHttpUrl(value)) return 'serverUrl must be an http(s) URL';
+      } else if (key === 'autoCheck') {
+        if (typeof value !== 'boolean') return 'autoCheck must be a boolean';
+      } else if (key === 'showLabels') {
+        if (!Array.isArray(value) || value.length > SHOWABLE.length || !value.every((v) => SHOWABLE.includes(v))) {
+          return 'showLabels must be a list of ' + SHOWABLE.join(', ');
+        }
+      } else if (key === 'language') {
+        if (!LANGUAGES.includes(value)) return 'language must be one of ' + LANGUAGES.join(', ');
+      } else {
+        return 'unknown setting ' + JSON.stringify(String(key).slice(0, 40));
+      }
+    }
+    return null;
+  }
+
+  function problem(type, title, detail) {
+    return detail === undefined ? { type, title } : { type, title, detail };
+  }
+
+  /**
+   * Check an incoming envelope. `senderTier` is "content" or "extension" (decided by the receiver from `sender`,
+   * never from the message). Returns null when valid, else a problem object.
+   */
+  function validate(msg, senderTier) {
+    if (!msg || typeof msg !== 'object' || Array.isArray(msg)) {
+      return problem('invalid-message', 'Invalid message', 'A message must be an object.');
+    }
+    const spec = typeof msg.type === 'string' && Object.prototype.hasOwnProperty.call(TYPES, msg.type)
+      ? TYPES[msg.type] : null;
+    if (!spec) return problem('unknown-type', 'Unknown message type', String(msg.type).slice(0, 60));
+    if (typeof msg.requestId !== 'string' || msg.requestId.length === 0 || msg.requestId.length > 64) {
+      return problem('invalid-message', 'Invalid message', 'requestId must be a short string.');
+    }
+    if (spec.from === 'extension' && senderTier !== 'extension') {
+      return problem('forbidden', 'Not allowed from a web page', msg.type + ' is accepted only from extension pages.');
+    }
+    const payload = msg.payload;
+    if (!payload || typeof payload !== 'object' || Array.isArray(payload)) {
+      return problem('invalid-message', 'Invalid message', 'payload must be an object.');
+    }
+    for (const key of Object.keys(payload)) {
+      if (!Object.prototype.hasOwnProperty.call(spec.payload, key)) {
+        return problem('invalid-field', 'Invalid field', 'unexpected field ' + JSON.stringify(key.slice(0, 40)));
+      }
+    }
+    for (const [key, [fieldType, optional]] of Object.entries(spec.payload)) {
+      const value = payload[key];
+      if (value === undefined || value === null) {
+        if (optional) continue;
+        return problem('invalid-field', 'Invalid field', key + ' is required');
+      }
+      if (!FIELD[fieldType](value)) {
+        const why = fieldType === 'settingsPatch' ? validateSettingsPatch(value) : key + ' is not a valid ' + fieldType;
+        return problem('invalid-field', 'Invalid field', why);
+      }
+    }
+    return null;
+  }
+
+  let counter = 0;
+  function newRequestId() {
+    if (root.crypto && typeof root.crypto.randomUUID === 'function') return root.crypto.randomUUID();
+    counter += 1;
+    return 'r' + Date.now().toString(36) + '-' + counter;
+  }
+
+  /** Build an envelope. */
+  function make(type, payload) {
+    if (!Object.prototype.hasOwnProperty.call(TYPES, type)) throw new TypeError('unknown message type ' + type);
+    return { type, requestId: newRequestId(), payload: payload || {} };
+  }
+
+  function ok(data) {
+    return { ok: true, data: data === undefined ? null : data };
+  }
+
+  function fail(p) {
+    return { ok: false, problem: p };
+  }
+
+  /** A reply's problem as an Error (so callers can `await request(...)` and catch). */
+  class ProblemError extends Error {
+    constructor(p) {
+      super((p && (p.detail || p.title)) || 'request failed');
+      this.name = 'ProblemError';
+      this.problem = p || problem('no-reply', 'No reply');
+    }
+  }
+
+  function extensionApi() {
+    return root.browser && root.browser.runtime ? root.browser : root.chrome;
+  }
+
+  function unwrap(reply) {
+    if (!reply || typeof reply !== 'object') {
+      throw new ProblemError(problem('no-reply', 'No reply', 'The extension did not answer.'));
+    }
+    if (reply.ok === true) return reply.data;
+    throw new ProblemError(reply.problem);
+  }
+
+  /** Send a message to the service worker and resolve with its `data` (rejects with ProblemError). */
+  async function request(type, payload) {
+    return unwrap(await extensionApi().runtime.sendMessage(make(type, payload)));
+  }
+
+  /** Send a message to a tab's content script. */
+  async function requestTab(tabId, type, payload) {
+    return unwrap(await extensionApi().tabs.sendMessage(tabId, make(type, payload)));
+  }
+
+  root.VerifyMessages = Object.freeze({
+    TYPES, KINDS, LABELS, SHOWABLE, LANGUAGES, DEFAULT_SETTINGS, MAX_URL, MAX_REASON,
+    isHttpUrl, validate, validateSettingsPatch, make, ok, fail, problem, ProblemError, unwrap, request, requestTab,
+    extensionApi,
+  });
+})(globalThis);

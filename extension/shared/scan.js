@@ -1,0 +1,184 @@
+/*
+ * Pure scan heuristics used by the content script (and tested with node --test): which URL a media element shows,
+ * which elements are worth checking, which verdicts get a badge, and a time-sliced work queue that never holds the
+ * main thread for long. No DOM access beyond the plain properties passed in. Defines globalThis.VerityScan once.
+ */
+(function (root) {
+  'use strict';
+  if (root.VerityScan) return;
+
+  const MIN_SIDE = 100; // icons and tiny images (under 100x100 rendered) are skipped
+  const SLICE_MS = 8; // one slice of queued work stays well under the 50 ms long-task line
+
+  /** Parse a srcset attribute into [{url, descriptor}] (the HTML spec's tokenizer, without its error cases). */
+  function parseSrcset(srcset) {
+    if (typeof srcset !== 'string') return [];
+    const out = [];
+    let i = 0;
+    const n = srcset.length;
+    const isSpace = (ch) => ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || ch === '\f';
+    while (i < n) {
+      while (i < n && (isSpace(srcset[i]) || srcset[i] === ',')) i += 1;
+      if (i >= n) break;
+      let j = i;
+      while (j < n && !isSpace(srcset[j])) j += 1;
+      let url = srcset.slice(i, j);
+      i = j;
+      let descriptor = '';
+      if (url.endsWith(',')) {
+        url = url.replace(/,+$/, '');
+      } else {
+        let depth = 0;
+        let k = i;
+        while (k < n && (depth > 0 || srcset[k] !== ',')) {
+          if (srcset[k] === '(') depth += 1;
+          else if (srcset[k] === ')' && depth > 0) depth -= 1;
+          k += 1;
+        }
+        descriptor = srcset.slice(i, k).trim();
+        i = k + 1;
+      }
+      if (url) out.push({ url, descriptor });
+    }
+    return out;
+  }
+
+  /** The largest candidate of a srcset (by w or x descriptor), or the first. */
+  function bestSrcsetUrl(srcset) {
+    const candidates = parseSrcset(srcset);
+    if (candidates.length === 0) return '';
+    let best = candidates[0];
+    let bestValue = -1;
+    for (const c of candidates) {
+      const m = /^(\d+(?:\.\d+)?)([wx])$/.exec(c.descriptor);
+      const value = m ? parseFloat(m[1]) * (m[2] === 'x' ? 1000 : 1) : 0;
+      if (value > bestValue) {
+        best = c;
+        bestValue = value;
+      }
+    }
+    return best.url;
+  }
+
+  /** An absolute http(s) URL, or null (data:, blob:, javascript: and unparsable URLs are not checked). */
+  function absoluteUrl(url, base) {
+    if (typeof url !== 'string' || url.trim() === '') return null;
+    try {
+      const u = new URL(url.trim(), base);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
+      u.hash = '';
+      const s = u.href;
+      return s.length <= 2048 ? s : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  /**
+   * The URL a media element shows. `el` is a plain description: {tag, currentSrc, src, srcset, sources: [{src, srcset}]}.
+   * The browser's choice (currentSrc, which covers srcset and <picture>) wins; before it is known the src attribute,
+   * then the largest srcset candidate, then the first <source>.
+   */
+  function mediaUrl(el, base) {
+    const tag = String(el.tag || '').toLowerCase();
+    const candidates = [el.currentSrc, el.src];
+    if (tag === 'img') candidates.push(bestSrcsetUrl(el.srcset));
+    for (const s of el.sources || []) candidates.push(s.src, bestSrcsetUrl(s.srcset));
+    for (const c of candidates) {
+      const abs = absoluteUrl(c, base);
+      if (abs) return abs;
+    }
+    return null;
+  }
+
+  function kindOf(tag) {
+    const t = String(tag || '').toLowerCase();
+    return t === 'img' ? 'image' : t === 'video' ? 'video' : t === 'audio' ? 'audio' : null;
+  }
+
+  /** Rendered size rule: images and videos under 100x100 are icons or decorations; audio has no picture to size. */
+  function bigEnough(kind, width, height) {
+    if (kind === 'audio') return true;
+    return width >= MIN_SIDE && height >= MIN_SIDE;
+  }
+
+  /** What a verify response means for the page: {label, refuted, badge} (badge: whether to show anything). */
+  function badgeFor(response, showLabels) {
+    if (!response || !response.verdict) return { label: 'unknown', refuted: false, badge: false };
+    const label = String(response.verdict.label || 'unknown');
+    const refuted = response.refutation !== null && response.refutation !== undefined;
+    const shown = showLabels || ['synthetic', 'likely_synthetic', 'provenance_invalid', 'has_provenance', 'refuted'];
+    const badge = (refuted && shown.includes('refuted')) || (label !== 'unknown' && shown.includes(label));
+    return { label, refuted, badge };
+  }
+
+  /** Who vouches for the label: the C2PA signer, or the metadata label's source, from the checks' evidence. */
+  function labelSource(response) {
+    const checks = (response && response.checks) || [];
+    for (const c of checks) {
+      const ev = c.evidence || {};
+      if (c.check === 'c2pa_manifest' && ev.signer && (ev.signer.issuer || ev.signer.common_name)) {
+        return { kind: 'signer', text: String(ev.signer.issuer || ev.signer.common_name) };
+      }
+    }
+    for (const c of checks) {
+      const ev = c.evidence || {};
+      if (c.outcome === 'detected' && c.check !== 'c2pa_manifest') {
+        const src = ev.source || ev.label_source || ev.generator || ev.field || ev.standard;
+        if (src) return { kind: 'label', text: String(typeof src === 'object' ? JSON.stringify(src) : src) };
+        return { kind: 'label', text: c.check };
+      }
+    }
+    return null;
+  }
+
+  /**
+   * A queue that runs `work(item)` in slices of at most `sliceMs` of wall time, yielding to the page between
+   * slices with `schedule` (setTimeout by default). `now` and `schedule` are injectable for tests.
+   */
+  function createSlicedQueue(work, options) {
+    const opts = options || {};
+    const sliceMs = opts.sliceMs || SLICE_MS;
+    const now = opts.now || (() => (root.performance ? root.performance.now() : Date.now()));
+    const schedule = opts.schedule || ((fn) => setTimeout(fn, 0));
+    const items = [];
+    let scheduled = false;
+    let slices = 0;
+
+    function run() {
+      scheduled = false;
+      slices += 1;
+      const start = now();
+      while (items.length > 0) {
+        work(items.shift());
+        if (now() - start >= sliceMs) break;
+      }
+      if (items.length > 0) kick();
+    }
+
+    function kick() {
+      if (!scheduled) {
+        scheduled = true;
+        schedule(run);
+      }
+    }
+
+    return {
+      push(item) {
+        items.push(item);
+        kick();
+      },
+      get size() {
+        return items.length;
+      },
+      get slices() {
+        return slices;
+      },
+    };
+  }
+
+  root.VerityScan = Object.freeze({
+    MIN_SIDE, SLICE_MS, parseSrcset, bestSrcsetUrl, absoluteUrl, mediaUrl, kindOf, bigEnough, badgeFor, labelSource,
+    createSlicedQueue,
+  });
+})(globalThis);

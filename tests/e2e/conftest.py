@@ -1,0 +1,104 @@
+"""Real-browser fixtures: the built extension, a real Verity server and a local test site, both on loopback.
+
+Chromium is Debian's /usr/bin/chromium driven by Playwright (persistent context, the extension loaded unpacked);
+see ../shared/notes/browser-tests.md. Screenshots go to test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_support import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, FIREFOX, ServerThread, start_site
+
+from buildtasks import extension as extension_build
+
+
+@pytest.fixture(scope="session")
+def extension_dist() -> dict[str, Path]:
+    return extension_build.build()
+
+
+@pytest.fixture(scope="session")
+def verity_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    server = ServerThread(tmp_path_factory.mktemp("verity-data"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Callable[[int], ServerThread]]:
+    """Start a fresh server on a given port (for the server-comes-back test)."""
+    started: list[ServerThread] = []
+
+    def start(port: int) -> ServerThread:
+        server = ServerThread(tmp_path / f"data-{port}", port)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def test_site() -> Iterator[str]:
+    httpd, url = start_site()
+    yield url
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def chromium(extension_dist: dict[str, Path], tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """launch(lang="en-US") -> (context, extension_id): Chromium with dist/chromium loaded, a fresh profile each time."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (build.py test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    ext = str(extension_dist["chromium"])
+    with sync_playwright() as p:
+        contexts = []
+
+        def launch(lang: str = "en-US") -> tuple[Any, str]:
+            profile = tmp_path / f"profile-{len(contexts)}"
+            ctx = p.chromium.launch_persistent_context(
+                str(profile), executable_path=CHROMIUM, headless=True, locale=lang,
+                viewport={"width": 1100, "height": 800},
+                args=[*CHROMIUM_FLAGS, f"--lang={lang}", f"--disable-extensions-except={ext}", f"--load-extension={ext}"],
+            )
+            contexts.append(ctx)
+            sw = ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event("serviceworker")
+            ext_id = sw.url.split("/")[2]
+            # A first install opens the options page; close it so the test's own tab stays in front (background tabs
+            # get no IntersectionObserver updates).
+            options_url = f"chrome-extension://{ext_id}/options/options.html"
+            for _ in range(150):
+                options = next((pg for pg in ctx.pages if pg.url == options_url), None)
+                if options is not None:
+                    options.close()
+                    break
+                ctx.pages[0].wait_for_timeout(100)
+            else:
+                raise AssertionError(f"the options page did not open on install: {[pg.url for pg in ctx.pages]}")
+            return ctx, ext_id
+
+        yield launch
+        for ctx in contexts:
+            ctx.close()
+
+
+@pytest.fixture
+def firefox_binary() -> str:
+    if not shutil.which(FIREFOX):
+        pytest.skip("Debian's firefox-esr is not installed (build.py test installs it)")
+    return FIREFOX

@@ -1,0 +1,282 @@
+"""The built extension in real Chromium against a real Verity server: badges, zh-CN text, report page, server down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from e2e_support import AUDIO, C2PA_AI, IPTC_AI, LATER_AI, LAZY_AI, PLAIN, ROOT, VIDEO, free_port
+
+TIMEOUT_MS = 30_000
+METADATA_PLACEHOLDER = "PLACEHOLDER" in (ROOT / "server" / "verify" / "metadata_labels.py").read_text(encoding="utf-8")
+
+
+def badge(src: str) -> str:
+    return f'[data-verity-src="{src}"]'
+
+
+def click_badge(page: Any, src: str) -> None:
+    """Click a badge (its button lives in a closed shadow root, so by position) once it is shown and placed."""
+    host = page.wait_for_selector(badge(src), state="attached", timeout=TIMEOUT_MS)
+    page.wait_for_function("h => h.style.display === 'block' && h.style.transform !== ''", arg=host)
+    box = host.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 20, box["y"] + 16)
+    page.wait_for_selector(f"{badge(src)}[data-verity-open=true]", state="attached")
+
+
+def configure(ctx: Any, ext_id: str, **settings: Any) -> None:
+    """Change settings the way the options page does (an extension page -> set-settings)."""
+    page = ctx.new_page()
+    page.goto(f"chrome-extension://{ext_id}/options/options.html")
+    page.wait_for_selector("body[data-ready=true]")
+    page.evaluate("s => VerifyMessages.request('set-settings', {settings: s})", settings)
+    page.close()
+
+
+def page_stats(ctx: Any, ext_id: str, site: str) -> dict[str, Any]:
+    """The content script's counts for the tab showing `site`, asked from an extension page like the popup does."""
+    page = ctx.new_page()
+    page.goto(f"chrome-extension://{ext_id}/options/options.html")
+    page.wait_for_selector("body[data-ready=true]")
+    stats = page.evaluate("""async (pattern) => {
+        const [tab] = await chrome.tabs.query({url: pattern});
+        return VerifyMessages.requestTab(tab.id, 'get-page-stats', {});
+    }""", site + "/*")
+    page.close()
+    return stats
+
+
+def wait_settled(ctx: Any, ext_id: str, site: str, checked: int) -> dict[str, Any]:
+    """Poll the page's counts until `checked` items are done and nothing is pending (bounded)."""
+    page = ctx.pages[0]
+    for _ in range(120):
+        stats = page_stats(ctx, ext_id, site)
+        if stats["checked"] >= checked and stats["pending"] == 0:
+            return stats
+        page.wait_for_timeout(250)
+    raise AssertionError(f"checks did not settle: {stats}")
+
+
+def test_chromium_test_page_ai_images_labelled_photos_not(chromium, verity_server, test_site, artifacts: Path) -> None:
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=verity_server.url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/page.html")
+
+    c2pa = page.wait_for_selector(badge(f"{test_site}/fixtures/{C2PA_AI}"), state="attached", timeout=TIMEOUT_MS)
+    assert c2pa.get_attribute("data-verity-label") == "synthetic"
+    assert c2pa.get_attribute("data-verity-refuted") is None
+    assert "AI-generated" in (c2pa.get_attribute("title") or "")
+    later = page.wait_for_selector(badge(f"{test_site}/fixtures/{LATER_AI}"), state="attached", timeout=TIMEOUT_MS)
+    assert later.get_attribute("data-verity-label") == "synthetic"
+
+    video = page.wait_for_selector(badge(f"{test_site}/fixtures/{VIDEO}"), state="attached", timeout=TIMEOUT_MS)
+    assert video.get_attribute("data-verity-label") == "has_provenance"
+    audio = page.wait_for_selector(badge(f"{test_site}/fixtures/{AUDIO}"), state="attached", timeout=TIMEOUT_MS)
+    assert audio.get_attribute("data-verity-label") == "synthetic"
+
+    # c2pa, iptc, later, three photos, video and audio are visible; the tiny copy and the lazy image are not checked.
+    stats = wait_settled(ctx, ext_id, test_site, checked=8)
+    assert stats["checked"] == 8, stats
+    for photo in PLAIN:
+        assert page.query_selector(badge(f"{test_site}/fixtures/{photo}")) is None
+    assert page.query_selector(badge(f"{test_site}/fixtures/{C2PA_AI}?icon")) is None
+    assert page.query_selector(badge(f"{test_site}/fixtures/{LAZY_AI}")) is None
+    # The badge sits on the image's top-left corner.
+    page.wait_for_function("h => h.style.transform !== ''", arg=c2pa)
+    img_box, badge_box = page.locator("#c2pa").bounding_box(), c2pa.bounding_box()
+    assert img_box is not None and badge_box is not None
+    assert abs(img_box["x"] - badge_box["x"]) <= 1 and abs(img_box["y"] - badge_box["y"]) <= 1
+    page.screenshot(path=str(artifacts / "chromium-page-en.png"))
+
+    # A page's own fetch to the API is blocked by CORS; only the service worker reaches it.
+    blocked = page.evaluate("u => fetch(u + '/v1/health').then(() => false, () => true)", verity_server.url)
+    assert blocked
+
+    page.locator("#lazy").scroll_into_view_if_needed()
+    lazy = page.wait_for_selector(badge(f"{test_site}/fixtures/{LAZY_AI}"), state="attached", timeout=TIMEOUT_MS)
+    assert lazy.get_attribute("data-verity-label") == "synthetic"
+    page.screenshot(path=str(artifacts / "chromium-lazy-en.png"))
+
+    # The card opens on click; "Full report" (next in the tab order) opens the report page.
+    page.evaluate("window.scrollTo(0, 0)")
+    click_badge(page, f"{test_site}/fixtures/{C2PA_AI}")
+    page.screenshot(path=str(artifacts / "chromium-card-en.png"))
+    with ctx.expect_page() as opened:
+        page.keyboard.press("Tab")
+        page.keyboard.press("Enter")
+    report = opened.value
+    report.wait_for_selector("body[data-state=done]", timeout=TIMEOUT_MS)
+    assert report.locator("#verdict-box").get_attribute("data-label") == "synthetic"
+
+
+@pytest.mark.xfail(METADATA_PLACEHOLDER, reason="the metadata_labels check is still a placeholder in this tree",
+                   strict=False)
+def test_chromium_iptc_labelled_image_badge_synthetic(chromium, verity_server, test_site) -> None:
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=verity_server.url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/page.html")
+    wait_settled(ctx, ext_id, test_site, checked=8)
+    iptc = page.query_selector(badge(f"{test_site}/fixtures/{IPTC_AI}"))
+    assert iptc is not None and iptc.get_attribute("data-verity-label") == "synthetic"
+
+
+def test_chromium_zh_cn_browser_badges_in_chinese(chromium, verity_server, test_site, artifacts: Path) -> None:
+    ctx, ext_id = chromium(lang="zh-CN")
+    configure(ctx, ext_id, serverUrl=verity_server.url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/page.html")
+    c2pa = page.wait_for_selector(badge(f"{test_site}/fixtures/{C2PA_AI}"), state="attached", timeout=TIMEOUT_MS)
+    assert c2pa.get_attribute("data-verity-label") == "synthetic"
+    assert "AI 生成" in (c2pa.get_attribute("title") or "")
+    assert c2pa.get_attribute("lang") == "zh-CN"
+    click_badge(page, f"{test_site}/fixtures/{C2PA_AI}")
+    page.screenshot(path=str(artifacts / "chromium-card-zh-CN.png"))
+
+    # "Minimise labels on this site" (second button of the card): applied at once and remembered for the site.
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    collapsed = f'{badge(f"{test_site}/fixtures/{C2PA_AI}")}[data-verity-collapsed=true]'
+    page.wait_for_selector(collapsed, state="attached")
+    page.reload()
+    page.wait_for_selector(collapsed, state="attached", timeout=TIMEOUT_MS)
+    page.screenshot(path=str(artifacts / "chromium-collapsed-zh-CN.png"))
+
+
+def test_chromium_report_page_auto_check_off_shows_evidence(chromium, verity_server, test_site,
+                                                            artifacts: Path) -> None:
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=verity_server.url, autoCheck=False)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/page.html")
+    stats = page_stats(ctx, ext_id, test_site)
+    assert stats["active"] is False and stats["checked"] == 0
+
+    # What the context menu "Verify with Verity" opens: it works with automatic checking off.
+    src = f"{test_site}/fixtures/{C2PA_AI}"
+    query = urlencode({"src": src, "kind": "image", "page": f"{test_site}/page.html"})
+    report = ctx.new_page()
+    report.goto(f"chrome-extension://{ext_id}/report/report.html?{query}")
+    report.wait_for_selector("body[data-state=done]", timeout=TIMEOUT_MS)
+    assert report.locator("#verdict-box").get_attribute("data-label") == "synthetic"
+    check = report.locator('li[data-check="c2pa_manifest"]')
+    assert check.get_attribute("data-outcome") == "detected"
+    chain = check.locator('[data-part="c2pa-chain"]').inner_text()
+    assert "Adobe Inc." in chain and "trainedAlgorithmicMedia" in chain and "c2pa.created" in chain
+    assert report.locator('li[data-check="metadata_labels"]').count() == 1
+    assert len(report.locator("#sha256").inner_text()) == 64
+
+    report.fill("#reason", "Looks generated and is shared as a real photo.")
+    report.click("#report-button")
+    status = report.wait_for_selector("#report-status[data-result]")
+    assert status.get_attribute("data-result") == "unavailable"
+    assert "Reporting is unavailable on this server" in status.inner_text()
+    report.screenshot(path=str(artifacts / "chromium-report-en.png"), full_page=True)
+
+
+def test_chromium_server_down_popup_says_so_then_checks_resume(chromium, server_factory, test_site,
+                                                               artifacts: Path) -> None:
+    port = free_port()
+    down_url = f"http://127.0.0.1:{port}"
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=down_url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/page.html")
+    assert page.locator("h1").inner_text() == "Verity test page"  # the page itself is untouched
+
+    popup = ctx.new_page()
+    popup.set_viewport_size({"width": 340, "height": 420})
+    popup.goto(f"chrome-extension://{ext_id}/popup/popup.html")
+    popup.wait_for_selector("body[data-ready=true]", timeout=TIMEOUT_MS)
+    server = popup.locator("#server")
+    assert server.get_attribute("data-reachable") == "false"
+    assert down_url in server.inner_text() and "not reachable" in server.inner_text()
+    popup.screenshot(path=str(artifacts / "chromium-popup-server-down.png"))
+    popup.close()
+
+    stats = page_stats(ctx, ext_id, test_site)
+    assert stats["checked"] == 0 and stats["problem"]["type"] == "server-unreachable", stats
+
+    server_factory(port)  # the server comes back on the configured URL: the page's checks resume
+    c2pa = page.wait_for_selector(badge(f"{test_site}/fixtures/{C2PA_AI}"), state="attached", timeout=TIMEOUT_MS)
+    assert c2pa.get_attribute("data-verity-label") == "synthetic"
+
+
+def test_chromium_refuted_repost_badge_and_report_side_by_side(chromium, verity_server, test_site,
+                                                              artifacts: Path) -> None:
+    # The debunked_match check is not in this tree yet, so the server's verdict cache is seeded with what it will
+    # answer for this re-post: the real pipeline's result plus a refutation in the OpenAPI contract's shape.
+    from server.verify.media import load_media
+    from server.verify.pipeline import verify
+
+    from e2e_support import FIXTURES, REFUTED_ORIGINAL, REFUTED_VARIANT
+
+    state = verity_server.app.extensions["verify"]
+    media = load_media((FIXTURES / REFUTED_VARIANT).read_bytes(), state.settings.limits)
+    body = verify(media, state.ctx).to_json()
+    body["refutation"] = {
+        "id": 1, "claim": "Photo shows the flooded station this morning.", "rating": "False",
+        "fact_checker": "Example Fact Check", "review_url": "https://factcheck.example/otters", "date": "2026-11-01",
+        "language": "en", "explanation": "The photo is an older zoo picture.", "original_context": None,
+        "match": {"method": "pdq", "similarity": 0.94, "transform": "caption_below", "original_sha256": None,
+                  "original_url": f"{test_site}/fixtures/{REFUTED_ORIGINAL}"},
+    }
+    state.storage.put_verdict(media.sha256, state.pipeline, body)
+
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=verity_server.url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/refuted.html")
+    src = f"{test_site}/fixtures/{REFUTED_VARIANT}"
+    host = page.wait_for_selector(badge(src), state="attached", timeout=TIMEOUT_MS)
+    assert host.get_attribute("data-verity-refuted") == "true"
+    assert host.get_attribute("data-verity-label") == body["verdict"]["label"]
+    assert "Debunked" in (host.get_attribute("title") or "")
+    page.screenshot(path=str(artifacts / "chromium-refuted-en.png"))
+
+    report = ctx.new_page()
+    report.goto(f"chrome-extension://{ext_id}/report/report.html?{urlencode({'src': src, 'page': page.url})}")
+    report.wait_for_selector("body[data-state=done]", timeout=TIMEOUT_MS)
+    assert report.locator("#verdict-box").get_attribute("data-refuted") == "true"
+    assert report.locator("#refutation-claim").inner_text() == "Photo shows the flooded station this morning."
+    assert report.locator("#refutation a").get_attribute("href") == "https://factcheck.example/otters"
+    original = report.locator("#original img")
+    assert original.get_attribute("src") == f"{test_site}/fixtures/{REFUTED_ORIGINAL}"
+    # (wait_for_function evaluates strings, which the extension page's CSP forbids: poll with evaluate instead.)
+    for _ in range(100):
+        if original.evaluate("img => img.complete && img.naturalWidth > 0"):
+            break
+        report.wait_for_timeout(100)
+    assert original.evaluate("img => img.naturalWidth") > 0
+    report.screenshot(path=str(artifacts / "chromium-report-refuted-en.png"), full_page=True)
+
+
+def test_chromium_options_form_language_override_chinese(chromium, verity_server, test_site, artifacts: Path) -> None:
+    ctx, ext_id = chromium()  # an English browser
+    options = ctx.new_page()
+    options.goto(f"chrome-extension://{ext_id}/options/options.html")
+    options.wait_for_selector("body[data-ready=true]")
+    assert options.input_value("#serverUrl") == "http://127.0.0.1:8787"
+    options.fill("#serverUrl", "javascript:alert(1)")
+    options.click("button[type=submit]")
+    options.wait_for_selector("#status.error")
+    options.fill("#serverUrl", verity_server.url)
+    options.select_option("#language", "zh_CN")
+    options.click("button[type=submit]")
+    options.wait_for_selector("#status:not(.error):not(:empty)")
+    options.reload()
+    options.wait_for_selector("body[data-ready=true]")
+    assert options.locator("h1").inner_text() == "Verity 设置"
+    options.screenshot(path=str(artifacts / "chromium-options-zh-CN.png"))
+    options.close()
+
+    page = ctx.new_page()
+    page.goto(f"{test_site}/page.html")
+    c2pa = page.wait_for_selector(badge(f"{test_site}/fixtures/{C2PA_AI}"), state="attached", timeout=TIMEOUT_MS)
+    assert "AI 生成" in (c2pa.get_attribute("title") or "")

@@ -1,0 +1,155 @@
+// node --test: the hash-first API client (extension/background/api-client.js) against a fake fetch.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, webcrypto } from 'node:crypto';
+import { createApiClient, createLimiter } from '../../extension/background/api-client.js';
+
+const SERVER = 'http://127.0.0.1:8787';
+const bytes = new TextEncoder().encode('some media bytes');
+const SHA = createHash('sha256').update(bytes).digest('hex');
+const VERDICT = { sha256: SHA, media_type: 'image/jpeg', verdict: { label: 'synthetic', summary: 's', reasons: [] }, checks: [], refutation: null };
+
+function json(status, body, headers = {}) {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': status >= 400 ? 'application/problem+json' : 'application/json', ...headers } });
+}
+
+/** A fake network: `routes` maps "METHOD url" to a function returning a Response; every call is recorded. */
+function fakeFetch(routes) {
+  const calls = [];
+  const fetch = async (url, init = {}) => {
+    const key = `${init.method || 'GET'} ${url}`;
+    calls.push({ key, init });
+    const route = routes[key];
+    if (!route) throw new TypeError('fetch failed: ' + key);
+    return route(init, calls.filter((c) => c.key === key).length);
+  };
+  return { fetch, calls };
+}
+
+function client(fetch, extra = {}) {
+  const sleeps = [];
+  const c = createApiClient({ getServerUrl: () => SERVER + '/', fetch, subtle: webcrypto.subtle,
+    sleep: async (ms) => { sleeps.push(ms); }, ...extra });
+  return { c, sleeps };
+}
+
+const MEDIA = 'https://news.example/a.jpg';
+const mediaRoute = () => new Response(bytes, { status: 200, headers: { 'content-type': 'image/jpeg' } });
+
+test('api_client_known_hash_answered_without_upload', async () => {
+  const net = fakeFetch({ [`GET ${MEDIA}`]: mediaRoute, [`GET ${SERVER}/v1/verdicts/${SHA}`]: () => json(200, VERDICT) });
+  const { c } = client(net.fetch);
+  const result = await c.check(MEDIA, { pageUrl: 'https://news.example/' });
+  assert.equal(result.status, 'checked');
+  assert.equal(result.via, 'hash');
+  assert.equal(result.sha256, SHA);
+  assert.equal(result.response.verdict.label, 'synthetic');
+  assert.ok(!net.calls.some((x) => x.key.startsWith('POST')));
+});
+
+test('api_client_unknown_hash_uploads_multipart_file_and_urls', async () => {
+  const net = fakeFetch({
+    [`GET ${MEDIA}`]: mediaRoute,
+    [`GET ${SERVER}/v1/verdicts/${SHA}`]: () => json(404, { type: 'verdict-not-found', title: 'No verdict', status: 404 }),
+    [`POST ${SERVER}/v1/verify`]: () => json(200, VERDICT),
+  });
+  const { c } = client(net.fetch);
+  const result = await c.check(MEDIA, { pageUrl: 'https://news.example/page' });
+  assert.equal(result.via, 'upload');
+  const post = net.calls.find((x) => x.key.startsWith('POST'));
+  const form = post.init.body;
+  assert.ok(form instanceof FormData);
+  const file = form.get('file');
+  assert.deepEqual(new Uint8Array(await file.arrayBuffer()), bytes);
+  assert.equal(form.get('source_url'), MEDIA);
+  assert.equal(form.get('page_url'), 'https://news.example/page');
+  assert.equal(post.init.credentials, 'omit');
+});
+
+test('api_client_same_url_cached_for_session', async () => {
+  const net = fakeFetch({ [`GET ${MEDIA}`]: mediaRoute, [`GET ${SERVER}/v1/verdicts/${SHA}`]: () => json(200, VERDICT) });
+  const { c } = client(net.fetch);
+  const [a, b] = await Promise.all([c.check(MEDIA), c.check(MEDIA)]);
+  await c.check(MEDIA);
+  assert.equal(a, b);
+  assert.equal(net.calls.filter((x) => x.key === `GET ${MEDIA}`).length, 1);
+  c.clearCache();
+  await c.check(MEDIA);
+  assert.equal(net.calls.filter((x) => x.key === `GET ${MEDIA}`).length, 2);
+});
+
+test('api_client_429_503_retried_with_backoff_then_succeeds', async () => {
+  const net = fakeFetch({
+    [`GET ${MEDIA}`]: mediaRoute,
+    [`GET ${SERVER}/v1/verdicts/${SHA}`]: (init, n) => (n === 1 ? json(429, { title: 'Too many' }, { 'retry-after': '2' })
+      : n === 2 ? json(503, { title: 'Busy' }) : json(200, VERDICT)),
+  });
+  const { c, sleeps } = client(net.fetch, { baseDelayMs: 100 });
+  const result = await c.check(MEDIA);
+  assert.equal(result.via, 'hash');
+  assert.deepEqual(sleeps, [2000, 200]); // Retry-After honoured, then exponential backoff
+});
+
+test('api_client_retries_exhausted_problem_returned_not_cached', async () => {
+  const net = fakeFetch({
+    [`GET ${MEDIA}`]: mediaRoute,
+    [`GET ${SERVER}/v1/verdicts/${SHA}`]: () => json(503, { type: 'overloaded', title: 'Busy', status: 503 }),
+  });
+  const { c, sleeps } = client(net.fetch, { retries: 2 });
+  await assert.rejects(c.check(MEDIA), (err) => err.problem.status === 503 && err.problem.type === 'overloaded');
+  assert.equal(sleeps.length, 2);
+  assert.equal(c.cacheSize, 0);
+});
+
+test('api_client_server_down_problem_names_server_url', async () => {
+  const net = fakeFetch({ [`GET ${MEDIA}`]: mediaRoute });
+  const { c } = client(net.fetch);
+  await assert.rejects(c.check(MEDIA), (err) => err.problem.type === 'server-unreachable' && err.problem.detail === SERVER);
+  await assert.rejects(c.health(), (err) => err.problem.serverUrl === SERVER);
+});
+
+test('api_client_over_size_cap_too_large_without_hashing', async () => {
+  const big = new Uint8Array(2048);
+  const net = fakeFetch({
+    [`GET ${MEDIA}`]: () => new Response(big, { status: 200, headers: { 'content-length': '2048' } }),
+    'GET https://news.example/stream.mp4': () => new Response(new ReadableStream({
+      start(ctrl) { for (let i = 0; i < 4; i += 1) ctrl.enqueue(new Uint8Array(600)); ctrl.close(); },
+    })),
+  });
+  const { c } = client(net.fetch, { maxBytes: 1024 });
+  assert.deepEqual(await c.check(MEDIA), { status: 'too-large', bytes: 2048, limit: 1024 });
+  const streamed = await c.check('https://news.example/stream.mp4');
+  assert.equal(streamed.status, 'too-large');
+  assert.ok(!net.calls.some((x) => x.key.includes('/v1/')));
+});
+
+test('api_client_media_download_failure_problem', async () => {
+  const net = fakeFetch({ [`GET ${MEDIA}`]: () => new Response('no', { status: 403 }) });
+  const { c } = client(net.fetch);
+  await assert.rejects(c.check(MEDIA), (err) => err.problem.type === 'media-unavailable' && err.problem.status === 403);
+});
+
+test('api_client_report_missing_endpoint_reporting_unavailable', async () => {
+  const net = fakeFetch({
+    [`POST ${SERVER}/v1/reports`]: () => json(404, { type: 'about:blank', title: 'Not Found', status: 404 }),
+  });
+  const { c } = client(net.fetch);
+  await assert.rejects(c.report({ sha256: SHA, sourceUrl: MEDIA, pageUrl: null, reason: 'fake' }),
+    (err) => err.problem.type === 'reporting-unavailable' && err.problem.status === 404 && err.problem.title === 'Not Found');
+  const body = JSON.parse(net.calls[0].init.body);
+  assert.deepEqual(body, { sha256: SHA, source_url: MEDIA, page_url: null, reason: 'fake' });
+});
+
+test('api_client_limiter_bounds_concurrency', async () => {
+  const limiter = createLimiter(2);
+  let active = 0;
+  let peak = 0;
+  const task = async () => {
+    active += 1;
+    peak = Math.max(peak, active);
+    await new Promise((r) => setImmediate(r));
+    active -= 1;
+  };
+  await Promise.all(Array.from({ length: 7 }, () => limiter.run(task)));
+  assert.equal(peak, 2);
+});
