@@ -14,6 +14,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from . import (ai_detector, av_labels, c2pa_manifest, clip_match, debunked_match, metadata_labels, speech_detector,
                visible_label, watermark)
+from . import keyframes
 from .types import CheckContext, CheckResult, Media, Outcome, Signal
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ CHECKS: dict[str, CheckFn] = {
     "visible_label": visible_label.check,
     "debunked_match": debunked_match.check,
     "clip_match": clip_match.check,
+    "keyframes": keyframes.check,  # video keyframes through the image checks (OCR and detector on a subset)
     "ai_detector": ai_detector.check,  # learned: after every declared check
     "speech_detector": speech_detector.check,  # learned
 }
@@ -46,12 +48,13 @@ DESCRIPTIONS: dict[str, str] = {
     "visible_label": visible_label.DESCRIPTION,
     "debunked_match": debunked_match.DESCRIPTION,
     "clip_match": clip_match.DESCRIPTION,
+    "keyframes": keyframes.DESCRIPTION,
     "ai_detector": ai_detector.DESCRIPTION,
     "speech_detector": speech_detector.DESCRIPTION,
 }
 
 # Bump when the verdict rule or a check's meaning changes: cached verdicts of another pipeline are not reused.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 
 def pipeline_id() -> str:

@@ -10,8 +10,9 @@ false-positive rate in the summary. A score below it gives no signal at all: it 
 
 Cannot: recognise generators absent from the probe's upstream training set, stay calibrated on screenshots,
 re-photographs, heavy compression, documents or edited/polished photography (which it tends to call AI), or detect
-face swaps. Video and audio are not scored. It runs after the declared checks (registry order), and the runner's
-per-check timeout and exception isolation keep a slow or broken model from affecting their results.
+face swaps. Video and audio are UNSUPPORTED here (the keyframes check scores a few video keyframes). It runs after
+the declared checks (registry order), and the runner's per-check timeout and exception isolation keep a slow or
+broken model from affecting their results.
 
 Evidence keys: probe_score, threshold, measured_fpr {value, n_real, protocol}, recall_on_fixtures {value, n},
 model {package, version, encoder_sha256, head_sha256}, input {size, crop}.

@@ -18,9 +18,10 @@ Audio fingerprint ("chromaprint"): the raw 32-bit Chromaprint sub-fingerprints o
 when the best-offset bit error rate over at least `AUDIO_MIN_OVERLAP` sub-fingerprints is at most `AUDIO_MAX_BER`.
 Degenerate fingerprints (silence, a constant tone) are never stored or matched.
 
-Evidence keys: `refutation` (the Refutation object of the OpenAPI contract, with `match`), `video` (frames sampled,
-frames matched, median distance, transform), `audio` (bit error rate, offset), `candidates` (how many refuted clips
-were compared).
+Evidence keys: `refutation` (the Refutation object of the OpenAPI contract, with `match`; `match.transform` names the
+path that matched: black borders trimmed, caption band ignored, cropped, mirrored, trimmed start, or whole frame),
+`video` (frames sampled, frames matched, their times, median distance, transform), `audio` (bit error rate, offset,
+transform), `candidates` (how many refuted clips were compared).
 
 Spec links: PDQ/vPDQ https://github.com/facebook/ThreatExchange/tree/main/pdq and .../tree/main/vpdq;
 Chromaprint https://acoustid.org/chromaprint.
@@ -55,6 +56,9 @@ CAPTION_KEEP = 0.84            # the top share of the frame kept to drop a burne
 AUDIO_MAX_BER = 0.2
 AUDIO_MIN_OVERLAP = 16         # sub-fingerprints (~2 s)
 AUDIO_MIN_UNIQUE = 0.5         # share of distinct sub-fingerprints below which a fingerprint is degenerate
+CHROMAPRINT_ITEM_S = 0.1238    # seconds per Chromaprint sub-fingerprint (4096-sample hop / 3 at 11025 Hz)
+MIRROR_SUFFIX = "/mirrored"
+TRIM_OFFSET_S = 0.5            # a median start offset above this is reported as a trim
 
 
 # --- hashing --------------------------------------------------------------------------------------------------------
@@ -99,6 +103,8 @@ def video_reference(data: bytes, limits: Limits) -> dict[str, Any] | None:
     if not result.samples:
         return None
     kept: list[np.ndarray] = []
+    labels: list[str] = []
+    times: list[float] = []
     last: dict[tuple[str, bool], np.ndarray] = {}
     for sample in result.samples:
         frame = trim_borders(sample.rgb)
@@ -111,8 +117,11 @@ def video_reference(data: bytes, limits: Limits) -> dict[str, Any] | None:
                     continue
                 last[(name, mirrored)] = h
                 kept.append(h)
+                labels.append(f"{name}{MIRROR_SUFFIX if mirrored else ''}")
+                times.append(round(sample.time_s, 2))
+    # "regions" and "times" (one per hash) say which path a match took; fingerprints stored without them still match.
     return {"v": FINGERPRINT_VERSION, "frames": len(result.samples), "duration_s": round(result.probe.duration_s, 3),
-            "hashes": [h.tobytes().hex() for h in kept]}
+            "hashes": [h.tobytes().hex() for h in kept], "regions": labels, "times": times}
 
 
 def audio_reference(data: bytes, limits: Limits) -> dict[str, Any] | None:
@@ -153,6 +162,8 @@ class Reference:
     content_url: str | None
     vpdq: np.ndarray | None            # N x 32 uint8
     chromaprint: np.ndarray | None     # uint32
+    vpdq_regions: list[str] | None = None   # per hash: "full", "central90", "top84", each maybe "/mirrored"
+    vpdq_times: list[float] | None = None   # per hash: the reference frame's time
 
 
 class ClipIndex:
@@ -190,29 +201,90 @@ def _reference(m: Any) -> Reference | None:
     cp = np.array(a["fp"], dtype=np.uint32) if a and a.get("fp") else None
     if vp is None and cp is None:
         return None
-    return Reference(m.id, m.refutation_id, m.sha256, m.content_url, vp, cp)
+    regions = v.get("regions") if v else None
+    times = v.get("times") if v else None
+    ok = (vp is not None and isinstance(regions, list) and isinstance(times, list)
+          and len(regions) == len(times) == len(vp))
+    return Reference(m.id, m.refutation_id, m.sha256, m.content_url, vp, cp,
+                     [str(r) for r in regions] if ok else None, [float(t) for t in times] if ok else None)
 
 
-def query_video_hashes(analysis: av_decode.AVAnalysis) -> list[tuple[float, list[np.ndarray]]]:
-    """(time, [hash per query region]) for each sampled frame."""
+@dataclass(frozen=True, slots=True)
+class QueryFrame:
+    """A sampled query frame: its time, one hash per query region, and whether black borders were trimmed."""
+
+    time_s: float
+    hashes: list[np.ndarray]
+    border_trimmed: bool
+
+
+def query_video_hashes(analysis: av_decode.AVAnalysis) -> list[QueryFrame]:
+    """One QueryFrame per sampled frame."""
     out = []
     for sample in analysis.samples:
         frame = trim_borders(sample.rgb)
-        out.append((sample.time_s, [pdq(region(frame))[0] for _, region in _QUERY_REGIONS]))
+        out.append(QueryFrame(sample.time_s, [pdq(region(frame))[0] for _, region in _QUERY_REGIONS],
+                              frame.shape != sample.rgb.shape))
     return out
 
 
-def match_video(query: list[tuple[float, list[np.ndarray]]], ref: np.ndarray) -> dict[str, Any]:
-    distances = []
-    for _t, hashes in query:
-        distances.append(int(min(_hamming(h, ref).min() for h in hashes)))
-    matched = [d for d in distances if d <= PDQ_DISTANCE]
+def match_video(query: list[QueryFrame], ref: np.ndarray, ref_regions: list[str] | None = None,
+                ref_times: list[float] | None = None) -> dict[str, Any]:
+    """Per query frame, the nearest reference hash; the clip matches when enough frames are within PDQ_DISTANCE."""
+    best: list[tuple[int, int, int]] = []  # (distance, query region index, reference hash index) per query frame
+    for frame in query:
+        candidates = []
+        for qi, h in enumerate(frame.hashes):
+            d = _hamming(h, ref)
+            j = int(d.argmin())
+            candidates.append((int(d[j]), qi, j))
+        best.append(min(candidates))
+    distances = [d for d, _, _ in best]
+    matched = [i for i, d in enumerate(distances) if d <= PDQ_DISTANCE]
     need = min(2, len(distances))
     fraction = len(matched) / len(distances) if distances else 0.0
+    ok = bool(distances) and len(matched) >= need and fraction >= VIDEO_MIN_FRACTION
+    times = [round(query[i].time_s, 2) for i in matched]
     return {"frames_sampled": len(distances), "frames_matched": len(matched), "fraction": round(fraction, 3),
             "median_distance": float(np.median(distances)) if distances else None,
-            "matched": bool(distances) and len(matched) >= need and fraction >= VIDEO_MIN_FRACTION,
-            "times": [round(t, 2) for (t, _), d in zip(query, distances, strict=True) if d <= PDQ_DISTANCE][:50]}
+            "matched": ok, "times": times[:50],
+            "transform": video_transform([query[i] for i in matched], [best[i] for i in matched], ref_regions,
+                                         ref_times) if ok else None}
+
+
+def video_transform(frames: list[QueryFrame], best: list[tuple[int, int, int]], ref_regions: list[str] | None,
+                    ref_times: list[float] | None) -> str:
+    """Which path matched, by majority over the matched frames: borders trimmed, caption band or crop, mirror, trim."""
+    from collections import Counter
+
+    parts: list[str] = []
+    if sum(f.border_trimmed for f in frames) * 2 > len(frames):
+        parts.append("black borders trimmed")
+    query_region = Counter(_QUERY_REGIONS[qi][0] for _, qi, _ in best).most_common(1)[0][0]
+    ref_region = None
+    if ref_regions is not None:
+        ref_region = Counter(ref_regions[j] for _, _, j in best).most_common(1)[0][0]
+    base = (ref_region or "").removesuffix(MIRROR_SUFFIX)
+    if query_region == "top84" or base == "top84":
+        parts.append("bottom caption band ignored (top 84 % compared)")
+    if base == "central90":
+        parts.append("cropped (matches the original's central 90 %)")
+    if ref_region is not None and ref_region.endswith(MIRROR_SUFFIX):
+        parts.append("mirrored")
+    if ref_times is not None:
+        offset = float(np.median([ref_times[j] - f.time_s for f, (_, _, j) in zip(frames, best, strict=True)]))
+        parts.append(_offset_text(offset))
+    parts = [p for p in parts if p]
+    return "; ".join(parts) if parts else "whole frame (re-encoded or resized)"
+
+
+def _offset_text(offset_s: float) -> str:
+    """How a copy is placed in the original: positive = the copy starts that far into the original."""
+    if offset_s > TRIM_OFFSET_S:
+        return f"trimmed: starts {offset_s:.1f} s into the original"
+    if offset_s < -TRIM_OFFSET_S:
+        return f"the original starts {-offset_s:.1f} s into this clip"
+    return ""
 
 
 def best_offset_ber(q: np.ndarray, r: np.ndarray, min_overlap: int = AUDIO_MIN_OVERLAP) -> tuple[float, int]:
@@ -253,17 +325,19 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
         if analysis.audio_fingerprint and not degenerate(analysis.audio_fingerprint) else None
     for ref in refs:
         if ref.sha256 == media.sha256:
-            found = {"identical": True}
+            found = {"identical": True, "transform": "identical"}
             best = (1.0, "sha256", ref, found)
             break
         if query_v and ref.vpdq is not None and len(ref.vpdq):
-            found = match_video(query_v, ref.vpdq)
+            found = match_video(query_v, ref.vpdq, ref.vpdq_regions, ref.vpdq_times)
             if found["matched"] and (best is None or found["fraction"] > best[0]):
                 best = (found["fraction"], VPDQ, ref, found)
         if query_a is not None and ref.chromaprint is not None:
             ber, offset = best_offset_ber(query_a, ref.chromaprint)
             if ber <= AUDIO_MAX_BER and (best is None or 1 - ber > best[0]):
-                best = (1 - ber, CHROMAPRINT, ref, {"bit_error_rate": round(ber, 4), "offset_s": round(offset * 0.1238, 2)})
+                offset_s = offset * CHROMAPRINT_ITEM_S
+                best = (1 - ber, CHROMAPRINT, ref, {"bit_error_rate": round(ber, 4), "offset_s": round(offset_s, 2),
+                                                    "transform": "audio: " + (_offset_text(offset_s) or "aligned")})
     if best is None:
         if not query_v and query_a is None:
             return CheckResult(NAME, Outcome.NOT_DETECTED,
@@ -277,10 +351,24 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
     if refutation is None:  # the refutation row went away between load and lookup
         return CheckResult(NAME, Outcome.NOT_DETECTED, "No refuted clip matches.", evidence=evidence)
     evidence["refutation"] = refutation
-    what = {"vpdq": "its frames match", "chromaprint": "its audio matches", "sha256": "it is identical to"}[method]
-    return CheckResult(NAME, Outcome.DETECTED,
-                       f"A fact-checker has refuted this clip: {what} a debunked clip ({refutation['fact_checker']}: "
-                       f"{refutation['rating']}).", score=round(similarity, 3), evidence=evidence)
+    return CheckResult(NAME, Outcome.DETECTED, _summary(method, found, refutation), score=round(similarity, 3),
+                       evidence=evidence)
+
+
+def _summary(method: str, found: dict[str, Any], refutation: dict[str, Any]) -> str:
+    """What matched and how, in one sentence: frames and their times for video, the offset for audio."""
+    who = f"{refutation['fact_checker']}: {refutation['rating']}"
+    if method == VPDQ:
+        times = found["times"]
+        span = f"{times[0]:.1f}-{times[-1]:.1f} s" if times else "no times"
+        what = (f"{found['frames_matched']} of its {found['frames_sampled']} sampled frames ({span}) match a debunked "
+                f"clip ({found['transform']})")
+    elif method == CHROMAPRINT:
+        what = (f"its audio matches a debunked clip's (bit error rate {found['bit_error_rate']:.2f}; "
+                f"{found['transform'].removeprefix('audio: ')})")
+    else:
+        what = "it is byte-identical to a debunked clip"
+    return f"A fact-checker has refuted this clip: {what} ({who}). Claim: {refutation['claim']}"[:500]
 
 
 def _refutation_json(ctx: CheckContext, ref: Reference, method: str, similarity: float,
@@ -290,6 +378,6 @@ def _refutation_json(ctx: CheckContext, ref: Reference, method: str, similarity:
     if refutation is None:
         return None
     body = refutation.to_json()
-    body["match"] = {"method": method, "similarity": round(float(similarity), 4), "transform": None,
+    body["match"] = {"method": method, "similarity": round(float(similarity), 4), "transform": found.get("transform"),
                      "original_sha256": ref.sha256, "original_url": ref.content_url}
     return body

@@ -5,10 +5,12 @@ re-encoded, resized, cropped (about 10%), mirrored, given a caption strip or a m
 picture, or letterboxed: PDQ hashes of the trimmed picture and of stored crops/mirrors, confirmed by ORB keypoints +
 RANSAC against the stored original (`refutation_index`, `image_hashing`).
 
-Cannot: match video frames or audio perceptually yet (exact bytes only), heavy crops (well beyond 10%), rotations,
-collages that shrink the picture to a small part of the post, or re-photographed screens. A match says the picture
-was refuted in the context the fact-checker describes; it says nothing about whether it is AI-generated, so it carries
-no verdict signal: the response's `refutation` field carries it.
+Cannot: match video or audio perceptually here (exact bytes only; clip_match matches clips, keyframes matches video
+frames against refuted images), heavy crops (well beyond 10%), rotations, collages that shrink the picture to a small
+part of the post, or re-photographed screens. A match says the picture was refuted in the context the fact-checker
+describes; it says nothing about whether it is AI-generated, so it carries no verdict signal: the response's
+`refutation` field carries it, and the verdict's reasons explain it (signal "refuted") without changing the label.
+The summary says how it matched (byte-identical, or PDQ distance, keypoints and the transform path).
 
 Evidence keys: refutation {id, claim, rating, fact_checker, review_url, date, language, explanation, original_context,
 match {method, similarity, transform, original_sha256, original_url}}, distance (PDQ bits, of 256), inliers (ORB),
@@ -48,7 +50,12 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
         return CheckResult(NAME, Outcome.NOT_DETECTED, "Not found among media refuted by fact-checkers.",
                            evidence={"hashes_searched": len(matcher)})
     body = {**refutation.to_json(), "match": match.to_json()}
-    summary = f"Matches media that {refutation.fact_checker} rated \"{refutation.rating}\": {refutation.claim}"
+    how = {"sha256": "byte-identical", "pdq": "perceptual match, PDQ distance {d}",
+           "pdq+orb": "perceptual match, PDQ distance {d}, {i} keypoints agree"}.get(match.method, match.method)
+    how = how.format(d=match.distance, i=match.inliers)
+    if match.transform and match.method != "sha256":
+        how += f"; {match.transform}"
+    summary = f"Matches media that {refutation.fact_checker} rated \"{refutation.rating}\" ({how}): {refutation.claim}"
     return CheckResult(NAME, Outcome.DETECTED, summary[:500], score=round(match.similarity, 4),
                        evidence={"refutation": body, "distance": match.distance, "inliers": match.inliers,
                                  "hashes_searched": len(matcher)})

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..storage import RefutedMedia, Storage
+from . import av_decode, clip_match
 from . import image_hashing as ih
 from .hash_index import HashIndex, to_codes
 from .media import load_media
@@ -66,7 +67,8 @@ def media_file_name(sha256: str, fmt: str) -> str:
 
 
 def describe_original(data: bytes, limits: Limits) -> tuple[Media, RefutedMedia]:
-    """Hash media that a refutation covers (ids are 0 until stored).
+    """Hash media that a refutation covers (ids are 0 until stored): PDQ region hashes for images, clip fingerprints
+    for video and audio.
 
     Raises:
         MediaError: the bytes are not readable media within `limits`.
@@ -79,6 +81,13 @@ def describe_original(data: bytes, limits: Limits) -> tuple[Media, RefutedMedia]
         width, height = img.size
         hashes[PDQ] = [{"region": h.region, "hash": h.hash.hex(), "quality": h.quality}
                        for h in ih.original_hashes(ih.to_rgb_array(img))]
+    else:
+        # Video/audio: the clip fingerprints (vPDQ-style keyframe hashes, Chromaprint) that clip_match compares with;
+        # the exact sha256 is matched as for images. Undecodable clips raise MediaError like undecodable images.
+        probe = av_decode.probe(media.data, limits)
+        if probe.video is not None:
+            width, height = probe.video.width, probe.video.height
+        hashes.update(clip_match.reference_hashes(data, limits))
     return media, RefutedMedia(0, 0, media.sha256, media.kind.value, width, height, hashes, None,
                                media_file_name(media.sha256, media.format))
 

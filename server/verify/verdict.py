@@ -13,6 +13,9 @@ from typing import Any
 
 from .types import CheckResult, Outcome, Signal
 
+# The reason "signal" of a refutation match: not a Signal (it does not rank into the label), listed after them.
+REFUTED = "refuted"
+
 LABELS = ("synthetic", "provenance_invalid", "likely_synthetic", "has_provenance", "unknown")
 
 _RANK: list[tuple[Signal, str, str]] = [
@@ -39,14 +42,20 @@ def decide(results: list[CheckResult]) -> Verdict:
     signalled = sorted((r for r in results if r.signal is not None and r.outcome is Outcome.DETECTED),
                        key=lambda r: order[r.signal])  # type: ignore[index]
     reasons = [{"check": r.check, "signal": str(r.signal), "text": r.summary} for r in signalled]
+    # A refutation is about the claim made with the media, not about AI: it never changes the label, but the reasons
+    # say what matched and how (after the findings that decided the label).
+    refuted = [r for r in results if r.outcome is Outcome.DETECTED and r.evidence.get("refutation")]
+    reasons += [{"check": r.check, "signal": REFUTED, "text": r.summary} for r in refuted]
+    refuted_note = (" A fact-checker has refuted a claim made with this media (see the reasons and the refutation)."
+                    if refuted else "")
     if not signalled:
         errors = [r.check for r in results if r.outcome is Outcome.ERROR]
         summary = "No provenance, AI label or other signal was found. This does not mean the media is authentic."
         if errors:
             summary += f" Some checks could not run: {', '.join(errors)}."
-        return Verdict("unknown", summary, reasons)
+        return Verdict("unknown", summary + refuted_note, reasons)
     top = signalled[0].signal
     for signal, label, summary in _RANK:
         if signal is top:
-            return Verdict(label, summary, reasons)
+            return Verdict(label, summary + refuted_note, reasons)
     raise AssertionError(f"unranked signal {top}")

@@ -14,7 +14,8 @@ Corner labels are the standard's explicit mark, so the position (3x3 grid cell, 
 Cannot: read labels smaller than about 3% of the shortest side, heavily stylised or vertical text, labels in
 languages other than Chinese and English, or labels cropped off by re-uploads. The absence of a label means
 nothing: most AI images carry none. A photo *about* AI ("an exhibition of AI-generated art") printed on a sign
-could match; the position and the text are reported so a reader can judge. Video keyframes are not read yet.
+could match; the position and the text are reported so a reader can judge. Video keyframes are read by the
+keyframes check.
 
 Evidence keys: labels [{text, kind, confidence, box [[x,y]x4], position, corner}], texts_read (first 20 lines),
 detect_size [w, h].
