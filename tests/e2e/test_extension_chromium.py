@@ -138,9 +138,9 @@ def test_chromium_zh_cn_browser_badges_in_chinese(chromium, verity_server, test_
     click_badge(page, f"{test_site}/fixtures/{C2PA_AI}")
     page.screenshot(path=str(artifacts / "chromium-card-zh-CN.png"))
 
-    # "Minimise labels on this site" (second button of the card): applied at once and remembered for the site.
-    page.keyboard.press("Tab")
-    page.keyboard.press("Tab")
+    # "Minimise labels on this site" (third button of the card): applied at once and remembered for the site.
+    for _ in range(3):
+        page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     collapsed = f'{badge(f"{test_site}/fixtures/{C2PA_AI}")}[data-verity-collapsed=true]'
     page.wait_for_selector(collapsed, state="attached")
@@ -172,12 +172,22 @@ def test_chromium_report_page_auto_check_off_shows_evidence(chromium, verity_ser
     assert report.locator('li[data-check="metadata_labels"]').count() == 1
     assert len(report.locator("#sha256").inner_text()) == 64
 
-    report.fill("#reason", "Looks generated and is shared as a real photo.")
+    report.select_option("#category", "synthetic")
+    report.fill("#text", "Looks generated and is shared as a real photo.")
     report.click("#report-button")
     status = report.wait_for_selector("#report-status[data-result]")
-    assert status.get_attribute("data-result") == "unavailable"
-    assert "Reporting is unavailable on this server" in status.inner_text()
+    assert status.get_attribute("data-result") == "sent", status.inner_text()
+    report_id = report.locator("#report-id").inner_text()
+    receipt = report.locator("#report-receipt").inner_text()
+    assert len(report_id) == 20 and len(receipt) >= 20
+    assert report.locator("#report-state").get_attribute("data-status") == "open"
     report.screenshot(path=str(artifacts / "chromium-report-en.png"), full_page=True)
+    # The server has it, readable with that receipt only, with what the extension sent.
+    client = verity_server.app.test_client()
+    mine = client.get(f"/v1/reports/{report_id}?receipt={receipt}")
+    assert mine.status_code == 200 and mine.json["category"] == "synthetic"
+    assert mine.json["sha256"] == report.locator("#sha256").inner_text()
+    assert client.get(f"/v1/reports/{report_id}?receipt=forged").status_code in (403, 404)
 
 
 def test_chromium_server_down_popup_says_so_then_checks_resume(chromium, server_factory, test_site,
@@ -280,3 +290,46 @@ def test_chromium_options_form_language_override_chinese(chromium, verity_server
     page.goto(f"{test_site}/page.html")
     c2pa = page.wait_for_selector(badge(f"{test_site}/fixtures/{C2PA_AI}"), state="attached", timeout=TIMEOUT_MS)
     assert "AI 生成" in (c2pa.get_attribute("title") or "")
+
+
+def open_popup(ctx: Any, ext_id: str) -> Any:
+    popup = ctx.new_page()
+    popup.set_viewport_size({"width": 340, "height": 520})
+    popup.goto(f"chrome-extension://{ext_id}/popup/popup.html")
+    popup.wait_for_selector("body[data-ready=true]", timeout=TIMEOUT_MS)
+    return popup
+
+
+def test_chromium_card_report_sent_popup_lists_it_with_status(chromium, verity_server, test_site,
+                                                             artifacts: Path) -> None:
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=verity_server.url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/page.html")
+    src = f"{test_site}/fixtures/{C2PA_AI}"
+    click_badge(page, src)
+    # Card: Full report, Report as suspected fake, ... -> the form opens with the category focused (default
+    # "AI-generated or deepfake"), then the text, then Send.
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.type("The C2PA manifest says Firefly; shared as a real butterfly photo.")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    host = page.wait_for_selector(f"{badge(src)}[data-verity-report]", state="attached", timeout=TIMEOUT_MS)
+    assert host.get_attribute("data-verity-report") == "sent"
+    report_id = host.get_attribute("data-verity-report-id")
+    assert report_id and len(report_id) == 20
+    page.screenshot(path=str(artifacts / "chromium-card-report-sent-en.png"))
+
+    # The receipt stays in the extension (storage.local), never in the page.
+    assert "receipt" not in (page.content() or "")
+    popup = open_popup(ctx, ext_id)
+    row = popup.locator(f'#reports li[data-report-id="{report_id}"]')
+    assert row.get_attribute("data-status") == "open"
+    assert "Waiting for review" in row.inner_text() and C2PA_AI.split("/")[-1] in row.inner_text()
+    popup.screenshot(path=str(artifacts / "chromium-popup-my-reports-en.png"))
+    stored = popup.evaluate("chrome.storage.local.get('reports')")["reports"]
+    assert stored[0]["id"] == report_id and stored[0]["url"] == src and len(stored[0]["receipt"]) >= 20
+    assert len(stored[0]["sha256"]) == 64 and stored[0]["time"]
