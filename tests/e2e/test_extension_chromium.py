@@ -218,53 +218,155 @@ def test_chromium_server_down_popup_says_so_then_checks_resume(chromium, server_
     assert c2pa.get_attribute("data-verity-label") == "synthetic"
 
 
-def test_chromium_refuted_repost_badge_and_report_side_by_side(chromium, verity_server, test_site,
-                                                              artifacts: Path) -> None:
-    # The debunked_match check is not in this tree yet, so the server's verdict cache is seeded with what it will
-    # answer for this re-post: the real pipeline's result plus a refutation in the OpenAPI contract's shape.
-    from server.verify.media import load_media
-    from server.verify.pipeline import verify
+def shadow_text(page: Any, src: str) -> tuple[str, list[str]]:
+    """The text and link targets inside a badge's closed shadow root (read through the DevTools protocol, which
+    pierces closed roots; page scripts and Playwright selectors cannot)."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        root = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
+    finally:
+        cdp.detach()
 
-    from e2e_support import FIXTURES, REFUTED_ORIGINAL, REFUTED_VARIANT
+    def attrs(node: dict[str, Any]) -> dict[str, str]:
+        a = node.get("attributes", [])
+        return dict(zip(a[::2], a[1::2]))
 
-    state = verity_server.app.extensions["verify"]
-    media = load_media((FIXTURES / REFUTED_VARIANT).read_bytes(), state.settings.limits)
-    body = verify(media, state.ctx).to_json()
-    body["refutation"] = {
-        "id": 1, "claim": "Photo shows the flooded station this morning.", "rating": "False",
-        "fact_checker": "Example Fact Check", "review_url": "https://factcheck.example/otters", "date": "2026-11-01",
-        "language": "en", "explanation": "The photo is an older zoo picture.", "original_context": None,
-        "match": {"method": "pdq", "similarity": 0.94, "transform": "caption_below", "original_sha256": None,
-                  "original_url": f"{test_site}/fixtures/{REFUTED_ORIGINAL}"},
-    }
-    state.storage.put_verdict(media.sha256, state.pipeline, body)
+    def find(node: dict[str, Any]) -> dict[str, Any] | None:
+        if attrs(node).get("data-verity-src") == src:
+            return node
+        for child in node.get("children", []) + node.get("shadowRoots", []):
+            found = find(child)
+            if found:
+                return found
+        return None
 
+    texts: list[str] = []
+    links: list[str] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        if node.get("nodeName") == "STYLE":
+            return
+        if node.get("nodeType") == 3:
+            texts.append(node.get("nodeValue", ""))
+        if node.get("nodeName") == "A":
+            links.append(attrs(node).get("href", ""))
+        for child in node.get("children", []) + node.get("shadowRoots", []):
+            walk(child)
+
+    host = find(root)
+    assert host is not None, src
+    walk(host)
+    return " ".join(texts), links
+
+
+CLAIM = "Photo shows the flooded station this morning."
+REVIEW_URL = "https://factcheck.example/otters"
+
+
+def test_chromium_refuted_reposts_notice_and_report_side_by_side(chromium, server_factory, test_site,
+                                                                 artifacts: Path) -> None:
+    from e2e_support import REFUTED_BANNER, REFUTED_ORIGINAL, REFUTED_VARIANT
+
+    server = server_factory()
+    created = server.add_refutation(REFUTED_ORIGINAL, claim=CLAIM, rating="False", fact_checker="Example Fact Check",
+                                    review_url=REVIEW_URL, date="2026-11-01", language="en",
+                                    explanation="The photo is an older zoo picture.")
     ctx, ext_id = chromium()
-    configure(ctx, ext_id, serverUrl=verity_server.url)
+    configure(ctx, ext_id, serverUrl=server.url)
     page = ctx.new_page()
     page.goto(f"{test_site}/refuted.html")
-    src = f"{test_site}/fixtures/{REFUTED_VARIANT}"
-    host = page.wait_for_selector(badge(src), state="attached", timeout=TIMEOUT_MS)
-    assert host.get_attribute("data-verity-refuted") == "true"
-    assert host.get_attribute("data-verity-label") == body["verdict"]["label"]
-    assert "Debunked" in (host.get_attribute("title") or "")
+    for variant in (REFUTED_VARIANT, REFUTED_BANNER):
+        src = f"{test_site}/fixtures/{variant}"
+        host = page.wait_for_selector(f"{badge(src)}[data-verity-refuted=true]", state="attached", timeout=TIMEOUT_MS)
+        assert "Debunked" in (host.get_attribute("title") or "")
+        click_badge(page, src)
+        text, links = shadow_text(page, src)
+        for part in (CLAIM, "False", "Example Fact Check", "2026-11-01", "Read the fact-check"):
+            assert part in text, (part, text)
+        assert REVIEW_URL in links
     page.screenshot(path=str(artifacts / "chromium-refuted-en.png"))
 
+    src = f"{test_site}/fixtures/{REFUTED_VARIANT}"
     report = ctx.new_page()
     report.goto(f"chrome-extension://{ext_id}/report/report.html?{urlencode({'src': src, 'page': page.url})}")
     report.wait_for_selector("body[data-state=done]", timeout=TIMEOUT_MS)
     assert report.locator("#verdict-box").get_attribute("data-refuted") == "true"
-    assert report.locator("#refutation-claim").inner_text() == "Photo shows the flooded station this morning."
-    assert report.locator("#refutation a").get_attribute("href") == "https://factcheck.example/otters"
+    assert report.locator("#refutation-claim").inner_text() == CLAIM
+    assert report.locator("#refutation a").get_attribute("href") == REVIEW_URL
+    # The matched original comes from the server (refutation.match.original_url, resolved against the server URL).
+    media_id = created["media"][0]["id"]
     original = report.locator("#original img")
-    assert original.get_attribute("src") == f"{test_site}/fixtures/{REFUTED_ORIGINAL}"
+    assert original.get_attribute("src") == f"{server.url}/v1/refutations/{created['id']}/media/{media_id}"
     # (wait_for_function evaluates strings, which the extension page's CSP forbids: poll with evaluate instead.)
     for _ in range(100):
         if original.evaluate("img => img.complete && img.naturalWidth > 0"):
             break
         report.wait_for_timeout(100)
     assert original.evaluate("img => img.naturalWidth") > 0
+    mine, theirs = report.locator("#this-media").bounding_box(), report.locator("#original-media").bounding_box()
+    assert mine and theirs and abs(mine["y"] - theirs["y"]) < 2 and theirs["x"] > mine["x"] + mine["width"] - 1
     report.screenshot(path=str(artifacts / "chromium-report-refuted-en.png"), full_page=True)
+
+
+def test_chromium_reported_image_refuted_by_reviewer_then_notice_shown(chromium, server_factory, test_site,
+                                                                       artifacts: Path) -> None:
+    """Issue 6 end to end: report from the extension, a reviewer refutes it in /review, the page shows the notice."""
+    from e2e_support import REPORTED_IMAGE
+
+    server = server_factory()
+    server.app.extensions["verity_reports"].accounts.add_user("rita", "reviewer", "e2e reviewer password")
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=server.url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/reported.html")
+    src = f"{test_site}/fixtures/{REPORTED_IMAGE}"
+    wait_settled(ctx, ext_id, test_site, checked=1)
+    assert page.query_selector(badge(src)) is None  # a plain photo: nothing to say yet
+
+    # The context menu's "Report as suspected fake" opens the report page with the form focused.
+    report = ctx.new_page()
+    report.goto(f"chrome-extension://{ext_id}/report/report.html?"
+                f"{urlencode({'src': src, 'kind': 'image', 'page': page.url, 'report': '1'})}")
+    report.wait_for_selector("body[data-state=done]", timeout=TIMEOUT_MS)
+    assert report.evaluate("document.activeElement.id") == "category"
+    report.select_option("#category", "misleading_context")
+    report.fill("#text", "This is a 2019 photo shared as today's news.")
+    report.click("#report-button")
+    assert report.wait_for_selector("#report-status[data-result]").get_attribute("data-result") == "sent"
+    report_id = report.locator("#report-id").inner_text()
+    report.close()
+
+    # A reviewer signs in at /review (same browser) and refutes the reported image.
+    review = ctx.new_page()
+    review.goto(f"{server.url}/review/")
+    review.fill("#name", "rita")
+    review.fill("#password", "e2e reviewer password")
+    review.click("#sign-in")
+    review.wait_for_selector("table.queue")
+    review.click("tr.item a.open")
+    form = review.wait_for_selector("#refute-form")
+    form.query_selector("textarea[name=claim]").fill("Shows today's tea harvest")
+    form.query_selector("input[name=rating]").fill("Missing context")
+    form.query_selector("textarea[name=note]").fill("The photographer published it in 2019.")
+    form.query_selector("button[type=submit]").click()
+    review.wait_for_selector("#decision")
+    review.screenshot(path=str(artifacts / "chromium-reviewer-refuted-en.png"), full_page=True)
+    review.close()
+
+    # The popup shows the report as refuted; the page, reloaded, shows the notice on that image.
+    popup = open_popup(ctx, ext_id)
+    row = popup.locator(f'#reports li[data-report-id="{report_id}"]')
+    assert row.get_attribute("data-status") == "refuted"
+    assert "Refuted by reviewers" in row.inner_text()
+    popup.screenshot(path=str(artifacts / "chromium-popup-report-refuted-en.png"))
+    popup.close()
+    page.bring_to_front()
+    page.reload()
+    host = page.wait_for_selector(f"{badge(src)}[data-verity-refuted=true]", state="attached", timeout=TIMEOUT_MS)
+    click_badge(page, src)
+    text, _ = shadow_text(page, src)
+    assert "Shows today's tea harvest" in text and "Missing context" in text and "Verity reviewers" in text
+    page.screenshot(path=str(artifacts / "chromium-reviewer-refutation-notice-en.png"))
 
 
 def test_chromium_options_form_language_override_chinese(chromium, verity_server, test_site, artifacts: Path) -> None:
