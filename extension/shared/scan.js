@@ -123,8 +123,8 @@
     }
     for (const c of checks) {
       const ev = c.evidence || {};
-      // debunked_match is no label: the refutation is shown on its own (claim, rating, who, when).
-      if (c.outcome === 'detected' && c.check !== 'c2pa_manifest' && c.check !== 'debunked_match') {
+      // debunked_match and clip_match are no label: the refutation is shown on its own (claim, rating, who, when).
+      if (c.outcome === 'detected' && !['c2pa_manifest', 'debunked_match', 'clip_match'].includes(c.check)) {
         const src = ev.source || ev.label_source || ev.generator || ev.field || ev.standard;
         if (src) return { kind: 'label', text: String(typeof src === 'object' ? JSON.stringify(src) : src) };
         return { kind: 'label', text: c.check };

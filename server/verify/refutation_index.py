@@ -79,6 +79,12 @@ def describe_original(data: bytes, limits: Limits) -> tuple[Media, RefutedMedia]
         width, height = img.size
         hashes[PDQ] = [{"region": h.region, "hash": h.hash.hex(), "quality": h.quality}
                        for h in ih.original_hashes(ih.to_rgb_array(img))]
+    else:
+        # Video/audio: the clip fingerprints (vPDQ-style frame hashes, Chromaprint) that clip_match looks up, so a
+        # clip added through POST /v1/refutations or `claims import` matches its re-posts, not only its exact bytes.
+        from .clip_match import reference_hashes
+
+        hashes.update(reference_hashes(data, limits))
     return media, RefutedMedia(0, 0, media.sha256, media.kind.value, width, height, hashes, None,
                                media_file_name(media.sha256, media.format))
 

@@ -433,3 +433,109 @@ def test_chromium_card_report_sent_popup_lists_it_with_status(chromium, verity_s
     stored = popup.evaluate("chrome.storage.local.get('reports')")["reports"]
     assert stored[0]["id"] == report_id and stored[0]["url"] == src and len(stored[0]["receipt"]) >= 20
     assert len(stored[0]["sha256"]) == 64 and stored[0]["time"]
+
+
+def test_chromium_refuted_clip_job_progress_then_notice(chromium, server_factory, test_site, artifacts: Path,
+                                                        monkeypatch) -> None:
+    """Issue 7: a <video> of a re-posted, refuted clip, verified as a server job: progress on the badge and in the
+    report page, then the refutation notice."""
+    import threading
+
+    from server.verify import av_decode
+
+    from e2e_support import CLIP_ORIGINAL, CLIP_VARIANT
+
+    server = server_factory(JOB_MIN_DURATION_S=1.0)  # the 10 s clip becomes a job (202 + GET /v1/jobs/<id>)
+    server.add_refutation(CLIP_ORIGINAL, claim="Cyclists fleeing the protest today", rating="Missing context",
+                          fact_checker="Example Fact Check", review_url="https://factcheck.example/bikes",
+                          date="2026-10-30")
+    # Hold the job once decoding is a third done until the test has seen its progress (no sleeps, no timing). The
+    # reports before that are not passed on, so the server's own progress writer (at most one write per 0.5 s) writes
+    # that real figure at once.
+    reached, release = threading.Event(), threading.Event()
+    real_analysis = av_decode.analysis
+
+    def held_analysis(media: Any, progress: Any = None) -> Any:
+        if progress is None:
+            return real_analysis(media)
+
+        def report(p: float) -> None:
+            if p < 0.3 and not reached.is_set():
+                return
+            progress(p)
+            if not reached.is_set():
+                reached.set()
+                release.wait(120)
+
+        return real_analysis(media, progress=report)
+
+    monkeypatch.setattr(av_decode, "analysis", held_analysis)
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=server.url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/clip.html")
+    src = f"{test_site}/fixtures/{CLIP_VARIANT}"
+    try:
+        host = page.wait_for_selector(f"{badge(src)}[data-verity-status=checking]", state="attached",
+                                      timeout=TIMEOUT_MS)
+        page.wait_for_function("h => Number(h.getAttribute('data-verity-progress')) > 0", arg=host,
+                               timeout=TIMEOUT_MS)
+        assert "Checking" in (host.get_attribute("title") or "")
+        page.screenshot(path=str(artifacts / "chromium-clip-job-progress-en.png"))
+        report = ctx.new_page()
+        report.goto(f"chrome-extension://{ext_id}/report/report.html?"
+                    f"{urlencode({'src': src, 'kind': 'video', 'page': page.url})}")
+        report.wait_for_selector("body[data-job=true]", timeout=TIMEOUT_MS)
+        assert 0 < float(report.locator("body").get_attribute("data-progress") or 0) < 1
+        assert "verifying" in report.locator("#progress-text").inner_text()
+        report.screenshot(path=str(artifacts / "chromium-report-job-progress-en.png"))
+    finally:
+        release.set()
+    report.wait_for_selector("body[data-state=done]", timeout=60_000)
+    assert report.locator("#verdict-box").get_attribute("data-refuted") == "true"
+    assert report.locator("#refutation-claim").inner_text() == "Cyclists fleeing the protest today"
+    report.screenshot(path=str(artifacts / "chromium-report-refuted-clip-en.png"), full_page=True)
+    page.bring_to_front()
+    host = page.wait_for_selector(f"{badge(src)}[data-verity-refuted=true]", state="attached", timeout=60_000)
+    assert host.get_attribute("data-verity-job") == "true" and host.get_attribute("data-verity-status") == "checked"
+    click_badge(page, src)
+    text, links = shadow_text(page, src)
+    assert "Cyclists fleeing the protest today" in text and "Missing context" in text and "2026-10-30" in text
+    assert "https://factcheck.example/bikes" in links
+    page.screenshot(path=str(artifacts / "chromium-refuted-clip-en.png"))
+
+
+def test_chromium_check_this_frame_blob_video_one_frame_notice(chromium, verity_server, test_site,
+                                                               artifacts: Path) -> None:
+    """Issue 7: "Check this frame" on a video the extension cannot fetch (blob:): the visible frame is captured,
+    cropped to the video, verified, and the badge says only one frame was checked."""
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=verity_server.url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/stream.html")
+    page.wait_for_selector("body[data-frame-ready=true]", timeout=TIMEOUT_MS)
+    assert page.evaluate("document.getElementById('stream').src.startsWith('blob:')")
+    stats = page_stats(ctx, ext_id, test_site)
+    assert stats["checked"] == 0 and stats["pending"] == 0  # a blob: stream is never fetched by the extension
+
+    # What the context-menu entry runs (a menu cannot be clicked from a test): the extension page asks the service
+    # worker to check the frame of the test page's tab, which is brought to the front to be captured.
+    ext_page = ctx.new_page()
+    ext_page.goto(f"chrome-extension://{ext_id}/options/options.html")
+    ext_page.wait_for_selector("body[data-ready=true]")
+    page.bring_to_front()
+    page.click("#stream", button="right")  # the content script remembers which video was right-clicked
+    page.keyboard.press("Escape")
+    result = ext_page.evaluate("""async (pattern) => {
+        const [tab] = await chrome.tabs.query({url: pattern});
+        return VerifyMessages.request('check-frame', {tabId: tab.id});
+    }""", f"{test_site}/stream.html")
+    dpr = page.evaluate("devicePixelRatio")
+    assert result["frame"] == {"width": round(480 * dpr), "height": round(204 * dpr)}
+    assert result["response"]["media_type"] == "image/png"
+    host = page.wait_for_selector("[data-verity-scope=frame]", state="attached", timeout=TIMEOUT_MS)
+    assert host.get_attribute("data-verity-frame") == f"{round(480 * dpr)}x{round(204 * dpr)}"
+    assert host.get_attribute("data-verity-open") == "true"
+    text, _ = shadow_text(page, host.get_attribute("data-verity-src"))
+    assert "Only one frame of this video was checked" in text
+    page.screenshot(path=str(artifacts / "chromium-frame-check-en.png"))
