@@ -80,6 +80,7 @@ def chromium(extension_dist: dict[str, Path], tmp_path: Path) -> Iterator[Callab
             contexts.append(ctx)
             sw = ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event("serviceworker")
             ext_id = sw.url.split("/")[2]
+            assert ext_id == extension_build.CHROMIUM_ID  # pinned by the manifest's "key"
             # A first install opens the options page; close it so the test's own tab stays in front (background tabs
             # get no IntersectionObserver updates).
             options_url = f"chrome-extension://{ext_id}/options/options.html"
