@@ -14,6 +14,7 @@ export const DEFAULTS = Object.freeze({
   maxDelayMs: 8000,
   timeoutMs: 60000, // one API request
   cacheSize: 2000, // URLs remembered this session
+  cacheTtlMs: 10 * 60 * 1000, // then asked again: a refutation published since would otherwise stay hidden
   jobPollMinMs: 500, // first poll of a job (202 from /v1/verify), then slower
   jobPollMaxMs: 3000,
   jobTimeoutMs: 30 * 60 * 1000, // a job not done after this is given up (the server caps decode time far lower)
@@ -99,7 +100,8 @@ export function createApiClient(options) {
   const subtle = opts.subtle || globalThis.crypto.subtle;
   const sleep = opts.sleep || ((ms) => new Promise((r) => setTimeout(r, ms)));
   const limiter = createLimiter(opts.concurrency);
-  const cache = new Map(); // url -> Promise<result>, successful results only
+  const now = opts.now || (() => Date.now());
+  const cache = new Map(); // url -> {promise, at}: successful (or in-flight) results only
   const serverUrl = () => trimSlash(opts.getServerUrl());
   const onProgress = opts.onProgress || (() => {});
 
@@ -265,15 +267,18 @@ export function createApiClient(options) {
 
   /**
    * Check the media at `url`: {status: "checked", via, sha256, response} | {status: "too-large", bytes, limit}.
-   * Results are cached per URL for the session; `force` re-asks the server (the report page does).
+   * Results are cached per URL for `cacheTtlMs`; `force` re-asks the server.
    */
   function check(url, { pageUrl = null, force = false } = {}) {
-    if (!force && cache.has(url)) return cache.get(url);
+    const hit = cache.get(url);
+    if (!force && hit && now() - hit.at < opts.cacheTtlMs) return hit.promise;
     const promise = limiter.run(() => checkUncached(url, pageUrl));
-    cache.set(url, promise);
+    cache.delete(url); // re-inserted last: the oldest entry is the first one evicted
+    cache.set(url, { promise, at: now() });
     if (cache.size > opts.cacheSize) cache.delete(cache.keys().next().value);
     promise.catch(() => {
-      if (cache.get(url) === promise) cache.delete(url); // failures are retried next time
+      const entry = cache.get(url);
+      if (entry && entry.promise === promise) cache.delete(url); // failures are retried next time
     });
     return promise;
   }

@@ -59,17 +59,17 @@ async function checkWithProgress(url, tabId, options) {
 }
 
 /** Keep a report's receipt in this browser only (storage.local): it is the only key to the report's status. */
-async function rememberReport(receipt, url) {
+async function rememberReport(receipt, url, kind) {
   const { reports } = await api.storage.local.get({ reports: [] });
   const list = Array.isArray(reports) ? reports : [];
-  list.unshift({ id: receipt.id, receipt: receipt.receipt, sha256: receipt.sha256, url, category: receipt.category,
-    time: new Date().toISOString() });
+  list.unshift({ id: receipt.id, receipt: receipt.receipt, sha256: receipt.sha256, url, kind: kind || 'image',
+    category: receipt.category, time: new Date().toISOString() });
   await api.storage.local.set({ reports: list.slice(0, MAX_STORED_REPORTS) });
 }
 
-async function sendReport({ sha256, category, text, sourceUrl, pageUrl }) {
+async function sendReport({ sha256, category, text, sourceUrl, pageUrl, kind }) {
   const receipt = await client.report({ sha256, category, text, sourceUrl, pageUrl });
-  await rememberReport(receipt, sourceUrl);
+  await rememberReport(receipt, sourceUrl, kind);
   return receipt;
 }
 
@@ -144,14 +144,14 @@ const HANDLERS = {
     return null;
   },
 
-  async 'report-media'({ url, category, text }, sender) {
+  async 'report-media'({ url, kind, category, text }, sender) {
     // The sha256 is the service worker's own (from its check of that URL), never the page's.
     const page = senderPage(sender);
     const result = await client.check(url, { pageUrl: M.isHttpUrl(page) ? page : null });
     if (result.status !== 'checked') {
       throw new ApiProblem({ type: 'not-checked', title: 'This media was not checked, so it cannot be reported here' });
     }
-    const receipt = await sendReport({ sha256: result.sha256, category, text, sourceUrl: url,
+    const receipt = await sendReport({ sha256: result.sha256, category, text, sourceUrl: url, kind,
       pageUrl: M.isHttpUrl(page) ? page : null });
     return { id: receipt.id, status: receipt.status }; // the receipt itself stays in the extension
   },
@@ -198,15 +198,16 @@ const HANDLERS = {
     }
   },
 
-  async 'report-fake'({ sha256, category, text, sourceUrl, pageUrl }) {
-    return sendReport({ sha256, category, text, sourceUrl, pageUrl });
+  async 'report-fake'({ sha256, category, text, sourceUrl, pageUrl, kind }) {
+    return sendReport({ sha256, category, text, sourceUrl, pageUrl, kind });
   },
 
   async 'list-reports'() {
     const { reports } = await api.storage.local.get({ reports: [] });
     const list = (Array.isArray(reports) ? reports : []).slice(0, MAX_LISTED_REPORTS);
     return Promise.all(list.map(async (r) => {
-      const mine = { id: r.id, sha256: r.sha256, url: r.url, category: r.category, time: r.time };
+      const mine = { id: r.id, sha256: r.sha256, url: r.url, kind: r.kind || 'image', category: r.category,
+        time: r.time };
       try {
         const status = await client.reportStatus(r.id, r.receipt);
         // A decision can change what the media's check says (a refutation): ask the server again next time.

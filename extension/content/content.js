@@ -448,7 +448,8 @@
       ev.stopPropagation();
       send.disabled = true;
       const value = text.value.trim();
-      M.request('report-media', { url: item.url, category: select.value, ...(value ? { text: value } : {}) })
+      M.request('report-media', { url: item.url, kind: item.kind, category: select.value,
+        ...(value ? { text: value } : {}) })
         .then((data) => {
           status.className = 'report-status';
           status.textContent = I.t('cardReportSent', data.id);

@@ -71,7 +71,7 @@
       li.dataset.reportId = r.id;
       li.dataset.status = r.status || 'unknown';
       const a = document.createElement('a');
-      const params = new URLSearchParams({ src: r.url, kind: 'image' });
+      const params = new URLSearchParams({ src: r.url, kind: M.KINDS.includes(r.kind) ? r.kind : 'image' });
       a.href = api.runtime.getURL('report/report.html') + '?' + params.toString();
       a.target = '_blank';
       a.textContent = (String(r.url).split('/').pop() || r.url).slice(0, 60);

@@ -209,7 +209,7 @@
     $('report-button').disabled = true;
     try {
       const receipt = await M.request('report-fake', {
-        sha256: response.sha256, category: $('category').value, sourceUrl: src,
+        sha256: response.sha256, category: $('category').value, sourceUrl: src, kind,
         ...(text ? { text } : {}), ...(M.isHttpUrl(page) ? { pageUrl: page } : {}),
       });
       status.className = 'sent';

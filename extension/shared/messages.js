@@ -64,7 +64,7 @@
     // reported this way (it supplies the sha256 and the page URL; the content script cannot choose them).
     'report-media': {
       from: 'content',
-      payload: { url: ['httpUrl'], category: ['category'], text: ['text', true] },
+      payload: { url: ['httpUrl'], kind: ['kind', true], category: ['category'], text: ['text', true] },
     },
     // extension pages -> service worker
     'verify-url': { from: 'extension', payload: { url: ['httpUrl'], kind: ['kind'], pageUrl: ['httpUrl', true] } },
@@ -75,7 +75,7 @@
     'report-fake': {
       from: 'extension',
       payload: { sha256: ['sha256'], category: ['category'], text: ['text', true], sourceUrl: ['httpUrl'],
-        pageUrl: ['httpUrl', true] },
+        pageUrl: ['httpUrl', true], kind: ['kind', true] },
     },
     'list-reports': { from: 'extension', payload: {} },
     'check-frame': { from: 'extension', payload: { tabId: ['tabId'] } },

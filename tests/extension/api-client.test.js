@@ -78,6 +78,22 @@ test('api_client_same_url_cached_for_session', async () => {
   assert.equal(net.calls.filter((x) => x.key === `GET ${MEDIA}`).length, 2);
 });
 
+test('api_client_cached_result_expires_after_ttl', async () => {
+  const net = fakeFetch({ [`GET ${MEDIA}`]: mediaRoute, [`GET ${SERVER}/v1/verdicts/${SHA}`]: () => json(200, VERDICT) });
+  let clock = 0;
+  const { c } = client(net.fetch, { now: () => clock, cacheTtlMs: 1000 });
+  await c.check(MEDIA);
+  clock = 999;
+  await c.check(MEDIA);
+  assert.equal(net.calls.filter((x) => x.key === `GET ${MEDIA}`).length, 1);
+  clock = 1000;
+  await c.check(MEDIA);
+  assert.equal(net.calls.filter((x) => x.key === `GET ${MEDIA}`).length, 2);
+  c.forget(MEDIA);
+  await c.check(MEDIA);
+  assert.equal(net.calls.filter((x) => x.key === `GET ${MEDIA}`).length, 3);
+});
+
 test('api_client_429_503_retried_with_backoff_then_succeeds', async () => {
   const net = fakeFetch({
     [`GET ${MEDIA}`]: mediaRoute,
