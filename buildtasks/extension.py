@@ -24,6 +24,9 @@ SOURCE = ROOT / "extension"
 DIST = ROOT / "dist"
 WEB_EXT_VERSION = "10.7.0"
 GECKO_ID = "verity-extension@verity.example"
+# Chromium's extension id, fixed by the public key in manifest.json ("key"): the first 128 bits of the key's SHA-256,
+# hex digits 0-f written as a-p. The private key is not kept in the repository (a store upload is signed by the store).
+CHROMIUM_ID = "ooilldgjbgincpcjiamblbepnpjeceba"
 GECKO_MIN_VERSION = "142.0"
 ICON_SIZES = (16, 32, 48, 128)
 # Fixed timestamp inside the zips, so the same sources give byte-identical packages.
@@ -55,6 +58,15 @@ def firefox_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
         }
     }
     return out
+
+
+def chromium_id(manifest: dict[str, Any]) -> str:
+    """The Chromium extension id that the manifest's public key gives."""
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(base64.b64decode(manifest["key"])).hexdigest()[:32]
+    return "".join(chr(ord("a") + int(c, 16)) for c in digest)
 
 
 def draw_icon(size: int, path: Path) -> None:

@@ -125,6 +125,20 @@ def test_verify_captioned_variant_after_refutation_added_carries_refutation_200(
         assert _get_bytes(writer, refutation["match"]["original_url"])[2] == (ORIGINALS / "kodak_kodim03.jpg").read_bytes()
 
 
+def test_verify_captioned_clip_after_video_refutation_posted_carries_refutation_200(writer) -> None:
+    """A video posted to /v1/refutations is fingerprinted for clip_match, so a re-posted copy matches (not only the
+    exact bytes)."""
+    clips = ORIGINALS.parents[1] / "video" / "match"
+    created = _post(writer, CLAIM, [clips / "originals" / "v01_bikes.mp4"])
+    assert created.status_code == 201
+    after = writer.post("/v1/verify", data=(clips / "variants" / "v01_bikes__caption.mp4").read_bytes(),
+                        content_type="video/mp4")
+    assert after.status_code == 200
+    refutation = after.get_json()["refutation"]
+    assert refutation is not None and refutation["id"] == created.get_json()["id"]
+    assert refutation["match"]["method"] == "vpdq"
+
+
 # --- ClaimReview / MediaReview import and export -------------------------------------------------------------------
 
 def _jsonld(media_names: list[str]) -> dict[str, Any]:

@@ -14,7 +14,13 @@ export const DEFAULTS = Object.freeze({
   maxDelayMs: 8000,
   timeoutMs: 60000, // one API request
   cacheSize: 2000, // URLs remembered this session
+  cacheTtlMs: 10 * 60 * 1000, // then asked again: a refutation published since would otherwise stay hidden
+  jobPollMinMs: 500, // first poll of a job (202 from /v1/verify), then slower
+  jobPollMaxMs: 3000,
+  jobTimeoutMs: 30 * 60 * 1000, // a job not done after this is given up (the server caps decode time far lower)
 });
+
+export const REPORT_CATEGORIES = Object.freeze(['synthetic', 'misleading_context', 'manipulated', 'other']);
 
 export class ApiProblem extends Error {
   constructor(problem) {
@@ -85,7 +91,8 @@ async function problemFrom(response, fallbackTitle) {
 
 /**
  * Create a client. `getServerUrl` is called for every request so a settings change applies at once.
- * Returns {check, lookup, verifyBytes, health, report, clearCache}.
+ * `onProgress({url, job, progress, stage, status})` (optional) hears about long verifications (jobs) while they run.
+ * Returns {check, lookup, verifyBytes, health, report, reportStatus, forget, clearCache}.
  */
 export function createApiClient(options) {
   const opts = { ...DEFAULTS, ...options };
@@ -93,8 +100,10 @@ export function createApiClient(options) {
   const subtle = opts.subtle || globalThis.crypto.subtle;
   const sleep = opts.sleep || ((ms) => new Promise((r) => setTimeout(r, ms)));
   const limiter = createLimiter(opts.concurrency);
-  const cache = new Map(); // url -> Promise<result>, successful results only
+  const now = opts.now || (() => Date.now());
+  const cache = new Map(); // url -> {promise, at}: successful (or in-flight) results only
   const serverUrl = () => trimSlash(opts.getServerUrl());
+  const onProgress = opts.onProgress || (() => {});
 
   /** One API request with a timeout and retries on 429/503 (Retry-After honoured, capped). */
   async function api(path, init, timeoutMs = opts.timeoutMs) {
@@ -135,7 +144,10 @@ export function createApiClient(options) {
     return response.json();
   }
 
-  /** POST /v1/verify with the bytes as multipart field `file`, plus source_url and page_url. */
+  /**
+   * POST /v1/verify with the bytes as multipart field `file`, plus source_url and page_url. Long audio/video is
+   * answered 202 with a job: then the job is polled until it is done, and its result is the answer.
+   */
   async function verifyBytes(bytes, mediaType, sourceUrl, pageUrl) {
     const form = new FormData();
     form.append('file', new Blob([bytes], { type: mediaType || 'application/octet-stream' }), 'media');
@@ -143,7 +155,59 @@ export function createApiClient(options) {
     if (pageUrl) form.append('page_url', pageUrl);
     const response = await api('/v1/verify', { method: 'POST', body: form });
     if (!response.ok) throw new ApiProblem(await problemFrom(response));
+    if (response.status === 202) {
+      const job = await response.json();
+      const location = response.headers && response.headers.get && response.headers.get('location');
+      return waitForJob(job, location, sourceUrl);
+    }
     return response.json();
+  }
+
+  /** The job's path on the server: Location, else job.url, else /v1/jobs/<id> (only /v1/jobs/ paths are followed). */
+  function jobPath(job, location) {
+    for (const candidate of [location, job && job.url, job && job.id ? `/v1/jobs/${job.id}` : null]) {
+      if (typeof candidate !== 'string' || candidate === '') continue;
+      let path = candidate;
+      if (/^https?:/i.test(candidate)) {
+        try {
+          const u = new URL(candidate);
+          if (u.origin !== new URL(serverUrl()).origin) continue;
+          path = u.pathname;
+        } catch (_) {
+          continue;
+        }
+      }
+      if (/^\/v1\/jobs\/[A-Za-z0-9_-]{1,64}$/.test(path)) return path;
+    }
+    throw new ApiProblem({ type: 'invalid-job', title: 'The server answered 202 without a usable job URL' });
+  }
+
+  /** Poll GET /v1/jobs/<id> until done (its `result`) or failed (its `problem`), reporting progress 0-1. */
+  async function waitForJob(job, location, url) {
+    const path = jobPath(job, location);
+    const started = Date.now();
+    let delay = opts.jobPollMinMs;
+    let current = job;
+    for (;;) {
+      onProgress({ url, job: current.id, progress: Number(current.progress) || 0, stage: current.stage || '',
+        status: current.status || 'queued' });
+      if (current.status === 'done' && current.result) return current.result;
+      if (current.status === 'failed') {
+        const p = current.problem && typeof current.problem === 'object' ? current.problem : {};
+        throw new ApiProblem({ type: typeof p.type === 'string' ? p.type : 'job-failed',
+          title: typeof p.title === 'string' ? p.title : 'The verification job failed',
+          ...(typeof p.status === 'number' ? { status: p.status } : {}),
+          ...(typeof p.detail === 'string' ? { detail: p.detail } : {}) });
+      }
+      if (Date.now() - started > opts.jobTimeoutMs) {
+        throw new ApiProblem({ type: 'job-timeout', title: 'The verification job took too long', detail: path });
+      }
+      await sleep(delay);
+      delay = Math.min(opts.jobPollMaxMs, delay * 1.5);
+      const response = await api(path, { method: 'GET' });
+      if (!response.ok) throw new ApiProblem(await problemFrom(response));
+      current = await response.json();
+    }
   }
 
   /** The media's bytes, read with the size cap; {tooLarge: true, bytes} when over it. */
@@ -203,15 +267,18 @@ export function createApiClient(options) {
 
   /**
    * Check the media at `url`: {status: "checked", via, sha256, response} | {status: "too-large", bytes, limit}.
-   * Results are cached per URL for the session; `force` re-asks the server (the report page does).
+   * Results are cached per URL for `cacheTtlMs`; `force` re-asks the server.
    */
   function check(url, { pageUrl = null, force = false } = {}) {
-    if (!force && cache.has(url)) return cache.get(url);
+    const hit = cache.get(url);
+    if (!force && hit && now() - hit.at < opts.cacheTtlMs) return hit.promise;
     const promise = limiter.run(() => checkUncached(url, pageUrl));
-    cache.set(url, promise);
+    cache.delete(url); // re-inserted last: the oldest entry is the first one evicted
+    cache.set(url, { promise, at: now() });
     if (cache.size > opts.cacheSize) cache.delete(cache.keys().next().value);
     promise.catch(() => {
-      if (cache.get(url) === promise) cache.delete(url); // failures are retried next time
+      const entry = cache.get(url);
+      if (entry && entry.promise === promise) cache.delete(url); // failures are retried next time
     });
     return promise;
   }
@@ -223,12 +290,20 @@ export function createApiClient(options) {
     return { reachable: true, serverUrl: serverUrl(), ...(await response.json()) };
   }
 
-  /** POST /v1/reports {sha256, source_url, page_url, reason}: the Art. 15 complaint entry. */
-  async function report({ sha256, sourceUrl, pageUrl, reason }) {
+  /**
+   * POST /v1/reports {sha256, category, text, source_url, page_url}: the Art. 15 complaint entry.
+   * 201 -> {id, receipt, status, status_url, ...}. A server without the endpoint (404/405/501) gives the problem type
+   * "reporting-unavailable" (the server's own type is kept as serverType).
+   */
+  async function report({ sha256, category, text, sourceUrl, pageUrl }) {
+    const body = { sha256, category };
+    if (text) body.text = text;
+    if (sourceUrl) body.source_url = sourceUrl;
+    if (pageUrl) body.page_url = pageUrl;
     const response = await api('/v1/reports', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ sha256, source_url: sourceUrl, page_url: pageUrl || null, reason }),
+      body: JSON.stringify(body),
     });
     if (!response.ok) {
       const problem = await problemFrom(response);
@@ -241,12 +316,25 @@ export function createApiClient(options) {
     return response.json();
   }
 
+  /** GET /v1/reports/<id>?receipt=...: the reporter's own report's status. */
+  async function reportStatus(id, receipt) {
+    if (!/^[0-9a-f]{20}$/.test(String(id))) {
+      throw new ApiProblem({ type: 'invalid-report-id', title: 'Invalid report id' });
+    }
+    const response = await api(`/v1/reports/${id}?receipt=${encodeURIComponent(receipt)}`, { method: 'GET' },
+      Math.min(opts.timeoutMs, 10000));
+    if (!response.ok) throw new ApiProblem(await problemFrom(response));
+    return response.json();
+  }
+
   return {
     check,
     lookup,
     verifyBytes,
     health,
     report,
+    reportStatus,
+    forget: (url) => cache.delete(url),
     clearCache: () => cache.clear(),
     get cacheSize() {
       return cache.size;

@@ -10,6 +10,10 @@ const M = globalThis.VerifyMessages;
 const api = M.extensionApi();
 const EXT_ORIGIN = api.runtime.getURL('');
 const MENU_ID = 'verity-verify';
+const MENU_REPORT = 'verity-report';
+const MENU_FRAME = 'verity-frame';
+const MAX_STORED_REPORTS = 200; // the user's own reports kept in storage.local (id, receipt, sha256, url, time)
+const MAX_LISTED_REPORTS = 50; // statuses fetched when the popup opens
 
 let settings = { ...M.DEFAULT_SETTINGS };
 let sites = {}; // host -> {enabled: false} (storage.sync)
@@ -25,7 +29,49 @@ const ready = (async () => {
   collapsed = local.collapsed && typeof local.collapsed === 'object' ? local.collapsed : {};
 })();
 
-const client = createApiClient({ getServerUrl: () => settings.serverUrl });
+const progressTabs = new Map(); // media URL -> Set of tab ids waiting for it (progress of long jobs)
+const client = createApiClient({ getServerUrl: () => settings.serverUrl, onProgress: sendProgress });
+
+/** Tell the tabs waiting for `url`, and the extension's own pages (the report page), how far a job is. */
+function sendProgress({ url, progress, stage, status }) {
+  if (!M.isHttpUrl(url)) return;
+  const payload = { url, progress: Math.max(0, Math.min(1, progress)), stage: String(stage).slice(0, 64),
+    status: String(status).slice(0, 64) };
+  for (const tabId of progressTabs.get(url) || []) {
+    api.tabs.sendMessage(tabId, M.make('check-progress', payload)).catch(() => {});
+  }
+  api.runtime.sendMessage(M.make('check-progress', payload)).catch(() => {}); // no extension page open: fine
+}
+
+async function checkWithProgress(url, tabId, options) {
+  if (tabId === undefined) return client.check(url, options);
+  if (!progressTabs.has(url)) progressTabs.set(url, new Set());
+  progressTabs.get(url).add(tabId);
+  try {
+    return await client.check(url, options);
+  } finally {
+    const waiting = progressTabs.get(url);
+    if (waiting) {
+      waiting.delete(tabId);
+      if (waiting.size === 0) progressTabs.delete(url);
+    }
+  }
+}
+
+/** Keep a report's receipt in this browser only (storage.local): it is the only key to the report's status. */
+async function rememberReport(receipt, url, kind) {
+  const { reports } = await api.storage.local.get({ reports: [] });
+  const list = Array.isArray(reports) ? reports : [];
+  list.unshift({ id: receipt.id, receipt: receipt.receipt, sha256: receipt.sha256, url, kind: kind || 'image',
+    category: receipt.category, time: new Date().toISOString() });
+  await api.storage.local.set({ reports: list.slice(0, MAX_STORED_REPORTS) });
+}
+
+async function sendReport({ sha256, category, text, sourceUrl, pageUrl, kind }) {
+  const receipt = await client.report({ sha256, category, text, sourceUrl, pageUrl });
+  await rememberReport(receipt, sourceUrl, kind);
+  return receipt;
+}
 
 function sanitizeSettings(stored) {
   // Stored values are re-validated: sync storage can hold values written by an older version.
@@ -64,9 +110,10 @@ async function localeTable(language) {
   return response.json();
 }
 
-function openReport(url, kind, pageUrl) {
+function openReport(url, kind, pageUrl, report = false) {
   const params = new URLSearchParams({ src: url, kind: kind || 'image' });
   if (pageUrl && M.isHttpUrl(pageUrl)) params.set('page', pageUrl);
+  if (report) params.set('report', '1'); // opened to report it: the form is focused
   return api.tabs.create({ url: api.runtime.getURL('report/report.html') + '?' + params.toString() });
 }
 
@@ -89,12 +136,24 @@ const HANDLERS = {
     if (!settings.autoCheck || !siteEnabled(siteOf(page))) {
       throw new ApiProblem({ type: 'checking-off', title: 'Automatic checking is off for this site' });
     }
-    return client.check(url, { pageUrl: M.isHttpUrl(page) ? page : null });
+    return checkWithProgress(url, sender.tab && sender.tab.id, { pageUrl: M.isHttpUrl(page) ? page : null });
   },
 
-  async 'open-report'({ url, kind }, sender) {
-    await openReport(url, kind, senderPage(sender));
+  async 'open-report'({ url, kind, report }, sender) {
+    await openReport(url, kind, senderPage(sender), report === true);
     return null;
+  },
+
+  async 'report-media'({ url, kind, category, text }, sender) {
+    // The sha256 is the service worker's own (from its check of that URL), never the page's.
+    const page = senderPage(sender);
+    const result = await client.check(url, { pageUrl: M.isHttpUrl(page) ? page : null });
+    if (result.status !== 'checked') {
+      throw new ApiProblem({ type: 'not-checked', title: 'This media was not checked, so it cannot be reported here' });
+    }
+    const receipt = await sendReport({ sha256: result.sha256, category, text, sourceUrl: url, kind,
+      pageUrl: M.isHttpUrl(page) ? page : null });
+    return { id: receipt.id, status: receipt.status }; // the receipt itself stays in the extension
   },
 
   async 'set-collapsed'({ collapsed: value }, sender) {
@@ -139,10 +198,65 @@ const HANDLERS = {
     }
   },
 
-  async 'report-fake'({ sha256, sourceUrl, pageUrl, reason }) {
-    return client.report({ sha256, sourceUrl, pageUrl, reason });
+  async 'report-fake'({ sha256, category, text, sourceUrl, pageUrl, kind }) {
+    return sendReport({ sha256, category, text, sourceUrl, pageUrl, kind });
+  },
+
+  async 'list-reports'() {
+    const { reports } = await api.storage.local.get({ reports: [] });
+    const list = (Array.isArray(reports) ? reports : []).slice(0, MAX_LISTED_REPORTS);
+    return Promise.all(list.map(async (r) => {
+      const mine = { id: r.id, sha256: r.sha256, url: r.url, kind: r.kind || 'image', category: r.category,
+        time: r.time };
+      try {
+        const status = await client.reportStatus(r.id, r.receipt);
+        // A decision can change what the media's check says (a refutation): ask the server again next time.
+        if (status.status !== 'open') client.forget(r.url);
+        return { ...mine, status: status.status, decided: status.decided, refutation: status.refutation || null };
+      } catch (err) {
+        return { ...mine, status: null, problem: toProblem(err) };
+      }
+    }));
+  },
+
+  async 'check-frame'({ tabId }) {
+    return checkFrame(tabId);
   },
 };
+
+/**
+ * "Check this frame": for video the extension cannot fetch (MSE blob: streams, DRM). Captures the visible tab, crops
+ * the video's rectangle (reported by the content script, in CSS pixels, scaled to the capture's pixels), uploads that
+ * PNG to POST /v1/verify, and hands the result to the content script, which says that only one frame was checked.
+ */
+async function checkFrame(tabId) {
+  const tab = await api.tabs.get(tabId);
+  const rect = await M.requestTab(tabId, 'get-frame-rect', {});
+  let payload;
+  try {
+    const dataUrl = await api.tabs.captureVisibleTab(tab.windowId, { format: 'png' });
+    const bitmap = await createImageBitmap(await (await fetch(dataUrl)).blob());
+    // The capture is in device pixels: devicePixelRatio times CSS pixels (measured from the capture's width, so a
+    // page zoom the ratio does not describe is still cropped right).
+    const scale = rect.viewportWidth > 0 ? bitmap.width / rect.viewportWidth : rect.dpr || 1;
+    const sx = Math.max(0, Math.round(rect.x * scale));
+    const sy = Math.max(0, Math.round(rect.y * scale));
+    const width = Math.min(bitmap.width - sx, Math.round(rect.width * scale));
+    const height = Math.min(bitmap.height - sy, Math.round(rect.height * scale));
+    if (width < 16 || height < 16) throw new ApiProblem({ type: 'frame-not-visible', title: 'The video is not visible' });
+    const canvas = new OffscreenCanvas(width, height);
+    canvas.getContext('2d').drawImage(bitmap, sx, sy, width, height, 0, 0, width, height);
+    bitmap.close();
+    const png = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
+    const response = await client.verifyBytes(png, 'image/png', null, M.isHttpUrl(tab.url) ? tab.url : null);
+    payload = { result: { response, frame: { width, height } } };
+  } catch (err) {
+    payload = { problem: toProblem(err) };
+  }
+  await M.requestTab(tabId, 'frame-result', payload);
+  if (payload.problem) throw new ApiProblem(payload.problem);
+  return payload.result;
+}
 
 function toProblem(err) {
   if (err instanceof ApiProblem || err instanceof M.ProblemError) return err.problem;
@@ -171,18 +285,21 @@ api.runtime.onInstalled.addListener((details) => {
   // First install: show the settings (the server URL is the one thing a user may need to set).
   if (details.reason === 'install') api.runtime.openOptionsPage().catch(() => {});
   api.contextMenus.removeAll(() => {
-    api.contextMenus.create({
-      id: MENU_ID,
-      title: api.i18n.getMessage('menuVerify'),
-      contexts: ['image', 'video', 'audio'],
-    });
+    api.contextMenus.create({ id: MENU_ID, title: api.i18n.getMessage('menuVerify'), contexts: ['image', 'video', 'audio'] });
+    api.contextMenus.create({ id: MENU_REPORT, title: api.i18n.getMessage('menuReport'),
+      contexts: ['image', 'video', 'audio'] });
+    api.contextMenus.create({ id: MENU_FRAME, title: api.i18n.getMessage('menuFrame'), contexts: ['video'] });
   });
 });
 
 api.contextMenus.onClicked.addListener((info, tab) => {
   // Works whatever the automatic-checking settings say: the user asked for this one item.
-  if (info.menuItemId !== MENU_ID || !M.isHttpUrl(info.srcUrl)) return;
-  openReport(info.srcUrl, info.mediaType || 'image', info.pageUrl || (tab && tab.url));
+  if (info.menuItemId === MENU_FRAME) {
+    if (tab && Number.isInteger(tab.id)) checkFrame(tab.id).catch(() => {}); // the page shows the outcome
+    return;
+  }
+  if ((info.menuItemId !== MENU_ID && info.menuItemId !== MENU_REPORT) || !M.isHttpUrl(info.srcUrl)) return;
+  openReport(info.srcUrl, info.mediaType || 'image', info.pageUrl || (tab && tab.url), info.menuItemId === MENU_REPORT);
 });
 
 api.storage.onChanged.addListener((changes, area) => {

@@ -32,6 +32,8 @@
   let retryDelay = RETRY_MIN_MS;
   let retryTimer = null;
   let lastProblem = null;
+  let contextTarget = null; // the <video> last right-clicked ("Check this frame")
+  let frameTarget = null; // the <video> whose frame is being checked
 
   // ---- discovery ------------------------------------------------------------------------------------------------
 
@@ -157,6 +159,7 @@
       inFlight += 1;
       M.request('check-media', { url: item.url, kind: item.kind })
         .then((data) => {
+          item.progress = null;
           item.status = data.status === 'too-large' ? 'too-large' : 'done';
           item.result = data;
           item.problem = null;
@@ -208,7 +211,7 @@
       font: inherit; font-weight: 600; box-shadow: 0 1px 4px rgba(0,0,0,.35); white-space: nowrap; }
     .badge:focus-visible { outline: 2px solid #8ab4f8; outline-offset: 2px; }
     .dot { width: 9px; height: 9px; border-radius: 50%; flex: none; background: #9aa0a6; }
-    .synthetic .dot, .refuted .dot { background: #ff5b5b; }
+    .synthetic .dot, .refuted .dot, .frame_failed .dot { background: #ff5b5b; }
     .likely_synthetic .dot { background: #ffb300; }
     .provenance_invalid .dot { background: #ff8a3d; }
     .has_provenance .dot { background: #4caf50; }
@@ -226,12 +229,24 @@
     .card button { font: inherit; padding: 4px 8px; border-radius: 6px; border: 1px solid #bbb; background: #f5f5f5;
       color: #111; cursor: pointer; }
     .card button.primary { background: #1a73e8; border-color: #1a73e8; color: #fff; }
+    .checking .dot { background: #8ab4f8; }
+    .card .frame-only { padding: 6px 8px; border-radius: 6px; background: #fff4e5; color: #663c00; font-weight: 600; }
+    .card form { display: grid; gap: 4px; margin-top: 8px; }
+    .card select, .card textarea { font: inherit; width: 100%; box-sizing: border-box; }
+    .card .report-status { margin: 6px 0 0; font-weight: 600; }
+    .card .report-status.error { color: #a50e0e; }
   `;
 
   function labelKey(item) {
     if (item.status === 'too-large') return { key: 'not_checked', label: 'not_checked', refuted: false, show: true };
+    if (item.status === 'checking' && item.progress) return { key: 'checking', label: 'checking', refuted: false, show: true };
     const b = S.badgeFor(item.result && item.result.response, config.showLabels);
     const key = b.refuted && (config.showLabels || []).includes('refuted') ? 'refuted' : b.label;
+    if (item.frame && item.problem) return { key: 'frame_failed', label: 'unknown', refuted: false, show: true };
+    if (item.frame) {
+      // The user asked for this frame: always answer, "nothing found" included.
+      return { key: key === 'unknown' ? 'frame_unknown' : key, label: b.label, refuted: b.refuted, show: true };
+    }
     return { key, label: b.label, refuted: b.refuted, show: b.badge };
   }
 
@@ -288,10 +303,23 @@
 
   function fillBadge(badge, item, info) {
     badge.item = item;
-    const text = I.t('badge_' + info.key);
+    const text = info.key === 'checking'
+      ? I.t('badge_checking', String(Math.round(item.progress.progress * 100)))
+      : I.t('badge_' + info.key);
     badge.host.setAttribute('data-verity-label', info.label);
     badge.host.setAttribute('data-verity-src', item.url);
-    badge.host.setAttribute('data-verity-status', item.status === 'too-large' ? 'too-large' : 'checked');
+    badge.host.setAttribute('data-verity-status',
+      item.status === 'too-large' ? 'too-large' : info.key === 'checking' ? 'checking' : 'checked');
+    if (info.key === 'checking') badge.host.setAttribute('data-verity-progress', String(item.progress.progress));
+    else badge.host.removeAttribute('data-verity-progress');
+    if (item.job) badge.host.setAttribute('data-verity-job', 'true'); // verified as a server job (long media)
+    if (item.frame) {
+      badge.host.setAttribute('data-verity-scope', 'frame');
+      badge.host.setAttribute('data-verity-frame', `${item.frame.width}x${item.frame.height}`);
+    } else {
+      badge.host.removeAttribute('data-verity-scope');
+      badge.host.removeAttribute('data-verity-frame');
+    }
     if (info.refuted) badge.host.setAttribute('data-verity-refuted', 'true');
     else badge.host.removeAttribute('data-verity-refuted');
     badge.host.setAttribute('data-verity-collapsed', config.collapsed ? 'true' : 'false');
@@ -324,13 +352,15 @@
     const response = item.result && item.result.response;
     const card = badge.card;
     card.replaceChildren();
-    card.append(h('h2', '', I.t('badge_' + info.key)));
-    card.append(h('p', 'muted', I.t('label_' + info.key)));
+    card.append(h('h2', '', info.key === 'checking' ? badge.text.textContent : I.t('badge_' + info.key)));
+    if (item.frame) card.append(h('p', 'frame-only', I.t('frameOnly')));
+    if (info.key === 'frame_failed') {
+      card.append(h('p', '', [item.problem.title, item.problem.detail].filter(Boolean).map(String).join(': ')));
+    } else if (info.key !== 'checking' && info.key !== 'frame_unknown') {
+      card.append(h('p', 'muted', I.t('label_' + info.key)));
+    }
     if (response) {
-      if (response.refutation) {
-        const r = response.refutation;
-        card.append(h('p', '', `${r.fact_checker}: ${r.rating}. ${r.claim}`));
-      }
+      if (response.refutation) card.append(refutationBlock(response.refutation));
       const reasons = (response.verdict && response.verdict.reasons) || [];
       if (reasons.length) {
         card.append(h('p', '', I.t('cardReasons')));
@@ -344,26 +374,98 @@
       }
     }
     const actions = h('div', 'actions');
-    const report = h('button', 'primary', I.t('cardFullReport'));
-    report.type = 'button';
-    report.addEventListener('click', (ev) => {
-      ev.stopPropagation();
-      M.request('open-report', { url: item.url, kind: item.kind }).catch(() => {});
-    });
-    const collapse = h('button', '', I.t(config.collapsed ? 'cardExpand' : 'cardCollapse'));
-    collapse.type = 'button';
-    collapse.addEventListener('click', (ev) => {
-      ev.stopPropagation();
-      setCollapsed(!config.collapsed);
-    });
-    const close = h('button', '', I.t('cardClose'));
-    close.type = 'button';
-    close.addEventListener('click', (ev) => {
-      ev.stopPropagation();
-      toggleCard(badge);
-    });
-    actions.append(report, collapse, close);
+    const button = (key, className, onClick) => {
+      const b = h('button', className, I.t(key));
+      b.type = 'button';
+      b.addEventListener('click', (ev) => {
+        ev.stopPropagation();
+        onClick();
+      });
+      actions.append(b);
+      return b;
+    };
+    if (!item.frame) {
+      button('cardFullReport', 'primary', () => {
+        M.request('open-report', { url: item.url, kind: item.kind }).catch(() => {});
+      });
+      if (item.status === 'done') button('cardReport', '', () => showReportForm(badge));
+    }
+    button(config.collapsed ? 'cardExpand' : 'cardCollapse', '', () => setCollapsed(!config.collapsed));
+    button('cardClose', '', () => toggleCard(badge));
     card.append(actions);
+    if (badge.reportOpen && !item.frame) card.append(reportForm(badge));
+  }
+
+  /** The fact-check in the card: claim, rating, who and when, and a link to their article (textContent only). */
+  function refutationBlock(r) {
+    const box = h('div', 'refutation');
+    box.append(h('p', '', `${I.t('reportClaim')}: ${String(r.claim || '')}`));
+    box.append(h('p', '', `${I.t('reportRating')}: ${String(r.rating || '')}`));
+    box.append(h('p', 'muted', `${String(r.fact_checker || '')}${r.date ? ', ' + String(r.date) : ''}`));
+    if (r.review_url && M.isHttpUrl(r.review_url)) {
+      const a = h('a', '', I.t('reportReview'));
+      a.href = r.review_url;
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer';
+      const p = h('p');
+      p.append(a);
+      box.append(p);
+    }
+    return box;
+  }
+
+  function showReportForm(badge) {
+    badge.reportOpen = true;
+    renderCard(badge);
+    const select = badge.card.querySelector('select');
+    if (select) select.focus();
+  }
+
+  /** "Report as suspected fake" in the card: a category and optional text, sent through the service worker. */
+  function reportForm(badge) {
+    const item = badge.item;
+    const form = h('form');
+    const select = h('select');
+    select.setAttribute('aria-label', I.t('reportCategory'));
+    for (const category of M.REPORT_CATEGORIES) {
+      const option = h('option', '', I.t('category_' + category));
+      option.value = category;
+      select.append(option);
+    }
+    const text = h('textarea');
+    text.rows = 2;
+    text.maxLength = M.MAX_TEXT;
+    text.placeholder = I.t('reportText');
+    text.setAttribute('aria-label', I.t('reportText'));
+    const send = h('button', 'primary', I.t('reportSend'));
+    send.type = 'submit';
+    const status = h('p', 'report-status');
+    status.setAttribute('role', 'status');
+    form.append(select, text, send, status);
+    form.addEventListener('click', (ev) => ev.stopPropagation());
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      ev.stopPropagation();
+      send.disabled = true;
+      const value = text.value.trim();
+      M.request('report-media', { url: item.url, kind: item.kind, category: select.value,
+        ...(value ? { text: value } : {}) })
+        .then((data) => {
+          status.className = 'report-status';
+          status.textContent = I.t('cardReportSent', data.id);
+          badge.host.setAttribute('data-verity-report', 'sent');
+          badge.host.setAttribute('data-verity-report-id', data.id);
+        })
+        .catch((err) => {
+          const p = err.problem || {};
+          const unavailable = p.type === 'reporting-unavailable';
+          status.className = 'report-status error';
+          status.textContent = `${I.t(unavailable ? 'reportUnavailable' : 'reportError')} ${p.title || ''}`.trim();
+          badge.host.setAttribute('data-verity-report', unavailable ? 'unavailable' : 'error');
+          send.disabled = false;
+        });
+    });
+    return form;
   }
 
   function setCollapsed(value) {
@@ -491,9 +593,72 @@
       return false;
     }
     if (msg.type === 'get-page-stats') sendResponse(M.ok(pageStats()));
+    else if (msg.type === 'check-progress') sendResponse(M.ok(onProgress(msg.payload)));
+    else if (msg.type === 'get-frame-rect') {
+      const rect = frameRect();
+      sendResponse(rect ? M.ok(rect) : M.fail(M.problem('no-video', 'No video to check on this page')));
+    } else if (msg.type === 'frame-result') sendResponse(M.ok(showFrameResult(msg.payload)));
     else sendResponse(M.fail(M.problem('not-handled', 'Not handled by the content script', msg.type)));
     return false;
   });
+
+  /** A long check (a server job) reports progress: the badge shows it until the verdict arrives. */
+  function onProgress({ url, progress, stage, status }) {
+    const item = items.get(url);
+    if (!item || item.status !== 'checking' || !active) return false;
+    item.progress = { progress, stage: stage || '', status: status || '' };
+    item.job = true;
+    for (const el of item.elements) applyBadge(el, item);
+    return true;
+  }
+
+  // "Check this frame": remember which video was right-clicked (the context menu names no element).
+  document.addEventListener('contextmenu', (ev) => {
+    const path = ev.composedPath ? ev.composedPath() : [ev.target];
+    contextTarget = path.find((n) => n && n.localName === 'video') || null;
+  }, { capture: true, passive: true });
+
+  /** The video's visible rectangle in CSS pixels of the viewport (the service worker scales it to the capture). */
+  function frameRect() {
+    let video = contextTarget && contextTarget.isConnected ? contextTarget : null;
+    if (!video) {
+      // Without a right-click (e.g. a keyboard-opened menu): the largest video in view.
+      let best = 0;
+      for (const v of document.querySelectorAll('video')) {
+        const r = v.getBoundingClientRect();
+        const w = Math.max(0, Math.min(r.right, innerWidth) - Math.max(r.left, 0));
+        const hgt = Math.max(0, Math.min(r.bottom, innerHeight) - Math.max(r.top, 0));
+        if (w * hgt > best) {
+          best = w * hgt;
+          video = v;
+        }
+      }
+    }
+    if (!video) return null;
+    frameTarget = video;
+    const r = video.getBoundingClientRect();
+    const x = Math.max(0, r.left);
+    const y = Math.max(0, r.top);
+    return { x, y, width: Math.min(r.right, innerWidth) - x, height: Math.min(r.bottom, innerHeight) - y,
+      viewportWidth: innerWidth, viewportHeight: innerHeight, dpr: devicePixelRatio || 1 };
+  }
+
+  /** The verdict on one captured frame, shown on the video with a clear "only one frame" notice. */
+  function showFrameResult({ result, problem }) {
+    const video = frameTarget;
+    if (!video || !video.isConnected || !config) return false;
+    const item = { url: video.currentSrc || video.src || location.href, kind: 'video', elements: new Set([video]),
+      status: 'done', result: problem ? null : { response: result.response }, problem: problem || null,
+      frame: problem ? { width: 0, height: 0 } : result.frame };
+    visible.set(video, true);
+    const wasActive = active;
+    active = true; // show it even when automatic checking is off: the user asked for this frame
+    applyBadge(video, item);
+    active = wasActive;
+    const badge = badges.get(video);
+    if (badge && badge.card.hidden) toggleCard(badge);
+    return true;
+  }
 
   api.storage.onChanged.addListener((changes, area) => {
     if ((area === 'sync' && (changes.settings || changes.sites)) || (area === 'local' && changes.collapsed)) {

@@ -1,4 +1,4 @@
-/* The toolbar popup: this page's counts, the per-site switch, and the server's state. */
+/* The toolbar popup: this page's counts, the per-site switch, the server's state, and the user's own reports. */
 (async function () {
   'use strict';
   const M = globalThis.VerifyMessages;
@@ -61,10 +61,43 @@
     $('items-section').hidden = stats.items.length === 0;
   }
 
+  /** The reports sent from this browser, with their status as the server says now (asked by receipt). */
+  async function showReports() {
+    const reports = await M.request('list-reports', {});
+    const list = $('reports');
+    list.replaceChildren();
+    for (const r of reports) {
+      const li = document.createElement('li');
+      li.dataset.reportId = r.id;
+      li.dataset.status = r.status || 'unknown';
+      const a = document.createElement('a');
+      const params = new URLSearchParams({ src: r.url, kind: M.KINDS.includes(r.kind) ? r.kind : 'image' });
+      a.href = api.runtime.getURL('report/report.html') + '?' + params.toString();
+      a.target = '_blank';
+      a.textContent = (String(r.url).split('/').pop() || r.url).slice(0, 60);
+      const known = ['open', 'refuted', 'synthetic', 'dismissed'].includes(r.status);
+      const status = document.createElement('span');
+      status.className = 'report-status ' + (known ? r.status : 'unknown');
+      status.textContent = I.t(known ? 'status_' + r.status : 'status_unknown');
+      const meta = document.createElement('small');
+      meta.className = 'muted';
+      meta.textContent = ` ${I.t('category_' + r.category) || ''} · ${String(r.time || '').slice(0, 10)}`;
+      li.append(a, document.createTextNode(': '), status, meta);
+      if (r.refutation && r.refutation.claim) {
+        const claim = document.createElement('div');
+        claim.className = 'muted';
+        claim.textContent = `${r.refutation.rating || ''}: ${r.refutation.claim}`;
+        li.append(claim);
+      }
+      list.append(li);
+    }
+    $('reports-section').hidden = reports.length === 0;
+  }
+
   $('site-enabled').addEventListener('change', async (ev) => {
     await M.request('set-site-enabled', { site, enabled: ev.target.checked });
   });
 
-  await Promise.all([showServer().catch(() => {}), showPage().catch(() => {})]);
+  await Promise.all([showServer().catch(() => {}), showPage().catch(() => {}), showReports().catch(() => {})]);
   document.body.dataset.ready = 'true';
 })();

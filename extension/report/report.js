@@ -162,6 +162,19 @@
     $('checks-section').hidden = false;
   }
 
+  // Long audio/video is verified as a server job: the service worker relays its progress (0-1) until the verdict.
+  M.extensionApi().runtime.onMessage.addListener((msg, sender) => {
+    if (!msg || msg.type !== 'check-progress' || sender.id !== M.extensionApi().runtime.id) return false;
+    if (M.validate(msg, 'extension') || msg.payload.url !== src || document.body.dataset.state !== 'loading') return false;
+    const pct = Math.round(msg.payload.progress * 100);
+    $('progress').value = msg.payload.progress;
+    $('progress-text').textContent = I.t('reportProgress', String(pct));
+    $('progress-row').hidden = false;
+    document.body.dataset.progress = String(msg.payload.progress);
+    document.body.dataset.job = 'true';
+    return false;
+  });
+
   let result;
   try {
     result = await M.request('verify-url', { url: src, kind, ...(M.isHttpUrl(page) ? { pageUrl: page } : {}) });
@@ -171,6 +184,7 @@
     return;
   }
   $('loading').hidden = true;
+  $('progress-row').hidden = true;
   if (result.status === 'too-large') {
     fail(I.t('reportTooLarge', String(result.bytes)));
     document.body.dataset.state = 'too-large';
@@ -189,25 +203,36 @@
     ev.preventDefault();
     const status = $('report-status');
     status.className = '';
-    status.textContent = '';
-    const reason = $('reason').value.trim();
-    if (!reason) {
-      $('reason').focus();
-      return;
-    }
+    status.replaceChildren();
+    delete status.dataset.result;
+    const text = $('text').value.trim();
+    $('report-button').disabled = true;
     try {
-      await M.request('report-fake', {
-        sha256: response.sha256, sourceUrl: src, reason, ...(M.isHttpUrl(page) ? { pageUrl: page } : {}),
+      const receipt = await M.request('report-fake', {
+        sha256: response.sha256, category: $('category').value, sourceUrl: src, kind,
+        ...(text ? { text } : {}), ...(M.isHttpUrl(page) ? { pageUrl: page } : {}),
       });
-      status.textContent = I.t('reportSent');
+      status.className = 'sent';
+      status.append(h('p', {}, I.t('reportSent')), h('dl', { class: 'meta' },
+        h('dt', {}, I.t('reportSentId')), h('dd', { id: 'report-id' }, receipt.id),
+        h('dt', {}, I.t('reportReceipt')), h('dd', { id: 'report-receipt' }, h('code', {}, receipt.receipt)),
+        h('dt', {}, I.t('reportStatusLabel')), h('dd', { id: 'report-state', 'data-status': receipt.status },
+          I.t('status_' + (['open', 'refuted', 'synthetic', 'dismissed'].includes(receipt.status) ? receipt.status : 'unknown')))));
       status.dataset.result = 'sent';
     } catch (err) {
       const p = err.problem || {};
       const unavailable = p.type === 'reporting-unavailable';
       status.className = unavailable ? 'unavailable' : 'error';
       status.dataset.result = unavailable ? 'unavailable' : 'error';
-      const head = unavailable ? I.t('reportUnavailable') : I.t('reportFailed');
+      const head = unavailable ? I.t('reportUnavailable') : I.t('reportError');
       status.textContent = `${head} (${[p.status, p.title].filter(Boolean).join(' ')}${p.detail ? ': ' + p.detail : ''})`;
+      $('report-button').disabled = false;
     }
   });
+
+  if (params.get('report') === '1') {
+    // Opened from "Report as suspected fake" (context menu): go straight to the form.
+    $('report-section').scrollIntoView({ block: 'center' });
+    $('category').focus();
+  }
 })();

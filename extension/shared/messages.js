@@ -13,7 +13,8 @@
   if (root.VerifyMessages) return;
 
   const MAX_URL = 2048;
-  const MAX_REASON = 2000;
+  const MAX_TEXT = 2000; // the server's default VERIFY_REPORT_TEXT_MAX
+  const REPORT_CATEGORIES = Object.freeze(['synthetic', 'misleading_context', 'manipulated', 'other']);
   const KINDS = Object.freeze(['image', 'video', 'audio']);
   const LABELS = Object.freeze(['synthetic', 'likely_synthetic', 'provenance_invalid', 'has_provenance', 'unknown']);
   // Labels a user can choose to show; "refuted" stands for any media a fact-checker has refuted.
@@ -41,7 +42,12 @@
     kind: (x) => KINDS.includes(x),
     boolean: (x) => typeof x === 'boolean',
     sha256: (x) => typeof x === 'string' && /^[0-9a-f]{64}$/.test(x),
-    reason: (x) => typeof x === 'string' && x.trim().length > 0 && x.length <= MAX_REASON,
+    category: (x) => REPORT_CATEGORIES.includes(x),
+    text: (x) => typeof x === 'string' && x.length <= MAX_TEXT,
+    reportId: (x) => typeof x === 'string' && /^[0-9a-f]{20}$/.test(x),
+    progress: (x) => typeof x === 'number' && x >= 0 && x <= 1,
+    shortText: (x) => typeof x === 'string' && x.length <= 64,
+    object: (x) => x !== null && typeof x === 'object' && !Array.isArray(x),
     site: (x) => typeof x === 'string' && x.length <= 253 && /^[a-z0-9.-]+(:[0-9]{1,5})?$/i.test(x),
     tabId: (x) => Number.isInteger(x) && x >= 0,
     settingsPatch: (x) => validateSettingsPatch(x) === null,
@@ -52,8 +58,14 @@
     // content script -> service worker
     'get-config': { from: 'content', payload: {} },
     'check-media': { from: 'content', payload: { url: ['httpUrl'], kind: ['kind'] } },
-    'open-report': { from: 'content', payload: { url: ['httpUrl'], kind: ['kind'] } },
+    'open-report': { from: 'content', payload: { url: ['httpUrl'], kind: ['kind'], report: ['boolean', true] } },
     'set-collapsed': { from: 'content', payload: { collapsed: ['boolean'] } },
+    // "Report as suspected fake" from the badge card: only media the service worker has itself checked can be
+    // reported this way (it supplies the sha256 and the page URL; the content script cannot choose them).
+    'report-media': {
+      from: 'content',
+      payload: { url: ['httpUrl'], kind: ['kind', true], category: ['category'], text: ['text', true] },
+    },
     // extension pages -> service worker
     'verify-url': { from: 'extension', payload: { url: ['httpUrl'], kind: ['kind'], pageUrl: ['httpUrl', true] } },
     'get-settings': { from: 'extension', payload: {} },
@@ -62,10 +74,20 @@
     'get-server-status': { from: 'extension', payload: {} },
     'report-fake': {
       from: 'extension',
-      payload: { sha256: ['sha256'], sourceUrl: ['httpUrl'], pageUrl: ['httpUrl', true], reason: ['reason'] },
+      payload: { sha256: ['sha256'], category: ['category'], text: ['text', true], sourceUrl: ['httpUrl'],
+        pageUrl: ['httpUrl', true], kind: ['kind', true] },
     },
+    'list-reports': { from: 'extension', payload: {} },
+    'check-frame': { from: 'extension', payload: { tabId: ['tabId'] } },
     // popup -> content script of the active tab
     'get-page-stats': { from: 'extension', payload: {} },
+    // service worker -> content script / extension pages
+    'check-progress': {
+      from: 'extension',
+      payload: { url: ['httpUrl'], progress: ['progress'], stage: ['shortText', true], status: ['shortText', true] },
+    },
+    'get-frame-rect': { from: 'extension', payload: {} },
+    'frame-result': { from: 'extension', payload: { result: ['object', true], problem: ['object', true] } },
   });
 
   function validateSettingsPatch(x) {
@@ -185,7 +207,7 @@
   }
 
   root.VerifyMessages = Object.freeze({
-    TYPES, KINDS, LABELS, SHOWABLE, LANGUAGES, DEFAULT_SETTINGS, MAX_URL, MAX_REASON,
+    TYPES, KINDS, LABELS, SHOWABLE, LANGUAGES, DEFAULT_SETTINGS, MAX_URL, MAX_TEXT, REPORT_CATEGORIES,
     isHttpUrl, validate, validateSettingsPatch, make, ok, fail, problem, ProblemError, unwrap, request, requestTab,
     extensionApi,
   });

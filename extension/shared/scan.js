@@ -123,7 +123,8 @@
     }
     for (const c of checks) {
       const ev = c.evidence || {};
-      if (c.outcome === 'detected' && c.check !== 'c2pa_manifest') {
+      // debunked_match and clip_match are no label: the refutation is shown on its own (claim, rating, who, when).
+      if (c.outcome === 'detected' && !['c2pa_manifest', 'debunked_match', 'clip_match'].includes(c.check)) {
         const src = ev.source || ev.label_source || ev.generator || ev.field || ev.standard;
         if (src) return { kind: 'label', text: String(typeof src === 'object' ? JSON.stringify(src) : src) };
         return { kind: 'label', text: c.check };

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, FIREFOX, ServerThread, start_site
+from e2e_support import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, FIREFOX, REFUTATION_TOKEN, ServerThread, start_site
 
 from buildtasks import extension as extension_build
 
@@ -30,12 +30,13 @@ def verity_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerTh
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[Callable[[int], ServerThread]]:
-    """Start a fresh server on a given port (for the server-comes-back test)."""
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerThread]]:
+    """Start a fresh server, with its own data folder, on a given port (0: any) with extra configuration. Refutation
+    writes are enabled with REFUTATION_TOKEN."""
     started: list[ServerThread] = []
 
-    def start(port: int) -> ServerThread:
-        server = ServerThread(tmp_path / f"data-{port}", port)
+    def start(port: int = 0, **config: Any) -> ServerThread:
+        server = ServerThread(tmp_path / f"data-{len(started)}", port, REFUTATION_TOKEN=REFUTATION_TOKEN, **config)
         started.append(server)
         return server
 
@@ -79,6 +80,7 @@ def chromium(extension_dist: dict[str, Path], tmp_path: Path) -> Iterator[Callab
             contexts.append(ctx)
             sw = ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event("serviceworker")
             ext_id = sw.url.split("/")[2]
+            assert ext_id == extension_build.CHROMIUM_ID  # pinned by the manifest's "key"
             # A first install opens the options page; close it so the test's own tab stays in front (background tabs
             # get no IntersectionObserver updates).
             options_url = f"chrome-extension://{ext_id}/options/options.html"

@@ -27,7 +27,12 @@ LATER_AI = "c2pa/openai_dalle3_via_chatgpt.webp"
 VIDEO = "c2pa/testsigner_video.mp4"
 AUDIO = "c2pa/adobe_firefly_generated_audio.wav"
 REFUTED_VARIANT = "refutation/variants/budgie_oakland-zoo-otters__caption_below.jpg"
+REFUTED_BANNER = "refutation/variants/budgie_oakland-zoo-otters__banner_top.jpg"
 REFUTED_ORIGINAL = "refutation/originals/budgie_oakland-zoo-otters.jpg"
+REPORTED_IMAGE = "refutation/originals/budgie_tea-gardens.jpg"  # reported, then refuted by a reviewer
+CLIP_ORIGINAL = "video/match/originals/v01_bikes.mp4"
+CLIP_VARIANT = "video/match/variants/v01_bikes__caption.mp4"
+REFUTATION_TOKEN = "e2e-refutation-token"
 PLAIN = ["photos/budgie_blue-periwinkle.jpg", "photos/budgie_casa-mila.jpg", "photos/deb_lomiri_Dragonfly_by_Bolly.jpg"]
 
 TEST_PAGE = f"""<!doctype html>
@@ -77,11 +82,38 @@ def bench_page(count: int) -> str:
             f'<style>img{{margin:2px}}</style></head><body>{tags}</body></html>')
 
 
-REFUTED_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Refuted re-post</title></head>
-<body><h1>A re-post with a false caption</h1>
-<img id="refuted" src="/fixtures/{REFUTED_VARIANT}" width="400" height="270" alt="re-post"></body></html>"""
+REFUTED_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Refuted re-posts</title>
+<style>body {{ font: 15px sans-serif; margin: 16px; }} .row {{ display: flex; gap: 16px; }}</style></head>
+<body><h1>Re-posts of a debunked photo</h1>
+<div class="row">
+<img id="captioned" src="/fixtures/{REFUTED_VARIANT}" width="400" height="320" alt="re-post with a caption">
+<img id="bannered" src="/fixtures/{REFUTED_BANNER}" width="400" height="320" alt="re-post in a meme banner">
+</div></body></html>"""
 
-PAGES = {"/page.html": TEST_PAGE, "/refuted.html": REFUTED_PAGE, "/bench.html": bench_page(300)}
+REPORTED_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A viral photo</title></head>
+<body style="font: 15px sans-serif; margin: 16px"><h1>A viral photo</h1>
+<img id="viral" src="/fixtures/{REPORTED_IMAGE}" width="400" height="300" alt="viral"></body></html>"""
+
+CLIP_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A re-posted clip</title></head>
+<body style="font: 15px sans-serif; margin: 16px"><h1>A re-posted clip</h1>
+<video id="clip" controls muted preload="metadata" width="480" height="204" src="/fixtures/{CLIP_VARIANT}"></video>
+</body></html>"""
+
+# A video the extension cannot fetch: its bytes are fetched by the page and played from a blob: URL (as MSE players do).
+BLOB_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A streamed clip</title></head>
+<body style="font: 15px sans-serif; margin: 16px"><h1>A streamed clip</h1>
+<video id="stream" muted width="480" height="204"></video>
+<script>
+  fetch('/fixtures/{CLIP_VARIANT}').then((r) => r.blob()).then((b) => {{
+    const v = document.getElementById('stream');
+    v.addEventListener('seeked', () => {{ document.body.dataset.frameReady = 'true'; }}, {{ once: true }});
+    v.addEventListener('loadeddata', () => {{ v.currentTime = 2; }}, {{ once: true }});
+    v.src = URL.createObjectURL(b);
+  }});
+</script></body></html>"""
+
+PAGES = {"/page.html": TEST_PAGE, "/refuted.html": REFUTED_PAGE, "/reported.html": REPORTED_PAGE,
+         "/clip.html": CLIP_PAGE, "/stream.html": BLOB_PAGE, "/bench.html": bench_page(300)}
 
 
 class _SiteHandler(SimpleHTTPRequestHandler):
@@ -120,8 +152,8 @@ def free_port() -> int:
 class ServerThread:
     """The real Flask app behind werkzeug's threaded server, on loopback."""
 
-    def __init__(self, data_dir: Path, port: int = 0) -> None:
-        self.app = create_app({"TESTING": True, "DATA_DIR": str(data_dir)})
+    def __init__(self, data_dir: Path, port: int = 0, **config: Any) -> None:
+        self.app = create_app({"TESTING": True, "DATA_DIR": str(data_dir), **config})
         self.server = make_server("127.0.0.1", port, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -131,6 +163,18 @@ class ServerThread:
         self.server.shutdown()
         self.server.server_close()
 
+    def add_refutation(self, fixture: str, **fields: Any) -> dict[str, Any]:
+        """POST /v1/refutations (multipart: `refutation` JSON + `file`), with the configured bearer token."""
+        import json
+        from io import BytesIO
+
+        data = (FIXTURES / fixture).read_bytes()
+        response = self.app.test_client().post(
+            "/v1/refutations", headers={"Authorization": f"Bearer {REFUTATION_TOKEN}"},
+            data={"refutation": json.dumps(fields), "file": (BytesIO(data), Path(fixture).name)},
+            content_type="multipart/form-data")
+        assert response.status_code == 201, response.get_json()
+        return dict(response.get_json())
 
 
 

@@ -21,11 +21,29 @@ def test_extension_build_chromium_manifest_service_worker_module(extension_dist:
     assert manifest["content_scripts"][0]["js"][0] == "shared/messages.js"
 
 
+def test_extension_build_manifest_key_pins_documented_chromium_id(extension_dist: dict[str, Path]) -> None:
+    manifest = json.loads((extension_dist["chromium"] / "manifest.json").read_text(encoding="utf-8"))
+    assert ext.chromium_id(manifest) == ext.CHROMIUM_ID
+    assert ext.CHROMIUM_ID in (ext.SOURCE / "README.md").read_text(encoding="utf-8")
+    assert "PRIVATE KEY" not in json.dumps(manifest)
+
+
+def test_extension_build_minimum_permissions_each_justified_in_readme(extension_dist: dict[str, Path]) -> None:
+    manifest = json.loads((extension_dist["chromium"] / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["permissions"] == ["storage", "contextMenus"]
+    assert manifest["host_permissions"] == ["<all_urls>"]
+    assert "optional_permissions" not in manifest
+    readme = (ext.SOURCE / "README.md").read_text(encoding="utf-8")
+    for permission in [*manifest["permissions"], *manifest["host_permissions"]]:
+        assert f"`{permission}`" in readme, permission
+
+
 def test_extension_build_firefox_manifest_background_scripts_gecko_id(extension_dist: dict[str, Path]) -> None:
     manifest = json.loads((extension_dist["firefox"] / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["background"] == {"scripts": ["background/service-worker.js"], "type": "module"}
     assert manifest["browser_specific_settings"]["gecko"]["id"] == ext.GECKO_ID
     assert "service_worker" not in manifest["background"] and "minimum_chrome_version" not in manifest
+    assert "key" not in manifest  # Chromium-only
 
 
 def test_extension_build_zips_hold_the_build_and_icons(extension_dist: dict[str, Path]) -> None:

@@ -78,6 +78,22 @@ test('api_client_same_url_cached_for_session', async () => {
   assert.equal(net.calls.filter((x) => x.key === `GET ${MEDIA}`).length, 2);
 });
 
+test('api_client_cached_result_expires_after_ttl', async () => {
+  const net = fakeFetch({ [`GET ${MEDIA}`]: mediaRoute, [`GET ${SERVER}/v1/verdicts/${SHA}`]: () => json(200, VERDICT) });
+  let clock = 0;
+  const { c } = client(net.fetch, { now: () => clock, cacheTtlMs: 1000 });
+  await c.check(MEDIA);
+  clock = 999;
+  await c.check(MEDIA);
+  assert.equal(net.calls.filter((x) => x.key === `GET ${MEDIA}`).length, 1);
+  clock = 1000;
+  await c.check(MEDIA);
+  assert.equal(net.calls.filter((x) => x.key === `GET ${MEDIA}`).length, 2);
+  c.forget(MEDIA);
+  await c.check(MEDIA);
+  assert.equal(net.calls.filter((x) => x.key === `GET ${MEDIA}`).length, 3);
+});
+
 test('api_client_429_503_retried_with_backoff_then_succeeds', async () => {
   const net = fakeFetch({
     [`GET ${MEDIA}`]: mediaRoute,
@@ -134,10 +150,71 @@ test('api_client_report_missing_endpoint_reporting_unavailable', async () => {
     [`POST ${SERVER}/v1/reports`]: () => json(404, { type: 'about:blank', title: 'Not Found', status: 404 }),
   });
   const { c } = client(net.fetch);
-  await assert.rejects(c.report({ sha256: SHA, sourceUrl: MEDIA, pageUrl: null, reason: 'fake' }),
+  await assert.rejects(c.report({ sha256: SHA, category: 'synthetic', sourceUrl: MEDIA, pageUrl: null }),
     (err) => err.problem.type === 'reporting-unavailable' && err.problem.status === 404 && err.problem.title === 'Not Found');
-  const body = JSON.parse(net.calls[0].init.body);
-  assert.deepEqual(body, { sha256: SHA, source_url: MEDIA, page_url: null, reason: 'fake' });
+});
+
+test('api_client_report_posts_server_fields_returns_receipt', async () => {
+  const receipt = { id: '0123456789abcdef0123', receipt: 'secret', status: 'open', status_url: '/v1/reports/0123456789abcdef0123', sha256: SHA, category: 'manipulated' };
+  const net = fakeFetch({ [`POST ${SERVER}/v1/reports`]: () => json(201, receipt) });
+  const { c } = client(net.fetch);
+  const got = await c.report({ sha256: SHA, category: 'manipulated', text: 'edited', sourceUrl: MEDIA, pageUrl: 'https://news.example/' });
+  assert.deepEqual(got, receipt);
+  const post = net.calls[0];
+  assert.equal(post.init.headers['Content-Type'], 'application/json');
+  assert.deepEqual(JSON.parse(post.init.body), { sha256: SHA, category: 'manipulated', text: 'edited', source_url: MEDIA, page_url: 'https://news.example/' });
+});
+
+test('api_client_report_status_by_receipt', async () => {
+  const id = '0123456789abcdef0123';
+  const net = fakeFetch({ [`GET ${SERVER}/v1/reports/${id}?receipt=a%2Fb`]: () => json(200, { id, status: 'refuted' }) });
+  const { c } = client(net.fetch);
+  assert.equal((await c.reportStatus(id, 'a/b')).status, 'refuted');
+  await assert.rejects(c.reportStatus('../v1/checks', 'x'), (err) => err.problem.type === 'invalid-report-id');
+});
+
+test('api_client_verify_202_job_polled_with_progress_until_result', async () => {
+  const job = (status, progress, extra = {}) => ({ id: 'a'.repeat(32), status, stage: status, progress, sha256: SHA,
+    media_type: 'video/mp4', created: 0, updated: 0, url: `/v1/jobs/${'a'.repeat(32)}`, ...extra });
+  const polls = [job('running', 0.4), job('running', 0.9), job('done', 1, { result: VERDICT })];
+  const net = fakeFetch({
+    [`GET ${MEDIA}`]: mediaRoute,
+    [`GET ${SERVER}/v1/verdicts/${SHA}`]: () => json(404, { type: 'verdict-not-found', title: 'No verdict', status: 404 }),
+    [`POST ${SERVER}/v1/verify`]: () => json(202, job('queued', 0), { location: `/v1/jobs/${'a'.repeat(32)}` }),
+    [`GET ${SERVER}/v1/jobs/${'a'.repeat(32)}`]: (init, n) => json(200, polls[n - 1]),
+  });
+  const seen = [];
+  const { c, sleeps } = client(net.fetch, { onProgress: (p) => seen.push([p.url, p.progress, p.status]) });
+  const result = await c.check(MEDIA);
+  assert.equal(result.via, 'upload');
+  assert.equal(result.response.verdict.label, 'synthetic');
+  assert.deepEqual(seen, [[MEDIA, 0, 'queued'], [MEDIA, 0.4, 'running'], [MEDIA, 0.9, 'running'], [MEDIA, 1, 'done']]);
+  assert.equal(sleeps.length, 3);
+  assert.ok(sleeps[2] > sleeps[0]); // polling slows down
+});
+
+test('api_client_verify_202_failed_job_problem', async () => {
+  const id = 'b'.repeat(32);
+  const net = fakeFetch({
+    [`GET ${MEDIA}`]: mediaRoute,
+    [`GET ${SERVER}/v1/verdicts/${SHA}`]: () => json(404, { title: 'No verdict', status: 404 }),
+    [`POST ${SERVER}/v1/verify`]: () => json(202, { id, status: 'queued', progress: 0, url: `/v1/jobs/${id}` }),
+    [`GET ${SERVER}/v1/jobs/${id}`]: () => json(200, { id, status: 'failed', progress: 0.2,
+      problem: { type: 'https://verity.example/problems/decode-limit', title: 'Too long', status: 413 } }),
+  });
+  const { c } = client(net.fetch);
+  await assert.rejects(c.check(MEDIA), (err) => err.problem.title === 'Too long' && err.problem.status === 413);
+});
+
+test('api_client_verify_202_foreign_job_url_refused', async () => {
+  const net = fakeFetch({
+    [`GET ${MEDIA}`]: mediaRoute,
+    [`GET ${SERVER}/v1/verdicts/${SHA}`]: () => json(404, { title: 'No verdict', status: 404 }),
+    [`POST ${SERVER}/v1/verify`]: () => json(202, { status: 'queued', progress: 0, url: 'https://evil.example/v1/jobs/x' }),
+  });
+  const { c } = client(net.fetch);
+  await assert.rejects(c.check(MEDIA), (err) => err.problem.type === 'invalid-job');
+  assert.ok(!net.calls.some((x) => x.key.includes('evil.example')));
 });
 
 test('api_client_limiter_bounds_concurrency', async () => {

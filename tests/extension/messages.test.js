@@ -30,7 +30,7 @@ test('messages_validate_settings_from_content_script_forbidden', () => {
   const msg = env('set-settings', { settings: { serverUrl: 'https://evil.example' } });
   assert.equal(M.validate(msg, 'content').type, 'forbidden');
   assert.equal(M.validate(msg, 'extension'), null);
-  for (const type of ['set-site-enabled', 'report-fake', 'verify-url', 'get-settings', 'get-server-status']) {
+  for (const type of ['set-site-enabled', 'report-fake', 'verify-url', 'get-settings', 'get-server-status', 'list-reports']) {
     assert.equal(M.validate(env(type, {}), 'content').type, 'forbidden', type);
   }
 });
@@ -68,12 +68,34 @@ test('messages_validate_settings_patch_values_checked', () => {
   }
 });
 
-test('messages_validate_report_fake_requires_hash_and_reason', () => {
-  const payload = { sha256: 'a'.repeat(64), sourceUrl: 'https://example.org/a.jpg', reason: 'fake' };
+test('messages_validate_report_fake_requires_hash_and_category', () => {
+  const payload = { sha256: 'a'.repeat(64), category: 'misleading_context', sourceUrl: 'https://example.org/a.jpg', text: 'old photo' };
   assert.equal(M.validate(env('report-fake', payload), 'extension'), null);
+  const { text, ...noText } = payload;
+  assert.equal(M.validate(env('report-fake', noText), 'extension'), null); // the text is optional
   assert.ok(M.validate(env('report-fake', { ...payload, sha256: 'A'.repeat(64) }), 'extension'));
-  assert.ok(M.validate(env('report-fake', { ...payload, reason: '   ' }), 'extension'));
-  assert.ok(M.validate(env('report-fake', { ...payload, reason: 'x'.repeat(2001) }), 'extension'));
+  assert.ok(M.validate(env('report-fake', { ...payload, category: 'deepfake' }), 'extension'));
+  assert.ok(M.validate(env('report-fake', { ...payload, text: 'x'.repeat(2001) }), 'extension'));
+  assert.ok(M.validate(env('report-fake', { ...payload, reason: 'old field' }), 'extension'));
+  assert.deepEqual([...M.REPORT_CATEGORIES], ['synthetic', 'misleading_context', 'manipulated', 'other']);
+});
+
+test('messages_validate_report_media_from_content_needs_url_and_category_only', () => {
+  const ok = env('report-media', { url: 'https://example.org/a.jpg', category: 'synthetic', text: 'x' });
+  assert.equal(M.validate(ok, 'content'), null);
+  // the content script cannot name the hash: the service worker uses its own check of that URL
+  const withHash = env('report-media', { url: 'https://example.org/a.jpg', category: 'synthetic', sha256: 'a'.repeat(64) });
+  assert.equal(M.validate(withHash, 'content').type, 'invalid-field');
+  for (const type of ['list-reports', 'check-frame', 'check-progress', 'frame-result', 'get-frame-rect']) {
+    assert.equal(M.validate(env(type, {}), 'content').type, 'forbidden', type);
+  }
+});
+
+test('messages_validate_check_progress_bounds_progress', () => {
+  const msg = (progress) => env('check-progress', { url: 'https://example.org/v.mp4', progress, stage: 'decoding' });
+  assert.equal(M.validate(msg(0.45), 'extension'), null);
+  assert.ok(M.validate(msg(1.5), 'extension'));
+  assert.ok(M.validate(msg('half'), 'extension'));
 });
 
 test('messages_unwrap_reply_ok_data_or_problem_error', () => {
