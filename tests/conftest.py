@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -12,39 +10,7 @@ from server import create_app
 from server.verify.media import load_media
 from server.verify.types import Limits, Media
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "fixtures"
-
-
-def fixture_path(name: str) -> Path:
-    """A file under ../shared/fixtures (e.g. "c2pa/no_manifest.jpg")."""
-    return FIXTURES / name
-
-
-def expected(folder: str) -> list[dict[str, Any]]:
-    """The folder's expected.json entries."""
-    return json.loads((FIXTURES / folder / "expected.json").read_text(encoding="utf-8"))
-
-
-def expected_label(entry: dict[str, Any]) -> str:
-    """The verdict label an expected.json entry implies, by the rule of the spine issue.
-
-    A declared AI label or C2PA AI declaration -> synthetic; a C2PA manifest that fails validation -> provenance_invalid,
-    except when it declares AI and fails only on its certificate (then synthetic); GB 45438 Label 2 -> likely_synthetic;
-    valid C2PA without AI -> has_provenance; otherwise unknown.
-    """
-    exp, ev = entry["expected"], entry.get("evidence", {}).get("c2pa", {})
-    if exp["c2pa"] == "valid_ai" or exp["label"] == "ai":
-        return "synthetic"
-    if exp["c2pa"] == "invalid":
-        codes = set(ev.get("with_trust_bundle", {}).get("status_codes", []))
-        cert_only = all(c.startswith(("signingCredential.", "timeStamp.")) for c in codes)
-        return "synthetic" if ev.get("ai_basis") and cert_only else "provenance_invalid"
-    if exp["label"] == "ai_possible":
-        return "likely_synthetic"
-    if exp["c2pa"] == "valid_not_ai":
-        return "has_provenance"
-    return "unknown"
+from media_fixtures import FIXTURES, ROOT, expected, expected_label, fixture_path  # noqa: F401 (re-exported)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import io
 
 import jsonschema
 import pytest
-from conftest import FIXTURES, expected, expected_label, fixture_path
+from media_fixtures import FIXTURES, expected, expected_label, fixture_path
 
 from server.api import openapi_document
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import expected, fixture_path
+from media_fixtures import expected, fixture_path
 
 # Files FFmpeg decodes completely are accepted: two are valid media under a wrong extension (sniffing reads the
 # bytes, not the name), two are RIFF-parser bombs for C2PA readers that decode cleanly as audio.

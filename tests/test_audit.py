@@ -10,7 +10,7 @@ from io import BytesIO
 import pytest
 
 from buildtasks import audit as audit_cli
-from conftest import fixture_path
+from media_fixtures import fixture_path
 from server.audit import AuditLog
 
 

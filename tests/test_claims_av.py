@@ -13,7 +13,7 @@ from buildtasks import claims as claims_cli
 from server import create_app
 from server.verify import clip_match
 
-from conftest import FIXTURES
+from media_fixtures import FIXTURES
 
 
 def _media_review(content_url: str, name: str) -> dict[str, Any]:

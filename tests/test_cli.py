@@ -9,7 +9,7 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import FIXTURES, ROOT, expected, expected_label
+from media_fixtures import FIXTURES, ROOT, expected, expected_label
 
 
 def _run(*args: str, tmp_path) -> subprocess.CompletedProcess:

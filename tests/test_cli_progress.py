@@ -9,7 +9,7 @@ import sys
 
 from buildtasks.verify_cli import ProgressBar
 
-from conftest import FIXTURES, ROOT
+from media_fixtures import FIXTURES, ROOT
 
 
 def test_cli_long_clip_progress_on_stderr_json_stdout_clean(tmp_path):

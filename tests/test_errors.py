@@ -7,7 +7,7 @@ import struct
 import zlib
 
 import pytest
-from conftest import fixture_path
+from media_fixtures import fixture_path
 
 from server import create_app
 from server.api import openapi_document

@@ -10,7 +10,7 @@ import pytest
 
 from server import create_app
 
-from conftest import fixture_path
+from media_fixtures import fixture_path
 
 CLIP = "video/match/originals/v01_bikes.mp4"  # 10 s
 

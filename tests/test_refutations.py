@@ -16,7 +16,7 @@ from buildtasks import claims as claims_cli
 from server import create_app
 from server.api import openapi_document
 
-from conftest import FIXTURES
+from media_fixtures import FIXTURES
 
 ORIGINALS = FIXTURES / "refutation" / "originals"
 VARIANTS = FIXTURES / "refutation" / "variants"

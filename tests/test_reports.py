@@ -18,7 +18,7 @@ import pytest
 
 from server import create_app
 
-from conftest import ROOT, fixture_path
+from media_fixtures import ROOT, fixture_path
 
 PHOTO = "photos/deb_mate_Dune.jpg"
 OTHER_PHOTO = "photos/deb_plasma_Kite.jpg"

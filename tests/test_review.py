@@ -10,7 +10,7 @@ from io import BytesIO
 import pytest
 
 from buildtasks import users as users_cli
-from conftest import fixture_path
+from media_fixtures import fixture_path
 from server import create_app
 from server.accounts import check_password
 

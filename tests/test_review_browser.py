@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from conftest import ROOT, fixture_path
+from media_fixtures import ROOT, fixture_path
 from server import create_app
 
 CHROMIUM = "/usr/bin/chromium"

@@ -13,7 +13,7 @@ from PIL import Image
 
 from server import create_app
 
-from conftest import fixture_path
+from media_fixtures import fixture_path
 
 TOKEN = "security-test-token"
 PHOTO = "photos/" + sorted(p.name for p in fixture_path("photos").glob("*.jpg"))[0]

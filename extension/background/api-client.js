@@ -300,11 +300,19 @@ export function createApiClient(options) {
     if (text) body.text = text;
     if (sourceUrl) body.source_url = sourceUrl;
     if (pageUrl) body.page_url = pageUrl;
-    const response = await api('/v1/reports', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    // The media's bytes go with the report when they can still be read and are the bytes that were checked: the
+    // reviewer then sees the picture, and a refutation made from the report matches re-posts, not only exact copies.
+    const media = await reportMedia(sourceUrl, sha256);
+    let init;
+    if (media) {
+      const form = new FormData();
+      form.append('file', new Blob([media.data], { type: media.mediaType || 'application/octet-stream' }), 'media');
+      for (const [key, value] of Object.entries(body)) form.append(key, value);
+      init = { method: 'POST', body: form };
+    } else {
+      init = { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) };
+    }
+    const response = await api('/v1/reports', init);
     if (!response.ok) {
       const problem = await problemFrom(response);
       if (response.status === 404 || response.status === 405 || response.status === 501) {
@@ -314,6 +322,18 @@ export function createApiClient(options) {
       throw new ApiProblem(problem);
     }
     return response.json();
+  }
+
+  /** The reported media's bytes when they are still readable, within the cap, and hash to `sha256`; else null. */
+  async function reportMedia(sourceUrl, sha256) {
+    if (!sourceUrl || !/^https?:/i.test(sourceUrl)) return null;
+    try {
+      const media = await fetchMedia(sourceUrl);
+      if (media.tooLarge) return null;
+      return hex(await subtle.digest('SHA-256', media.data)) === sha256 ? media : null;
+    } catch (_) {
+      return null;
+    }
   }
 
   /** GET /v1/reports/<id>?receipt=...: the reporter's own report's status. */

@@ -154,15 +154,38 @@ test('api_client_report_missing_endpoint_reporting_unavailable', async () => {
     (err) => err.problem.type === 'reporting-unavailable' && err.problem.status === 404 && err.problem.title === 'Not Found');
 });
 
-test('api_client_report_posts_server_fields_returns_receipt', async () => {
+test('api_client_report_media_unreadable_posts_server_fields_as_json', async () => {
   const receipt = { id: '0123456789abcdef0123', receipt: 'secret', status: 'open', status_url: '/v1/reports/0123456789abcdef0123', sha256: SHA, category: 'manipulated' };
   const net = fakeFetch({ [`POST ${SERVER}/v1/reports`]: () => json(201, receipt) });
   const { c } = client(net.fetch);
   const got = await c.report({ sha256: SHA, category: 'manipulated', text: 'edited', sourceUrl: MEDIA, pageUrl: 'https://news.example/' });
   assert.deepEqual(got, receipt);
-  const post = net.calls[0];
+  const post = net.calls.find((call) => call.key === `POST ${SERVER}/v1/reports`);
   assert.equal(post.init.headers['Content-Type'], 'application/json');
   assert.deepEqual(JSON.parse(post.init.body), { sha256: SHA, category: 'manipulated', text: 'edited', source_url: MEDIA, page_url: 'https://news.example/' });
+});
+
+test('api_client_report_attaches_checked_bytes_as_multipart', async () => {
+  const receipt = { id: '0123456789abcdef0123', receipt: 'secret', status: 'open', sha256: SHA, category: 'synthetic' };
+  const net = fakeFetch({ [`GET ${MEDIA}`]: mediaRoute, [`POST ${SERVER}/v1/reports`]: () => json(201, receipt) });
+  const { c } = client(net.fetch);
+  const got = await c.report({ sha256: SHA, category: 'synthetic', sourceUrl: MEDIA, pageUrl: 'https://news.example/' });
+  assert.deepEqual(got, receipt);
+  const post = net.calls.find((call) => call.key === `POST ${SERVER}/v1/reports`);
+  assert.ok(post.init.body instanceof FormData);
+  assert.equal(post.init.body.get('sha256'), SHA);
+  assert.equal(post.init.body.get('category'), 'synthetic');
+  assert.equal(post.init.body.get('page_url'), 'https://news.example/');
+  assert.deepEqual(new Uint8Array(await post.init.body.get('file').arrayBuffer()), new Uint8Array(bytes));
+});
+
+test('api_client_report_bytes_changed_since_check_sends_hash_only', async () => {
+  const other = () => new Response(new Uint8Array([1, 2, 3]), { status: 200, headers: { 'content-type': 'image/jpeg' } });
+  const net = fakeFetch({ [`GET ${MEDIA}`]: other, [`POST ${SERVER}/v1/reports`]: () => json(201, { id: 'x' }) });
+  const { c } = client(net.fetch);
+  await c.report({ sha256: SHA, category: 'other', sourceUrl: MEDIA });
+  const post = net.calls.find((call) => call.key === `POST ${SERVER}/v1/reports`);
+  assert.deepEqual(JSON.parse(post.init.body), { sha256: SHA, category: 'other', source_url: MEDIA });
 });
 
 test('api_client_report_status_by_receipt', async () => {

@@ -10,7 +10,7 @@ from server.verify import av_decode
 from server.verify.media import load_media
 from server.verify.types import Limits, MediaKind, MediaTooLarge, UndecodableMedia
 
-from conftest import expected, fixture_path
+from media_fixtures import expected, fixture_path
 
 BENCH = "video/bench/bench_60s_720p.mp4"
 GOOD = [e for folder in ("video", "audio") for e in expected(folder)["files"]

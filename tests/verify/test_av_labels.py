@@ -7,7 +7,7 @@ import pytest
 from server.verify import av_labels
 from server.verify.types import Outcome, Signal
 
-from conftest import expected
+from media_fixtures import expected
 
 LABELS = [e for e in expected("audio")["files"] if e["category"] == "metadata_label"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import expected
+from media_fixtures import expected
 
 from server.verify import c2pa_manifest
 from server.verify.types import Outcome, Signal

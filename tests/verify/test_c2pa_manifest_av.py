@@ -7,7 +7,7 @@ import pytest
 from server.verify import c2pa_manifest
 from server.verify.types import Outcome
 
-from conftest import expected
+from media_fixtures import expected
 
 CASES = [(kind, e) for kind in ("audio", "video") for e in expected(kind)["files"] if e["category"] == "c2pa"]
 

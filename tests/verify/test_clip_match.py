@@ -15,7 +15,7 @@ from server.storage import Refutation, RefutedMedia
 from server.verify import av_decode, clip_match
 from server.verify.types import Limits, Outcome
 
-from conftest import expected, fixture_path
+from media_fixtures import expected, fixture_path
 
 OPENAPI = json.loads((Path(__file__).resolve().parents[2] / "server" / "openapi.json").read_text())
 

@@ -15,7 +15,7 @@ from server.verify import clip_match
 from server.verify.media import load_media
 from server.verify.types import Limits, Outcome
 
-from conftest import fixture_path
+from media_fixtures import fixture_path
 
 ORIGINAL = "video/match/originals/v05_asl_again.mkv"
 

@@ -17,7 +17,7 @@ from server.verify.media import load_media
 from server.verify.refutation_index import RefutationMatcher, describe_original
 from server.verify.types import CheckContext, Limits, Outcome
 
-from conftest import FIXTURES, expected
+from media_fixtures import FIXTURES, expected
 
 REFUTATION = FIXTURES / "refutation"
 

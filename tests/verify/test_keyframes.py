@@ -20,7 +20,7 @@ from server.verify.pipeline import verify
 from server.verify.refutation_index import describe_original
 from server.verify.types import CheckContext, Limits, Outcome, Signal
 
-from conftest import ROOT, fixture_path
+from media_fixtures import ROOT, fixture_path
 
 OPENAPI = json.loads((ROOT / "server" / "openapi.json").read_text(encoding="utf-8"))
 

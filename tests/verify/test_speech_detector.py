@@ -14,7 +14,7 @@ from server.verify import av_labels, run_checks, speech_detector
 from server.verify.pipeline import verify
 from server.verify.types import CheckContext, Outcome, Signal
 
-from conftest import FIXTURES
+from media_fixtures import FIXTURES
 
 SPEC = speech_detector.model_spec()
 THRESHOLD = float(SPEC["threshold"])

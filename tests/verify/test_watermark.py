@@ -6,7 +6,7 @@ import pytest
 
 from server.verify import watermark
 from server.verify.types import Outcome, Signal
-from conftest import FIXTURES, expected
+from media_fixtures import FIXTURES, expected
 
 WATERMARK = expected("watermark")
 PHOTOS = sorted(p.relative_to(FIXTURES).as_posix() for p in (FIXTURES / "photos").glob("*.jpg"))
