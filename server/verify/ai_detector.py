@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
+from .loading import Shared
 from .types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
 
 NAME = "ai_detector"
@@ -136,17 +136,8 @@ def load(spec: dict[str, Any] | None = None, threads: int = 2) -> Detector:
     return Detector(session, np.asarray(head["weights"], dtype=np.float32), float(head["bias"]), spec)
 
 
-_lock = threading.Lock()
-_shared: Detector | None = None
-
-
-def shared() -> Detector:
-    """One detector per process, loaded on first use (a failure is retried on the next call, never cached)."""
-    global _shared
-    with _lock:
-        if _shared is None:
-            _shared = load()
-        return _shared
+# One detector per process, loaded on first use (a failure is retried on the next call, never cached).
+shared: Shared[Detector] = Shared(load)
 
 
 def check(media: Media, ctx: CheckContext) -> CheckResult:

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .loading import Shared
 from .types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
 
 NAME = "speech_detector"
@@ -164,17 +164,8 @@ def load(spec: dict[str, Any] | None = None) -> Head:
     return head
 
 
-_lock = threading.Lock()
-_shared: Head | None = None
-
-
-def shared() -> Head:
-    """One head per process, loaded on first use (a failure is retried on the next call, never cached)."""
-    global _shared
-    with _lock:
-        if _shared is None:
-            _shared = load()
-        return _shared
+# One head per process, loaded on first use (a failure is retried on the next call, never cached).
+shared: Shared[Head] = Shared(load)
 
 
 def check(media: Media, ctx: CheckContext) -> CheckResult:

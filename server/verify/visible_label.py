@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
+from .loading import Shared
 from .types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
 
 NAME = "visible_label"
@@ -141,17 +142,8 @@ def load(threads: int = 2) -> Reader:
     return Reader(engine, threading.Lock())
 
 
-_lock = threading.Lock()
-_shared: Reader | None = None
-
-
-def shared() -> Reader:
-    """One OCR engine per process, loaded on first use."""
-    global _shared
-    with _lock:
-        if _shared is None:
-            _shared = load()
-        return _shared
+# One OCR engine per process, loaded on first use.
+shared: Shared[Reader] = Shared(load)
 
 
 def check(media: Media, ctx: CheckContext) -> CheckResult:
