@@ -54,7 +54,7 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 # Bump when the verdict rule or a check's meaning changes: cached verdicts of another pipeline are not reused.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"
 
 
 def pipeline_id() -> str:

@@ -106,8 +106,10 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
                            remote_url=remote.group(1), validation_state=None)
         if "NotSupported" in type(exc).__name__ or text.startswith("NotSupported"):
             return _result(Outcome.UNSUPPORTED, f"C2PA is not read from {media.format} files.")
-        return _result(Outcome.DETECTED, "C2PA data is present but could not be read.", Signal.PROVENANCE_INVALID,
-                       validation_state="Unreadable", error=text[:300])
+        # The container itself could not be parsed for C2PA (a damaged RIFF/BMFF structure, a draft-spec manifest):
+        # that says nothing about provenance either way, so no signal.
+        return _result(Outcome.UNSUPPORTED, "The file's structure could not be parsed for C2PA data.",
+                       validation_state=None, error=text[:300])
     if reader is None:
         return _result(Outcome.NOT_DETECTED, "No C2PA manifest.")
     with reader:

@@ -94,3 +94,11 @@ def test_c2pa_manifest_garbage_after_jpeg_magic_no_crash(ctx):
 
     result = c2pa_manifest.check(load_media(b"\xff\xd8\xff\xe0" + b"\x00" * 64, Limits()), ctx)
     assert result.outcome in (Outcome.NOT_DETECTED, Outcome.DETECTED, Outcome.UNSUPPORTED)
+
+
+def test_c2pa_manifest_unparseable_container_unsupported_no_signal(media, ctx):
+    """c2pa-rs cannot parse this WAV's RIFF structure: that is no evidence of a broken manifest."""
+    result = c2pa_manifest.check(media("audio/bad/found_c2pa-rs_sample3.invalid.wav"), ctx)
+    assert result.outcome is Outcome.UNSUPPORTED
+    assert result.signal is None
+    assert "RIFF" in result.evidence["error"]
