@@ -76,12 +76,9 @@ def build_state(config: dict[str, Any]) -> VerifyState:
                                  "clip_index": ClipIndex(storage)}
     if config.get("LOAD_MODELS", True):
         # ONNX sessions are loaded once per process, here, rather than on the first request.
-        from .verify import ai_detector, visible_label
+        from .verify import ai_detector, speech_detector, visible_label
 
-        resources |= {ai_detector.NAME: ai_detector.shared(), visible_label.NAME: visible_label.shared()}
-        from .verify import speech_detector
-
-        resources[speech_detector.NAME] = speech_detector.shared()
+        resources |= {module.NAME: module.shared() for module in (ai_detector, visible_label, speech_detector)}
     ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"), resources=resources)
     return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline_id())
 
