@@ -55,20 +55,8 @@ def _scroll_through(page: Any) -> None:
     page.evaluate("window.scrollTo(0, 0)")
 
 
-def _stats(ctx: Any, ext_id: str, site: str) -> dict[str, Any]:
-    page = ctx.new_page()
-    page.goto(f"chrome-extension://{ext_id}/options/options.html")
-    page.wait_for_selector("body[data-ready=true]")
-    stats = page.evaluate("""async (pattern) => {
-        const [tab] = await chrome.tabs.query({url: pattern});
-        return VerifyMessages.requestTab(tab.id, 'get-page-stats', {});
-    }""", site + "/*")
-    page.close()
-    return stats
-
-
 def measure(with_extension: bool, dist: Path, server_url: str, site: str) -> dict[str, Any]:
-    from e2e_support import CHROMIUM, CHROMIUM_FLAGS
+    from e2e_support import CHROMIUM, CHROMIUM_FLAGS, page_stats
     from playwright.sync_api import sync_playwright
 
     args = list(CHROMIUM_FLAGS)
@@ -99,7 +87,7 @@ def measure(with_extension: bool, dist: Path, server_url: str, site: str) -> dic
             if with_extension:
                 deadline = time.monotonic() + SETTLE_TIMEOUT_S
                 while time.monotonic() < deadline:
-                    stats = _stats(ctx, ext_id, site)
+                    stats = page_stats(ctx, ext_id, site)
                     if stats["checked"] + stats["failed"] + stats["tooLarge"] >= IMAGES and stats["pending"] == 0:
                         break
                     page.wait_for_timeout(500)

@@ -183,3 +183,16 @@ def start_site() -> tuple[ThreadingHTTPServer, str]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _SiteHandler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, f"http://127.0.0.1:{httpd.server_port}"
+
+
+def page_stats(ctx: Any, ext_id: str, site: str) -> dict[str, Any]:
+    """The content script's counts for the tab showing `site`, asked from an extension page like the popup does."""
+    page = ctx.new_page()
+    page.goto(f"chrome-extension://{ext_id}/options/options.html")
+    page.wait_for_selector("body[data-ready=true]")
+    stats = page.evaluate("""async (pattern) => {
+        const [tab] = await chrome.tabs.query({url: pattern});
+        return VerifyMessages.requestTab(tab.id, 'get-page-stats', {});
+    }""", site + "/*")
+    page.close()
+    return stats

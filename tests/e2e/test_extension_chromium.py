@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from e2e_support import AUDIO, C2PA_AI, IPTC_AI, LATER_AI, LAZY_AI, PLAIN, VIDEO, free_port
+from e2e_support import AUDIO, C2PA_AI, IPTC_AI, LATER_AI, LAZY_AI, PLAIN, VIDEO, free_port, page_stats
 
 TIMEOUT_MS = 30_000
 
@@ -32,19 +32,6 @@ def configure(ctx: Any, ext_id: str, **settings: Any) -> None:
     page.wait_for_selector("body[data-ready=true]")
     page.evaluate("s => VerifyMessages.request('set-settings', {settings: s})", settings)
     page.close()
-
-
-def page_stats(ctx: Any, ext_id: str, site: str) -> dict[str, Any]:
-    """The content script's counts for the tab showing `site`, asked from an extension page like the popup does."""
-    page = ctx.new_page()
-    page.goto(f"chrome-extension://{ext_id}/options/options.html")
-    page.wait_for_selector("body[data-ready=true]")
-    stats = page.evaluate("""async (pattern) => {
-        const [tab] = await chrome.tabs.query({url: pattern});
-        return VerifyMessages.requestTab(tab.id, 'get-page-stats', {});
-    }""", site + "/*")
-    page.close()
-    return stats
 
 
 def wait_settled(ctx: Any, ext_id: str, site: str, checked: int) -> dict[str, Any]:
