@@ -281,7 +281,7 @@ class SQLiteStorage:
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=True)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
@@ -463,6 +463,24 @@ def _hash_rows(hashes: dict[str, Any]) -> list[tuple[str, str, bytes]]:
             region, hexdigest = ("full", entry) if isinstance(entry, str) else (entry["region"], entry["hash"])
             out.append((kind, region, bytes.fromhex(hexdigest)))
     return out
+
+
+def _enable_wal(conn: sqlite3.Connection, attempts: int = 200) -> None:
+    """Switch the database to WAL (a persistent setting: usually already done).
+
+    The switch needs an exclusive lock and SQLite answers "database is locked" at once, without its busy handler,
+    while another process (a second gunicorn worker starting at the same moment) is migrating the new file: retry.
+    """
+    for attempt in range(attempts):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 def _split_sql(script: str) -> list[str]:

@@ -51,3 +51,27 @@ def test_storage_refutation_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(sqlite3.IntegrityError):
         storage.add_refutation(Refutation(0, "c", "False", "x"), [bad])
     assert storage.connect().execute("SELECT COUNT(*) FROM refutations").fetchone()[0] == 0
+
+
+def test_storage_opened_while_another_process_writes_waits_not_fails(tmp_path):
+    """Two gunicorn workers start on a new database at once: the second must wait for the first's lock (SQLite
+    refuses the switch to WAL at once, without its busy handler, while another connection writes)."""
+    import threading
+    import time
+
+    path = tmp_path / "v.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("CREATE TABLE other_writer (x)")
+
+    def release() -> None:
+        time.sleep(0.5)
+        holder.execute("COMMIT")
+
+    thread = threading.Thread(target=release)
+    thread.start()
+    storage = SQLiteStorage(path)
+    thread.join()
+    holder.close()
+    assert storage.connect().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert storage.connect().execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
