@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ TEST_DEBS: list[str] = [
     "firefox-esr",  # the extension's Firefox build, driven through WebDriver BiDi
     "fonts-wqy-zenhei", "fonts-dejavu-core",  # visible_label: labels rendered onto photos at test time
     "libchromaprint1",  # Chromaprint for clip_match (ctypes, via pyacoustid)
+    "postgresql", "redis-server",  # the storage, reports and jobs tests run against real PostgreSQL and Redis too
 ]
 
 
@@ -25,5 +27,7 @@ def main(argv: list[str]) -> int:
     js_tests = sorted((ROOT / "tests" / "extension").glob("*.test.js")) if (ROOT / "tests" / "extension").exists() else []
     if js_tests and shutil.which("node"):
         status |= subprocess.run(["node", "--test", *map(str, js_tests)], cwd=ROOT).returncode
-    status |= subprocess.run([sys.executable, "-m", "pytest", "tests", *argv], cwd=ROOT).returncode
+    # The PostgreSQL and Redis tests must run here, not skip (tests/services.py).
+    env = dict(os.environ, VERIFY_TEST_SERVICES="required")
+    status |= subprocess.run([sys.executable, "-m", "pytest", "tests", *argv], cwd=ROOT, env=env).returncode
     return status

@@ -36,3 +36,46 @@ def media():
         return load_media(fixture_path(name).read_bytes(), Limits())
 
     return load
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL cluster for the whole session (tests/services.py)."""
+    import services
+
+    try:
+        server = services.start_postgres()
+    except services.ServiceUnavailable as exc:
+        services._unavailable(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    return postgres_server.new_database()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A Redis server for the whole session (tests/services.py)."""
+    import services
+
+    try:
+        server = services.start_redis()
+    except services.ServiceUnavailable as exc:
+        services._unavailable(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """The session's Redis, emptied for this test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
