@@ -24,7 +24,7 @@ from typing import Any
 from server import build_state, load_config
 from server.audit import AuditLog
 from server.report_store import ReportStore
-from server.storage import SQLiteStorage
+from server.storage import SQLStorage
 
 DECISION_FIELDS = ["decision_id", "decided_at", "action", "reviewer", "note", "item_id", "sha256", "media_type", "pdq",
                    "report_count", "report_ids", "verdict_label", "verdict_sha256", "refutation_id", "claim", "rating",
@@ -45,7 +45,7 @@ def _since(value: str) -> float:
     return day.timestamp()
 
 
-def filing_rows(storage: SQLiteStorage, audit: AuditLog, since: float) -> tuple[list[dict[str, Any]],
+def filing_rows(storage: SQLStorage, audit: AuditLog, since: float) -> tuple[list[dict[str, Any]],
                                                                                list[dict[str, Any]]]:
     """(decisions, refutations) since a time, flattened for the filing package."""
     store = ReportStore(storage, audit, Path("."))
@@ -76,7 +76,7 @@ def filing_rows(storage: SQLiteStorage, audit: AuditLog, since: float) -> tuple[
     return decisions, refutations
 
 
-def export(storage: SQLiteStorage, audit: AuditLog, since: float, out: Path) -> dict[str, Any]:
+def export(storage: SQLStorage, audit: AuditLog, since: float, out: Path) -> dict[str, Any]:
     """Write decisions.{jsonl,csv}, refutations.{jsonl,csv} and manifest.json into `out`; returns the manifest."""
     out.mkdir(parents=True, exist_ok=True)
     decisions, refutations = filing_rows(storage, audit, since)

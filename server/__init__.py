@@ -11,7 +11,7 @@ from flask import Flask
 
 from . import config as defaults
 from .errors import register_error_handlers
-from .storage import SQLiteStorage, Storage
+from .storage import Storage, open_storage
 from .verify import pipeline_id
 from .verify.refutation_index import RefutationMatcher
 from .verify.clip_match import ClipIndex
@@ -70,7 +70,7 @@ def build_state(config: dict[str, Any]) -> VerifyState:
                     max_decode_s=float(config["AV_MAX_DECODE_S"]))
     settings = Settings(data_dir=Path(config["DATA_DIR"]), max_upload_bytes=limits.max_bytes,
                         raise_check_errors=bool(config["RAISE_CHECK_ERRORS"]), limits=limits)
-    storage = SQLiteStorage(settings.data_dir / "verity.sqlite3")
+    storage = open_storage(config.get("DATABASE_URL"), settings.data_dir)
     # Indexes are loaded once here and kept current by their owners (see refutation_index, clip_match).
     resources: dict[str, Any] = {"refutations": RefutationMatcher(storage, settings.data_dir / "refuted_media"),
                                  "clip_index": ClipIndex(storage)}

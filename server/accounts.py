@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from .audit import AuditLog
-from .storage import SQLiteStorage
+from .storage import SQLStorage
 
 ROLES = ("reviewer", "admin")
 # scrypt cost: N=2^15, r=8, p=1 uses 32 MiB and about 0.1 s here (OWASP's minimum is N=2^17 with r=8 at p=1 or
@@ -87,9 +87,9 @@ class Session:
 
 
 class Accounts:
-    """Users, sessions and sign-in failures over the shared SQLite database; account changes go to the audit log."""
+    """Users, sessions and sign-in failures over the shared database; account changes go to the audit log."""
 
-    def __init__(self, storage: SQLiteStorage, audit: AuditLog) -> None:
+    def __init__(self, storage: SQLStorage, audit: AuditLog) -> None:
         self.storage, self.audit = storage, audit
 
     # -- users
@@ -98,19 +98,13 @@ class Accounts:
         if role not in ROLES:
             raise AccountError(f"role must be one of {', '.join(ROLES)}")
         _check_password(password)
-        conn = self.storage.connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.storage.transaction() as conn:
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise AccountError(f"user {name!r} already exists")
-            cur = conn.execute("INSERT INTO users (name, role, password_hash, created) VALUES (?,?,?,?)",
-                               (name, role, hash_password(password), time.time()))
+            user_id = int(conn.execute("INSERT INTO users (name, role, password_hash, created) VALUES (?,?,?,?)"
+                                       " RETURNING id", (name, role, hash_password(password), time.time())).fetchone()[0])
             self.audit.append("account.add", actor, f"user:{name}", {"role": role}, conn=conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return User(int(cur.lastrowid or 0), name, role, False)
+        return User(user_id, name, role, False)
 
     def set_password(self, name: str, password: str, actor: str = "cli") -> None:
         _check_password(password)
@@ -129,9 +123,7 @@ class Accounts:
 
     def _change(self, name: str, sql: str, args: tuple[object, ...], kind: str, actor: str, data: dict[str, object],
                 end_sessions: bool) -> None:
-        conn = self.storage.connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.storage.transaction() as conn:
             row = conn.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchone()
             if row is None:
                 raise AccountError(f"no user {name!r}")
@@ -139,10 +131,6 @@ class Accounts:
             if end_sessions:
                 conn.execute("DELETE FROM review_sessions WHERE user_id = ?", (row["id"],))
             self.audit.append(kind, actor, f"user:{name}", data, conn=conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def users(self) -> list[User]:
         return [User(r["id"], r["name"], r["role"], bool(r["disabled"]))

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from .storage import SQLiteStorage
+from .storage import Connection, SQLStorage
 
 GENESIS = "0" * 64
 
@@ -65,29 +64,22 @@ class ChainReport:
 
 
 class AuditLog:
-    """Append-only, hash-chained log in the same SQLite database as everything else."""
+    """Append-only, hash-chained log in the same database as everything else."""
 
-    def __init__(self, storage: SQLiteStorage) -> None:
+    def __init__(self, storage: SQLStorage) -> None:
         self.storage = storage
 
     def append(self, kind: str, actor: str, subject: str | None = None, data: dict[str, Any] | None = None,
-               conn: sqlite3.Connection | None = None) -> AuditEntry:
+               conn: Connection | None = None) -> AuditEntry:
         """Append one entry. With `conn`, the caller's open transaction is used (so the entry commits with the
         change it records); otherwise the entry is its own committed transaction."""
         if conn is not None:
             return self._append(conn, kind, actor, subject, data or {})
-        own = self.storage.connect()
-        own.execute("BEGIN IMMEDIATE")
-        try:
-            entry = self._append(own, kind, actor, subject, data or {})
-            own.execute("COMMIT")
-        except BaseException:
-            own.execute("ROLLBACK")
-            raise
-        return entry
+        with self.storage.transaction() as own:
+            return self._append(own, kind, actor, subject, data or {})
 
     @staticmethod
-    def _append(conn: sqlite3.Connection, kind: str, actor: str, subject: str | None,
+    def _append(conn: Connection, kind: str, actor: str, subject: str | None,
                 data: dict[str, Any]) -> AuditEntry:
         last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (int(last["seq"]) + 1, last["hash"]) if last else (1, GENESIS)
@@ -141,13 +133,10 @@ class AuditLog:
     def prune(self, retention_days: float, now: float | None = None) -> int:
         """Delete entries older than `retention_days` behind a checkpoint entry; returns how many were deleted."""
         cutoff = (now if now is not None else time.time()) - retention_days * 86400.0
-        conn = self.storage.connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.storage.transaction() as conn:
             last = conn.execute("SELECT seq, hash FROM audit_log WHERE time < ? ORDER BY seq DESC LIMIT 1",
                                 (cutoff,)).fetchone()
             if last is None:
-                conn.execute("COMMIT")
                 return 0
             count = conn.execute("SELECT COUNT(*) FROM audit_log WHERE seq <= ?", (last["seq"],)).fetchone()[0]
             # The delete trigger lets deletes through only while this marker row exists, inside this transaction.
@@ -157,25 +146,21 @@ class AuditLog:
             self._append(conn, "checkpoint", "system", None,
                          {"pruned_through_seq": int(last["seq"]), "pruned_last_hash": last["hash"],
                           "pruned_count": int(count), "retention_days": retention_days, "cutoff": cutoff})
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return int(count)
 
 
-def _entry(r: sqlite3.Row) -> AuditEntry:
+def _entry(r: Any) -> AuditEntry:
     return AuditEntry(int(r["seq"]), r["time"], r["kind"], r["actor"], r["subject"], json.loads(r["data"]),
                       r["prev_hash"], r["hash"])
 
 
-def _broken(total: int, seq: int, reason: str, rows: list[sqlite3.Row]) -> ChainReport:
+def _broken(total: int, seq: int, reason: str, rows: list[Any]) -> ChainReport:
     return ChainReport(False, total, first_broken=seq, reason=reason, head_seq=int(rows[-1]["seq"]),
                        head_hash=rows[-1]["hash"])
 
 
 def log_event(kind: str, actor: str, subject: str | None = None, data: dict[str, Any] | None = None,
-              conn: sqlite3.Connection | None = None) -> None:
+              conn: Connection | None = None) -> None:
     """Append an entry from inside a request, when the app has an audit log (server.reports.init_app).
     With `conn`, the entry commits with the caller's open transaction."""
     from flask import current_app

@@ -1,6 +1,8 @@
 """Defaults for every setting. Override with VERIFY_<NAME> environment variables or create_app(test_config).
 
 VERIFY_DATA_DIR        folder for the SQLite database and files                     ./data
+VERIFY_DATABASE_URL    database: empty = SQLite in DATA_DIR/verity.sqlite3; postgresql://user:pw@host/db =
+                       PostgreSQL (several servers/hosts share it); sqlite:///path = SQLite elsewhere  (empty)
 VERIFY_HOST            address `build.py run` binds                                 127.0.0.1
 VERIFY_PORT            port `build.py run` binds                                    8787
 VERIFY_MAX_UPLOAD_MB   largest accepted upload, in MB                               50
@@ -40,6 +42,7 @@ VERIFY_JOB_MIN_MB      media at least this large (MB) is verified as a job (202)
 """
 
 DATA_DIR = "./data"
+DATABASE_URL = ""
 HOST = "127.0.0.1"
 PORT = 8787
 MAX_UPLOAD_MB = 50

@@ -1,4 +1,4 @@
-"""Reports, queue items and reviewers' decisions over the shared SQLite database (storage.SQLiteStorage).
+"""Reports, queue items and reviewers' decisions over the shared database (server.storage).
 
 A report and its audit entry are written in one transaction, committed (WAL, synchronous=FULL) before the API answers
 201. Reported bytes are kept content-addressed under DATA_DIR/media/, written and fsynced before that transaction.
@@ -18,7 +18,7 @@ from typing import Any
 from PIL import Image
 
 from .audit import AuditLog, canonical
-from .storage import SQLiteStorage
+from .storage import SQLStorage
 
 CATEGORIES = ("synthetic", "misleading_context", "manipulated", "other")
 ACTIONS = {"refute": "refuted", "synthetic": "synthetic", "dismiss": "dismissed"}
@@ -69,7 +69,7 @@ def hamming_hex(a: str, b: str) -> int:
 
 
 class ReportStore:
-    def __init__(self, storage: SQLiteStorage, audit: AuditLog, media_dir: Path) -> None:
+    def __init__(self, storage: SQLStorage, audit: AuditLog, media_dir: Path) -> None:
         self.storage, self.audit, self.media_dir = storage, audit, Path(media_dir)
 
     # -- media bytes
@@ -116,16 +116,15 @@ class ReportStore:
         report_id = secrets.token_hex(10)
         receipt = secrets.token_urlsafe(24)
         now = time.time()
-        conn = self.storage.connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.storage.transaction() as conn:
             conn.execute(
                 "INSERT INTO report_items (sha256, media_type, pdq, has_bytes, report_count, first_reported,"
                 " last_reported) VALUES (?,?,?,?,1,?,?) ON CONFLICT (sha256) DO UPDATE SET"
-                " report_count = report_count + 1, last_reported = excluded.last_reported,"
+                " report_count = report_items.report_count + 1, last_reported = excluded.last_reported,"
                 " media_type = COALESCE(report_items.media_type, excluded.media_type),"
                 " pdq = COALESCE(report_items.pdq, excluded.pdq),"
-                " has_bytes = MAX(report_items.has_bytes, excluded.has_bytes)",
+                " has_bytes = CASE WHEN excluded.has_bytes > report_items.has_bytes THEN excluded.has_bytes"
+                " ELSE report_items.has_bytes END",
                 (sha256, media_type, pdq, int(has_bytes), now, now))
             item = conn.execute("SELECT id, report_count FROM report_items WHERE sha256 = ?", (sha256,)).fetchone()
             conn.execute("INSERT INTO reports (id, item_id, time, category, text, source_url, page_url, receipt_sha256,"
@@ -137,10 +136,6 @@ class ReportStore:
                               {"sha256": sha256, "category": category, "item_id": item["id"],
                                "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
                                "source_url": source_url, "page_url": page_url}, conn=conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return NewReport(report_id, receipt, int(item["id"]), int(item["report_count"]))
 
     def report_status(self, report_id: str, receipt: str) -> dict[str, Any]:
@@ -184,21 +179,23 @@ class ReportStore:
             where.append("i.media_type LIKE ?")
             args.append(media_kind + "/%")
         if q:
-            where.append("(i.sha256 LIKE ? OR EXISTS (SELECT 1 FROM reports r WHERE r.item_id = i.id AND"
-                         " (r.source_url LIKE ? OR r.page_url LIKE ?)))")
+            like_op = self.storage.like()
+            where.append(f"(i.sha256 LIKE ? OR EXISTS (SELECT 1 FROM reports r WHERE r.item_id = i.id AND"
+                         f" (r.source_url {like_op} ? OR r.page_url {like_op} ?)))")
             like = "%" + q.replace("%", "").replace("_", "") + "%"
             args += [q.lower() + "%", like, like]
         order = "i.last_reported DESC, i.report_count DESC" if sort == "recent" else \
             "i.report_count DESC, i.last_reported DESC"
-        sql = ("SELECT i.*, (SELECT GROUP_CONCAT(DISTINCT r.category) FROM reports r WHERE r.item_id = i.id)"
-               " AS categories, (SELECT COUNT(DISTINCT r.client) FROM reports r WHERE r.item_id = i.id) AS reporters"
+        sql = (f"SELECT i.*, (SELECT {self.storage.group_concat_distinct('r.category')} FROM reports r"
+               " WHERE r.item_id = i.id) AS categories, (SELECT COUNT(DISTINCT r.client) FROM reports r WHERE r.item_id = i.id) AS reporters"
                " FROM report_items i" + (" WHERE " + " AND ".join(where) if where else "") +
                f" ORDER BY {order}, i.id DESC LIMIT ? OFFSET ?")
         return [_item(r) for r in self.storage.connect().execute(sql, [*args, limit, offset])]
 
     def item(self, item_id: int) -> dict[str, Any]:
         row = self.storage.connect().execute(
-            "SELECT i.*, (SELECT GROUP_CONCAT(DISTINCT r.category) FROM reports r WHERE r.item_id = i.id) AS categories,"
+            f"SELECT i.*, (SELECT {self.storage.group_concat_distinct('r.category')} FROM reports r"
+            " WHERE r.item_id = i.id) AS categories,"
             " (SELECT COUNT(DISTINCT r.client) FROM reports r WHERE r.item_id = i.id) AS reporters"
             " FROM report_items i WHERE i.id = ?", (item_id,)).fetchone()
         if row is None:
@@ -240,9 +237,7 @@ class ReportStore:
         Raises:
             ItemNotFound, ItemAlreadyDecided
         """
-        conn = self.storage.connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.storage.transaction() as conn:
             row = conn.execute("SELECT status, sha256 FROM report_items WHERE id = ?", (item_id,)).fetchone()
             if row is None:
                 raise ItemNotFound(str(item_id))
@@ -250,9 +245,9 @@ class ReportStore:
                 raise ItemAlreadyDecided(str(item_id))
             now = time.time()
             cur = conn.execute("INSERT INTO decisions (item_id, time, action, note, reviewer, refutation_id, evidence)"
-                               " VALUES (?,?,?,?,?,?,?)",
+                               " VALUES (?,?,?,?,?,?,?) RETURNING id",
                                (item_id, now, action, note, reviewer, refutation_id, canonical(evidence)))
-            decision_id = int(cur.lastrowid or 0)
+            decision_id = int(cur.fetchone()[0])
             conn.execute("UPDATE report_items SET status = ?, decision_id = ? WHERE id = ?",
                          (ACTIONS[action], decision_id, item_id))
             if refutation_id is not None:
@@ -262,10 +257,6 @@ class ReportStore:
                               {"item_id": item_id, "action": action, "refutation_id": refutation_id,
                                "note_sha256": hashlib.sha256(note.encode("utf-8")).hexdigest(), **evidence},
                               conn=conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return decision_id
 
     def decisions(self, since: float | None = None, item_id: int | None = None) -> list[dict[str, Any]]:

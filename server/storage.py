@@ -1,6 +1,8 @@
-"""Storage behind one interface; SQLite (WAL) is the embedded default. Tests use a temporary SQLite file.
+"""Storage behind one interface: SQLite (WAL) is the embedded default; PostgreSQL when VERIFY_DATABASE_URL is set.
 
-Schema changes are numbered migrations applied in order and recorded in `PRAGMA user_version`.
+The queries live once, in `SQLStorage`, written with `?` placeholders and SQL both engines accept; an engine supplies
+its connections (`connect()`), its serialised write transaction (`transaction()`) and its migrations. SQLite records
+the schema version in `PRAGMA user_version`; PostgreSQL (server/storage_pg.py) in a table, with DDL of its own.
 """
 
 from __future__ import annotations
@@ -250,11 +252,35 @@ class Record:
     cached: bool
 
 
+class Cursor(Protocol):
+    """What callers use of a cursor (sqlite3.Cursor and psycopg's cursor both have it)."""
+
+    rowcount: int
+
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """One thread's connection: `?` placeholders; rows indexable by position and by column name."""
+
+    def execute(self, sql: str, args: Any = ..., /) -> Cursor: ...
+    def executemany(self, sql: str, rows: Any, /) -> Cursor: ...
+
+
 class Storage(Protocol):
+    dialect: str
+    IntegrityError: tuple[type[BaseException], ...]
+
+    def connect(self) -> Connection: ...
+    def transaction(self, durable: bool = True) -> Any: ...
+    def like(self) -> str: ...
+    def group_concat_distinct(self, expr: str) -> str: ...
     def get_verdict(self, sha256: str, pipeline: str) -> dict[str, Any] | None: ...
     def put_verdict(self, sha256: str, pipeline: str, body: dict[str, Any]) -> None: ...
     def add_record(self, sha256: str, media_type: str, label: str, source_url: str | None = None,
-                   page_url: str | None = None, cached: bool = False, conn: sqlite3.Connection | None = None) -> int: ...
+                   page_url: str | None = None, cached: bool = False, conn: Connection | None = None) -> int: ...
     def records(self, sha256: str | None = None, limit: int = 100) -> list[Record]: ...
     def add_refutation(self, refutation: Refutation, media: list[RefutedMedia]) -> int: ...
     def add_refutations(self, batch: list[tuple[Refutation, list[RefutedMedia]]]) -> list[int]: ...
@@ -264,10 +290,138 @@ class Storage(Protocol):
     def list_refutations(self, query: str | None = None, limit: int = 20, offset: int = 0) -> tuple[list[Refutation], int]: ...
     def media_hashes(self, kind: str, after_id: int = 0) -> list[HashRow]: ...
     def refutation_generation(self) -> int: ...
+    def close(self) -> None: ...
 
 
-class SQLiteStorage:
+class SQLStorage:
+    """The queries, shared by the engines. Subclasses provide connect(), transaction() and migrate()."""
+
+    dialect = "sql"
+    IntegrityError: tuple[type[BaseException], ...] = ()
+
+    def connect(self) -> Connection:
+        raise NotImplementedError
+
+    def transaction(self, durable: bool = True) -> Any:
+        raise NotImplementedError
+
+    def like(self) -> str:
+        """The case-insensitive LIKE operator (SQLite's LIKE already ignores ASCII case)."""
+        return "LIKE"
+
+    def group_concat_distinct(self, expr: str) -> str:
+        return f"GROUP_CONCAT(DISTINCT {expr})"
+
+    def get_verdict(self, sha256: str, pipeline: str) -> dict[str, Any] | None:
+        row = self.connect().execute("SELECT body FROM verdicts WHERE sha256 = ? AND pipeline = ?",
+                                     (sha256, pipeline)).fetchone()
+        return json.loads(row["body"]) if row else None
+
+    def put_verdict(self, sha256: str, pipeline: str, body: dict[str, Any]) -> None:
+        self.connect().execute(
+            "INSERT INTO verdicts (sha256, pipeline, body, created) VALUES (?, ?, ?, ?) ON CONFLICT (sha256, pipeline)"
+            " DO UPDATE SET body = excluded.body, created = excluded.created",
+            (sha256, pipeline, json.dumps(body, separators=(",", ":")), time.time()))
+
+    def add_record(self, sha256: str, media_type: str, label: str, source_url: str | None = None,
+                   page_url: str | None = None, cached: bool = False, conn: Connection | None = None) -> int:
+        cur = (conn or self.connect()).execute(
+            "INSERT INTO records (time, sha256, media_type, label, source_url, page_url, cached) VALUES (?,?,?,?,?,?,?)"
+            " RETURNING id", (time.time(), sha256, media_type, label, source_url, page_url, int(cached)))
+        return int(cur.fetchone()[0])
+
+    def records(self, sha256: str | None = None, limit: int = 100) -> list[Record]:
+        sql = "SELECT * FROM records" + (" WHERE sha256 = ?" if sha256 else "") + " ORDER BY id DESC LIMIT ?"
+        args: tuple[Any, ...] = (sha256, limit) if sha256 else (limit,)
+        return [Record(r["id"], r["time"], r["sha256"], r["media_type"], r["label"], r["source_url"],
+                       r["page_url"], bool(r["cached"])) for r in self.connect().execute(sql, args)]
+
+    def add_refutation(self, refutation: Refutation, media: list[RefutedMedia]) -> int:
+        """Store a refutation and its media in one transaction; returns the new refutation id (ids in the arguments are ignored)."""
+        return self.add_refutations([(refutation, media)])[0]
+
+    def add_refutations(self, batch: list[tuple[Refutation, list[RefutedMedia]]]) -> list[int]:
+        """Store several refutations with their media and hashes in one transaction (all or nothing)."""
+        ids = []
+        # One writer at a time (transaction()): ids then commit in order, so a matcher that reads rows "after the last
+        # id it saw" never skips a row committed late with a smaller id.
+        with self.transaction() as conn:
+            now = time.time()
+            for refutation, media in batch:
+                cur = conn.execute(
+                    "INSERT INTO refutations (claim, rating, fact_checker, review_url, date, language, explanation,"
+                    " original_context, extra, created) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
+                    (refutation.claim, refutation.rating, refutation.fact_checker, refutation.review_url,
+                     refutation.date, refutation.language, refutation.explanation, refutation.original_context,
+                     json.dumps(refutation.extra), now))
+                rid = int(cur.fetchone()[0])
+                ids.append(rid)
+                for m in media:
+                    mcur = conn.execute(
+                        "INSERT INTO refuted_media (refutation_id, sha256, media_type, width, height, hashes,"
+                        " content_url, created, stored_name) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
+                        (rid, m.sha256, m.media_type, m.width, m.height, json.dumps(m.hashes), m.content_url, now,
+                         m.stored_name))
+                    mid = int(mcur.fetchone()[0])
+                    rows = [(mid, rid, kind, region, digest) for kind, region, digest in _hash_rows(m.hashes)]
+                    if rows:
+                        conn.executemany(
+                            "INSERT INTO media_hashes (media_id, refutation_id, kind, region, hash) VALUES (?,?,?,?,?)",
+                            rows)
+        return ids
+
+    def get_refutation(self, refutation_id: int) -> Refutation | None:
+        row = self.connect().execute("SELECT * FROM refutations WHERE id = ?", (refutation_id,)).fetchone()
+        return _refutation(row) if row is not None else None
+
+    def refuted_media(self, refutation_id: int | None = None, sha256: str | None = None) -> list[RefutedMedia]:
+        where, args = [], []
+        if refutation_id is not None:
+            where.append("refutation_id = ?")
+            args.append(refutation_id)
+        if sha256 is not None:
+            where.append("sha256 = ?")
+            args.append(sha256)
+        sql = "SELECT * FROM refuted_media" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        return [_refuted_media(r) for r in self.connect().execute(sql, args)]
+
+    def refuted_media_by_id(self, media_id: int) -> RefutedMedia | None:
+        """One refuted media item by its id."""
+        row = self.connect().execute("SELECT * FROM refuted_media WHERE id = ?", (media_id,)).fetchone()
+        return _refuted_media(row) if row is not None else None
+
+    def list_refutations(self, query: str | None = None, limit: int = 20,
+                         offset: int = 0) -> tuple[list[Refutation], int]:
+        """A page of refutations, newest first, optionally those whose texts contain `query`; and the total count."""
+        where, args = "", []
+        if query:
+            like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where = " WHERE " + " OR ".join(f"{column} {self.like()} ? ESCAPE '\\'" for column in
+                                            ("claim", "explanation", "fact_checker", "original_context", "rating"))
+            args = [like] * 5
+        conn = self.connect()
+        total = int(conn.execute("SELECT count(*) FROM refutations" + where, args).fetchone()[0])
+        rows = conn.execute("SELECT * FROM refutations" + where + " ORDER BY id DESC LIMIT ? OFFSET ?",
+                            [*args, limit, offset]).fetchall()
+        return [_refutation(r) for r in rows], total
+
+    def media_hashes(self, kind: str, after_id: int = 0) -> list[HashRow]:
+        """Stored hashes of one kind with row id above `after_id`, in id order (the matcher's incremental load)."""
+        rows = self.connect().execute(
+            "SELECT id, media_id, refutation_id, region, hash FROM media_hashes WHERE kind = ? AND id > ? ORDER BY id",
+            (kind, after_id))
+        return [HashRow(*r) for r in rows]
+
+    def refutation_generation(self) -> int:
+        """Grows with every refutation write: part of the verdict cache key, so a new refutation is never hidden."""
+        row = self.connect().execute("SELECT coalesce(max(id), 0) FROM refuted_media").fetchone()
+        return int(row[0])
+
+class SQLiteStorage(SQLStorage):
     """SQLite in WAL mode, one connection per thread; each write is its own committed transaction."""
+
+    dialect = "sqlite"
+    IntegrityError = (sqlite3.IntegrityError,)
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -303,16 +457,6 @@ class SQLiteStorage:
             raise
         return len(MIGRATIONS)
 
-    def get_verdict(self, sha256: str, pipeline: str) -> dict[str, Any] | None:
-        row = self.connect().execute("SELECT body FROM verdicts WHERE sha256 = ? AND pipeline = ?",
-                                     (sha256, pipeline)).fetchone()
-        return json.loads(row["body"]) if row else None
-
-    def put_verdict(self, sha256: str, pipeline: str, body: dict[str, Any]) -> None:
-        self.connect().execute(
-            "INSERT OR REPLACE INTO verdicts (sha256, pipeline, body, created) VALUES (?, ?, ?, ?)",
-            (sha256, pipeline, json.dumps(body, separators=(",", ":")), time.time()))
-
     @contextmanager
     def transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One committed transaction on this thread's connection.
@@ -335,102 +479,6 @@ class SQLiteStorage:
             if not durable:
                 conn.execute("PRAGMA synchronous=FULL")
 
-    def add_record(self, sha256: str, media_type: str, label: str, source_url: str | None = None,
-                   page_url: str | None = None, cached: bool = False, conn: sqlite3.Connection | None = None) -> int:
-        cur = (conn or self.connect()).execute(
-            "INSERT INTO records (time, sha256, media_type, label, source_url, page_url, cached) VALUES (?,?,?,?,?,?,?)",
-            (time.time(), sha256, media_type, label, source_url, page_url, int(cached)))
-        return int(cur.lastrowid or 0)
-
-    def records(self, sha256: str | None = None, limit: int = 100) -> list[Record]:
-        sql = "SELECT * FROM records" + (" WHERE sha256 = ?" if sha256 else "") + " ORDER BY id DESC LIMIT ?"
-        args: tuple[Any, ...] = (sha256, limit) if sha256 else (limit,)
-        return [Record(r["id"], r["time"], r["sha256"], r["media_type"], r["label"], r["source_url"],
-                       r["page_url"], bool(r["cached"])) for r in self.connect().execute(sql, args)]
-
-    def add_refutation(self, refutation: Refutation, media: list[RefutedMedia]) -> int:
-        """Store a refutation and its media in one transaction; returns the new refutation id (ids in the arguments are ignored)."""
-        return self.add_refutations([(refutation, media)])[0]
-
-    def add_refutations(self, batch: list[tuple[Refutation, list[RefutedMedia]]]) -> list[int]:
-        """Store several refutations with their media and hashes in one transaction (all or nothing)."""
-        conn = self.connect()
-        conn.execute("BEGIN IMMEDIATE")
-        ids = []
-        try:
-            now = time.time()
-            for refutation, media in batch:
-                cur = conn.execute(
-                    "INSERT INTO refutations (claim, rating, fact_checker, review_url, date, language, explanation,"
-                    " original_context, extra, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (refutation.claim, refutation.rating, refutation.fact_checker, refutation.review_url,
-                     refutation.date, refutation.language, refutation.explanation, refutation.original_context,
-                     json.dumps(refutation.extra), now))
-                rid = int(cur.lastrowid or 0)
-                ids.append(rid)
-                for m in media:
-                    mcur = conn.execute(
-                        "INSERT INTO refuted_media (refutation_id, sha256, media_type, width, height, hashes,"
-                        " content_url, created, stored_name) VALUES (?,?,?,?,?,?,?,?,?)",
-                        (rid, m.sha256, m.media_type, m.width, m.height, json.dumps(m.hashes), m.content_url, now,
-                         m.stored_name))
-                    mid = int(mcur.lastrowid or 0)
-                    conn.executemany(
-                        "INSERT INTO media_hashes (media_id, refutation_id, kind, region, hash) VALUES (?,?,?,?,?)",
-                        [(mid, rid, kind, region, digest) for kind, region, digest in _hash_rows(m.hashes)])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return ids
-
-    def get_refutation(self, refutation_id: int) -> Refutation | None:
-        row = self.connect().execute("SELECT * FROM refutations WHERE id = ?", (refutation_id,)).fetchone()
-        return _refutation(row) if row is not None else None
-
-    def refuted_media(self, refutation_id: int | None = None, sha256: str | None = None) -> list[RefutedMedia]:
-        where, args = [], []
-        if refutation_id is not None:
-            where.append("refutation_id = ?")
-            args.append(refutation_id)
-        if sha256 is not None:
-            where.append("sha256 = ?")
-            args.append(sha256)
-        sql = "SELECT * FROM refuted_media" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
-        return [_refuted_media(r) for r in self.connect().execute(sql, args)]
-
-    def refuted_media_by_id(self, media_id: int) -> RefutedMedia | None:
-        """One refuted media item by its id."""
-        row = self.connect().execute("SELECT * FROM refuted_media WHERE id = ?", (media_id,)).fetchone()
-        return _refuted_media(row) if row is not None else None
-
-    def list_refutations(self, query: str | None = None, limit: int = 20,
-                         offset: int = 0) -> tuple[list[Refutation], int]:
-        """A page of refutations, newest first, optionally those whose texts contain `query`; and the total count."""
-        where, args = "", []
-        if query:
-            like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            where = (" WHERE claim LIKE ? ESCAPE '\\' OR explanation LIKE ? ESCAPE '\\' OR fact_checker LIKE ? ESCAPE '\\'"
-                     " OR original_context LIKE ? ESCAPE '\\' OR rating LIKE ? ESCAPE '\\'")
-            args = [like] * 5
-        conn = self.connect()
-        total = int(conn.execute("SELECT count(*) FROM refutations" + where, args).fetchone()[0])
-        rows = conn.execute("SELECT * FROM refutations" + where + " ORDER BY id DESC LIMIT ? OFFSET ?",
-                            [*args, limit, offset]).fetchall()
-        return [_refutation(r) for r in rows], total
-
-    def media_hashes(self, kind: str, after_id: int = 0) -> list[HashRow]:
-        """Stored hashes of one kind with row id above `after_id`, in id order (the matcher's incremental load)."""
-        rows = self.connect().execute(
-            "SELECT id, media_id, refutation_id, region, hash FROM media_hashes WHERE kind = ? AND id > ? ORDER BY id",
-            (kind, after_id))
-        return [HashRow(*r) for r in rows]
-
-    def refutation_generation(self) -> int:
-        """Grows with every refutation write: part of the verdict cache key, so a new refutation is never hidden."""
-        row = self.connect().execute("SELECT coalesce(max(id), 0) FROM refuted_media").fetchone()
-        return int(row[0])
-
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -438,12 +486,12 @@ class SQLiteStorage:
             self._local.conn = None
 
 
-def _refutation(row: sqlite3.Row) -> Refutation:
+def _refutation(row: Any) -> Refutation:
     return Refutation(row["id"], row["claim"], row["rating"], row["fact_checker"], row["review_url"], row["date"],
                       row["language"], row["explanation"], row["original_context"], json.loads(row["extra"]))
 
 
-def _refuted_media(r: sqlite3.Row) -> RefutedMedia:
+def _refuted_media(r: Any) -> RefutedMedia:
     return RefutedMedia(r["id"], r["refutation_id"], r["sha256"], r["media_type"], r["width"], r["height"],
                         json.loads(r["hashes"]), r["content_url"], r["stored_name"])
 
@@ -494,3 +542,23 @@ def _split_sql(script: str) -> list[str]:
     if current.strip():
         statements.append(current.strip())
     return statements
+
+
+def open_storage(database_url: str | None, data_dir: Path) -> SQLStorage:
+    """The storage VERIFY_DATABASE_URL names: empty = SQLite in DATA_DIR/verity.sqlite3 (the embedded default),
+    sqlite:///<path> = SQLite at that path, postgresql://... = PostgreSQL.
+
+    Raises:
+        ValueError: any other scheme.
+    """
+    url = (database_url or "").strip()
+    if not url:
+        return SQLiteStorage(Path(data_dir) / "verity.sqlite3")
+    if url.startswith("sqlite:///"):
+        return SQLiteStorage(url.removeprefix("sqlite:///") or Path(data_dir) / "verity.sqlite3")
+    if url.startswith(("postgresql://", "postgres://")):
+        from .storage_pg import PostgresStorage
+
+        return PostgresStorage(url)
+    raise ValueError(f"VERIFY_DATABASE_URL: unsupported scheme in {url.split(':', 1)[0]!r} "
+                     "(use postgresql://user@host/db or sqlite:///path)")

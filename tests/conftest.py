@@ -13,9 +13,30 @@ from server.verify.types import Limits, Media
 from media_fixtures import FIXTURES, ROOT, expected, expected_label, fixture_path  # noqa: F401 (re-exported)
 
 
+def pytest_generate_tests(metafunc):
+    """A module with `ENGINES = ("sqlite", "postgresql")` runs each test that uses the app (or `engine`) on both."""
+    engines = getattr(metafunc.module, "ENGINES", None)
+    if engines and "engine" in metafunc.fixturenames:
+        metafunc.parametrize("engine", engines)
+
+
 @pytest.fixture
-def app(tmp_path: Path):
-    return create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data")})
+def engine() -> str:
+    """The storage engine under test: "sqlite" unless the module's ENGINES parametrises it."""
+    return "sqlite"
+
+
+@pytest.fixture
+def database_url(engine, request) -> str:
+    """VERIFY_DATABASE_URL for the engine: empty (SQLite in DATA_DIR) or a fresh PostgreSQL database."""
+    return request.getfixturevalue("postgres_url") if engine == "postgresql" else ""
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str):
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": database_url})
+    yield app
+    app.extensions["verify"].storage.close()
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from media_fixtures import FIXTURES, expected, expected_label, fixture_path
 
 from server.api import openapi_document
 
+ENGINES = ("sqlite", "postgresql")  # tests using the app run on both storage engines
+
 LABELLED = expected("c2pa") + expected("metadata")
 PHOTOS = sorted(p.name for p in (FIXTURES / "photos").glob("*.jpg"))
 

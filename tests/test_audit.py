@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from io import BytesIO
 
@@ -12,6 +11,8 @@ import pytest
 from buildtasks import audit as audit_cli
 from media_fixtures import fixture_path
 from server.audit import AuditLog
+
+ENGINES = ("sqlite", "postgresql")  # tests using the app run on both storage engines
 
 
 @pytest.fixture
@@ -25,8 +26,11 @@ def audit(app) -> AuditLog:
 def _tamper(audit: AuditLog, *sql: tuple) -> None:
     """What someone with write access to the file could do: drop the append-only triggers, then edit."""
     conn = audit.storage.connect()
-    conn.execute("DROP TRIGGER IF EXISTS audit_no_update")
-    conn.execute("DROP TRIGGER IF EXISTS audit_no_delete")
+    if audit.storage.dialect == "postgresql":
+        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+    else:
+        conn.execute("DROP TRIGGER IF EXISTS audit_no_update")
+        conn.execute("DROP TRIGGER IF EXISTS audit_no_delete")
     for statement in sql:
         conn.execute(*statement)
 
@@ -38,9 +42,9 @@ def test_audit_intact_chain_ok(audit):
 
 def test_audit_update_and_delete_refused_by_triggers(audit):
     conn = audit.storage.connect()
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(audit.storage.IntegrityError, match="append-only"):
         conn.execute("UPDATE audit_log SET actor = 'x' WHERE seq = 2")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(audit.storage.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM audit_log WHERE seq = 2")
 
 
@@ -116,6 +120,7 @@ def test_audit_records_every_kind_of_event(app, client):
 
 def test_audit_cli_verify_names_first_broken_entry(app, audit, monkeypatch, capsys):
     monkeypatch.setenv("VERIFY_DATA_DIR", str(app.extensions["verify"].settings.data_dir))
+    monkeypatch.setenv("VERIFY_DATABASE_URL", app.config["DATABASE_URL"])
     assert audit_cli.main(["verify"]) == 0
     assert "OK: 5 entries" in capsys.readouterr().out
     _tamper(audit, ("UPDATE audit_log SET kind = 'other' WHERE seq = 4",))
@@ -130,6 +135,7 @@ def test_audit_cli_export_writes_filing_package(app, audit, monkeypatch, tmp_pat
     storage.add_refutation(Refutation(0, "claim", "False", "Example checker"),
                            [RefutedMedia(0, 0, "ab" * 32, "image/jpeg", hashes={"pdq": ["00" * 32]})])
     monkeypatch.setenv("VERIFY_DATA_DIR", str(app.extensions["verify"].settings.data_dir))
+    monkeypatch.setenv("VERIFY_DATABASE_URL", app.config["DATABASE_URL"])
     out = tmp_path / "filing"
     assert audit_cli.main(["export", "--since", "2020-01-01", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["decisions.csv", "decisions.jsonl", "manifest.json",

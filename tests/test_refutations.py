@@ -18,6 +18,8 @@ from server.api import openapi_document
 
 from media_fixtures import FIXTURES
 
+ENGINES = ("sqlite", "postgresql")  # tests using the app run on both storage engines
+
 ORIGINALS = FIXTURES / "refutation" / "originals"
 VARIANTS = FIXTURES / "refutation" / "variants"
 TOKEN = "s3cret-reviewer-token"
@@ -36,9 +38,11 @@ def _problem(response: Any, status: int, slug: str) -> None:
 
 
 @pytest.fixture
-def writer(tmp_path: Path):
-    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "REFUTATION_TOKEN": TOKEN})
-    return app.test_client()
+def writer(tmp_path: Path, database_url: str):
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "REFUTATION_TOKEN": TOKEN,
+                      "DATABASE_URL": database_url})
+    yield app.test_client()
+    app.extensions["verify"].storage.close()
 
 
 def _get_bytes(client: Any, url: str) -> tuple[int, str, bytes]:

@@ -20,6 +20,8 @@ from server import create_app
 
 from media_fixtures import ROOT, fixture_path
 
+ENGINES = ("sqlite", "postgresql")  # tests using the app run on both storage engines
+
 PHOTO = "photos/deb_mate_Dune.jpg"
 OTHER_PHOTO = "photos/deb_plasma_Kite.jpg"
 

@@ -14,6 +14,8 @@ from media_fixtures import fixture_path
 from server import create_app
 from server.accounts import check_password
 
+ENGINES = ("sqlite", "postgresql")  # tests using the app run on both storage engines
+
 PASSWORD = "a long reviewer password"
 PHOTO = "photos/deb_mate_Dune.jpg"
 
@@ -251,6 +253,7 @@ def test_review_pages_send_security_headers(client):
 
 def test_review_users_cli_add_with_password_stdin(app, monkeypatch, capsys):
     monkeypatch.setenv("VERIFY_DATA_DIR", str(app.extensions["verify"].settings.data_dir))
+    monkeypatch.setenv("VERIFY_DATABASE_URL", app.config["DATABASE_URL"])
     monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
     assert users_cli.main(["add", "carol", "--role", "admin", "--password-stdin"]) == 0
     stored = app.extensions["verify"].storage.connect().execute(
