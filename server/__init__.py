@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from . import config as defaults
 from .errors import register_error_handlers
@@ -83,9 +84,18 @@ def build_state(config: dict[str, Any]) -> VerifyState:
     return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline_id())
 
 
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` in every route: ids beyond a 64-bit database integer are no id (404), not a database error."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's signature
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create the Flask app. `test_config` overrides defaults and VERIFY_* variables."""
     app = Flask(__name__)
+    app.url_map.converters["int"] = DatabaseIdConverter
     _apply_config(app, test_config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     state = build_state(dict(app.config))

@@ -9,6 +9,7 @@ from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
 from .report_store import InvalidReceipt, ItemAlreadyDecided, ItemNotFound, ReportNotFound
+from .storage import StorageUnavailable, TextContainsNul
 from .verify.av_decode import DecodeBudgetExceeded
 from .verify.types import MediaTooLarge, UndecodableMedia, UnsupportedMedia
 
@@ -44,6 +45,8 @@ DOMAIN_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     ItemNotFound: (404, "item-not-found", "No such queue item"),
     ItemAlreadyDecided: (409, "already-decided", "This queue item already has a decision"),
     DecodeBudgetExceeded: (413, "decode-budget-exceeded", "Decoding the media took too long"),
+    TextContainsNul: (400, "invalid-text", "Invalid text"),
+    StorageUnavailable: (503, "storage-unavailable", "The database is unavailable; try again shortly"),
 }
 
 _HTTP_SLUGS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",

@@ -184,6 +184,24 @@ MIGRATIONS: list[str] = [
 ]
 
 
+class StorageError(Exception):
+    """Base of the storage errors the API answers with a problem (server/errors.py)."""
+
+
+class TextContainsNul(StorageError, ValueError):
+    """A text value holds a NUL character: PostgreSQL refuses it, so both engines refuse it, before any write."""
+
+
+class StorageUnavailable(StorageError):
+    """The database cannot be reached or stays locked (a restarting PostgreSQL, a lost connection): retry later."""
+
+
+def refuse_nul(args: Any) -> None:
+    for value in args.values() if isinstance(args, dict) else args:
+        if isinstance(value, str) and "\x00" in value:
+            raise TextContainsNul("text must not contain NUL characters")
+
+
 @dataclass(frozen=True, slots=True)
 class Refutation:
     """A fact-checker's refutation. `extra` keeps schema.org fields Verity does not model (JSON-safe)."""
@@ -417,6 +435,27 @@ class SQLStorage:
         row = self.connect().execute("SELECT coalesce(max(id), 0) FROM refuted_media").fetchone()
         return int(row[0])
 
+class _SQLiteConnection(sqlite3.Connection):
+    """sqlite3's connection, refusing NUL in text like PostgreSQL and reporting a lock that outlasts the busy timeout
+    as StorageUnavailable."""
+
+    def execute(self, sql: str, args: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        if args:
+            refuse_nul(args)
+        try:
+            return super().execute(sql, args)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StorageUnavailable(f"the database is busy: {exc}") from exc
+            raise
+
+    def executemany(self, sql: str, rows: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
+        rows = list(rows)
+        for row in rows:
+            refuse_nul(row)
+        return super().executemany(sql, rows)
+
+
 class SQLiteStorage(SQLStorage):
     """SQLite in WAL mode, one connection per thread; each write is its own committed transaction."""
 
@@ -433,7 +472,8 @@ class SQLiteStorage(SQLStorage):
     def connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=True,
+                                   factory=_SQLiteConnection)
             conn.row_factory = sqlite3.Row
             _enable_wal(conn)
             conn.execute("PRAGMA synchronous=FULL")
@@ -525,7 +565,7 @@ def _enable_wal(conn: sqlite3.Connection, attempts: int = 200) -> None:
                 return
             conn.execute("PRAGMA journal_mode=WAL")
             return
-        except sqlite3.OperationalError as exc:
+        except (sqlite3.OperationalError, StorageUnavailable) as exc:
             if "locked" not in str(exc) or attempt == attempts - 1:
                 raise
             time.sleep(0.05)

@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from .storage import MIGRATIONS, SQLStorage
+from .storage import MIGRATIONS, SQLStorage, StorageUnavailable, refuse_nul
 
 WRITE_LOCK_KEY = 0x5645524954590001  # "VERITY" + 1: the advisory lock every write transaction takes
 CONNECT_TIMEOUT_S = 10
@@ -253,15 +253,25 @@ class PgConnection:
 
     def execute(self, sql: str, args: Sequence[Any] | None = None, /) -> psycopg.Cursor[Row]:
         cur = self.raw.cursor(row_factory=_row_factory)
-        if args:
-            cur.execute(_translate(sql), tuple(args))
-        else:
-            cur.execute(sql)  # type: ignore[arg-type]  # without parameters psycopg reads no placeholders
+        try:
+            if args:
+                refuse_nul(args)
+                cur.execute(_translate(sql), tuple(args))
+            else:
+                cur.execute(sql)  # type: ignore[arg-type]  # without parameters psycopg reads no placeholders
+        except psycopg.OperationalError as exc:
+            raise StorageUnavailable(f"the database is unavailable: {exc}") from exc
         return cur
 
     def executemany(self, sql: str, rows: Any, /) -> psycopg.Cursor[Row]:
         cur = self.raw.cursor(row_factory=_row_factory)
-        cur.executemany(_translate(sql), [tuple(r) for r in rows])
+        rows = [tuple(r) for r in rows]
+        for row in rows:
+            refuse_nul(row)
+        try:
+            cur.executemany(_translate(sql), rows)
+        except psycopg.OperationalError as exc:
+            raise StorageUnavailable(f"the database is unavailable: {exc}") from exc
         return cur
 
     def close(self) -> None:
@@ -296,8 +306,11 @@ class PostgresStorage(SQLStorage):
     def connect(self) -> PgConnection:  # type: ignore[override]
         holder: _Holder | None = getattr(self._local, "holder", None)
         if holder is None or holder.conn.raw.closed or holder.conn.raw.broken:
-            raw = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-                                  application_name="verity")
+            try:
+                raw = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
+                                      application_name="verity")
+            except psycopg.OperationalError as exc:
+                raise StorageUnavailable(f"cannot connect to the database: {exc}") from exc
             holder = _Holder(PgConnection(raw))
             self._local.holder = holder
             self._holders.add(holder)
