@@ -14,7 +14,8 @@ every worker maintenance pass, RQ's `maintenance_interval`, 10 minutes by defaul
   enqueued again, unless it was already interrupted MAX_ATTEMPTS times (then failed: job-interrupted) or its media is
   gone (failed: job-media-lost). RQ's own Retry is not used: the row counts attempts, in one place for both runners.
 - Redis loses the queue (restart without persistence, flush, failover). Rows "queued" whose RQ job is unknown, or
-  finished/failed without the row having moved, are enqueued again. The claim (one conditional UPDATE) makes a
+  finished/failed without the row having moved, are enqueued again. A "running" row is left to its worker while that
+  worker's pid lives (same host) or, on another host, until it is older than the job timeout allows. The claim (one conditional UPDATE) makes a
   duplicate delivery harmless: the second delivery finds the row taken and is skipped.
 - Redis is down when a job is submitted: the job row is failed and the client gets 503 job-queue-unavailable with
   retry_after_s, rather than a 202 for a job nobody may ever enqueue.
@@ -141,16 +142,22 @@ class RQJobRunner(JobRunner):
             return 0
 
     def _alive(self, row: dict[str, Any]) -> bool:
-        owner = row["owner"]
-        if row["status"] == "running" and owner:
-            host = owner.rpartition(":")[0]
-            if owner == _owner() or (host == _owner().rpartition(":")[0] and not _owner_alive(owner)):
-                return False  # this host's worker process is gone (or is us, between jobs): no need to ask Redis
+        owner, status = row["owner"], row["status"]
+        fresh = time.time() - row["updated"] < RUNNING_GRACE_S
+        if status == "running" and owner:
+            if owner == _owner():
+                return False  # recovery runs between this worker's jobs: a row it still holds was interrupted
+            if owner.rpartition(":")[0] == _owner().rpartition(":")[0]:
+                return _owner_alive(owner) and fresh  # this host: the pid tells, whatever Redis remembers
         rq_job = self.queue.fetch_job(row["id"])
-        status = rq_job.get_status(refresh=False) if rq_job is not None else None
-        if row["status"] == "queued":
-            return status in _LIVE_RQ_STATES
-        return status == JobStatus.STARTED and time.time() - row["updated"] < RUNNING_GRACE_S
+        rq_status = rq_job.get_status(refresh=False) if rq_job is not None else None
+        if status == "queued":
+            return rq_status in _LIVE_RQ_STATES
+        if rq_job is None:
+            # Redis forgot a job another host runs: only the row can tell, and a worker past the job timeout would
+            # have been stopped by then.
+            return fresh
+        return rq_status == JobStatus.STARTED and fresh
 
     def _crash_problem(self, exc: Exception) -> Problem:
         if isinstance(exc, JobTimeoutException):

@@ -186,6 +186,22 @@ def test_rq_worker_on_other_host_lost_requeued_after_rq_abandons_it(make_app, tm
     assert _job(app, job_id)["status"] == "done"
 
 
+def test_rq_redis_lost_while_running_elsewhere_left_until_stale(make_app, redis_url):
+    app = make_app()
+    jobs = runner_of(app)
+    job_id = _submit(app)
+    db = app.extensions["verify"].storage.connect()
+    db.execute("UPDATE jobs SET status = 'running', owner = 'elsewhere:1', attempts = 1 WHERE id = ?", (job_id,))
+    client = redis.Redis.from_url(redis_url)
+    client.flushall()  # Redis forgets the job while a worker on another host runs it
+    client.close()
+    with app.app_context():
+        assert jobs.recover() == 0  # recently updated: its worker is presumably still at it
+        db.execute("UPDATE jobs SET updated = ? WHERE id = ?", (time.time() - 3600, job_id))
+        assert jobs.recover() == 1  # past the job timeout: that worker is gone
+    assert _job(app, job_id)["status"] == "queued" and jobs.queue.job_ids == [job_id]
+
+
 def test_rq_interrupted_max_attempts_failed(make_app, tmp_path, redis_url):
     app = make_app()
     job_id = _submit(app)
