@@ -25,6 +25,7 @@ every worker maintenance pass, RQ's `maintenance_interval`, 10 minutes by defaul
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -198,8 +199,14 @@ def work(app: Flask, *, burst: bool = False, max_jobs: int | None = None) -> boo
     jobs = runner_of(app)
     worker = VerityWorker([jobs.queue], connection=jobs.redis, serializer=JSONSerializer)
     worker.app = app
-    with app.app_context():  # the task reads the runner from current_app
-        return bool(worker.work(burst=burst, max_jobs=max_jobs, logging_level="INFO"))
+    # RQ installs its own SIGINT/SIGTERM handlers (warm, then cold shutdown) and leaves them; put the caller's back.
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with app.app_context():  # the task reads the runner from current_app
+            return bool(worker.work(burst=burst, max_jobs=max_jobs, logging_level="INFO"))
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def runner_of(app: Flask) -> RQJobRunner:
