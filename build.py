@@ -2,6 +2,7 @@
 """Verity's one entry point.
 
     python3 build.py run                 install what is needed, then serve the API (gunicorn) on 127.0.0.1:8787
+    python3 build.py worker [--burst] [--max-jobs N]   run verification jobs from VERIFY_JOB_QUEUE (RQ + Redis)
     python3 build.py test                install what the tests need, then run the whole suite
     python3 build.py bench               benchmarks; prints a table and writes bench-results.json
     python3 build.py verify PATH_OR_URL... [--json]   the pipeline in-process on files, folders and URLs
@@ -34,6 +35,7 @@ STAMP = VENV / ".requirements.sha256"
 # command -> "module:function" in buildtasks/, imported only inside the venv
 COMMANDS: dict[str, str] = {
     "run": "buildtasks.serve:main",
+    "worker": "buildtasks.worker:main",
     "test": "buildtasks.testing:main",
     "bench": "buildtasks.bench:main",
     "verify": "buildtasks.verify_cli:main",

@@ -39,6 +39,8 @@ VERIFY_AV_MAX_FRAMES   most video frames a clip may declare or decode           
 VERIFY_AV_MAX_DECODE_S total decode time budget of one clip, in seconds            60
 VERIFY_JOB_MIN_DURATION_S  audio/video at least this long is verified as a job (202)  120
 VERIFY_JOB_MIN_MB      media at least this large (MB) is verified as a job (202)    20
+VERIFY_JOB_QUEUE       who runs jobs: empty or "inline" = a thread in each API process; redis://host:port/db = RQ on
+                       that Redis, run by `build.py worker` processes sharing DATA_DIR/jobs (docs/deploy.md)  (inline)
 """
 
 DATA_DIR = "./data"
@@ -76,3 +78,4 @@ AV_MAX_FRAMES = 200_000
 AV_MAX_DECODE_S = 60.0
 JOB_MIN_DURATION_S = 120.0
 JOB_MIN_MB = 20.0
+JOB_QUEUE = ""

@@ -1,10 +1,14 @@
 """Long verifications as jobs (blueprint "jobs"): 202 Accepted + GET /v1/jobs/<id> with stage and progress.
 
-Audio/video at least `JOB_MIN_DURATION_S` long or `JOB_MIN_MB` large is verified in the background by an in-process
-worker thread. Jobs live in SQLite (table `jobs`) and their media in DATA_DIR/jobs/, so they survive a restart: on
-start-up, a job left "running" by a process that no longer exists is queued again (once; a second interruption fails
-it), and a job whose media file is gone is failed. A job is claimed with one conditional UPDATE, so several worker
-processes (gunicorn) never run the same job twice. A job never stays "running" after its process died.
+Audio/video at least `JOB_MIN_DURATION_S` long or `JOB_MIN_MB` large is verified in the background. Jobs live in the
+database (table `jobs`, the source of truth for status and progress) and their media in DATA_DIR/jobs/, so they survive
+a restart: on start-up, a job left "running" by a process that no longer exists is queued again (once; a second
+interruption fails it), and a job whose media file is gone is failed. A job is claimed with one conditional UPDATE, so
+several processes never run the same job twice. A job never stays "running" after its process died.
+
+Who runs the jobs is chosen by VERIFY_JOB_QUEUE: empty or "inline" (the default) is `JobRunner`, a thread in each API
+process; a redis:// URL is `server.job_queue.RQJobRunner`, which only enqueues job ids on RQ for `build.py worker`
+processes. Both share everything below except dispatch (`start`/`_dispatch`) and liveness (`_alive`).
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ def _owner_alive(owner: str | None) -> bool:
 
 
 class JobRunner:
-    """Queue, claim and run verification jobs for one app (one per process)."""
+    """Queue, claim and run verification jobs for one app (one per process); this class runs them in a thread."""
 
     def __init__(self, state: Any) -> None:
         self.state = state
@@ -90,30 +94,49 @@ class JobRunner:
             "INSERT INTO jobs (id, sha256, media_type, status, stage, progress, source_url, page_url, attempts,"
             " created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (job_id, media.sha256, media.mime, "queued", "queued", 0.0, source_url, page_url, 0, now, now))
-        self.start()
+        self._dispatch_new(job_id)
         return job_id
 
-    def recover(self) -> None:
-        """After a restart: requeue jobs orphaned by a dead process (or fail them), then start working."""
-        rows = self._db().execute("SELECT id, owner, attempts, updated FROM jobs"
+    def recover(self) -> int:
+        """Requeue jobs orphaned by a dead process (or fail them), then dispatch them; returns how many were requeued."""
+        rows = self._db().execute("SELECT id, status, owner, attempts, updated FROM jobs"
                                   " WHERE status IN ('queued', 'running')").fetchall()
-        pending = False
-        for row in rows:
-            job_id, owner, attempts = row["id"], row["owner"], row["attempts"]
-            if owner and owner != _owner() and _owner_alive(owner) and time.time() - row["updated"] < STALE_S:
-                continue  # another live process runs it
-            if not (self.dir / f"{job_id}.bin").exists():
-                self._fail(job_id, Problem(410, "job-media-lost", "The job's media is gone",
-                                           "The server restarted and the job's media file was not found; submit it again."))
-            elif attempts >= MAX_ATTEMPTS:
-                self._fail(job_id, Problem(500, "job-interrupted", "The job was interrupted",
-                                           f"The server stopped {attempts} times while running this job; submit it again."))
-            else:
-                self._db().execute("UPDATE jobs SET status = 'queued', stage = 'queued', owner = NULL, updated = ?"
-                                   " WHERE id = ? AND status IN ('queued', 'running')", (time.time(), job_id))
-                pending = True
-        if pending:
-            self.start()
+        requeued = [row["id"] for row in rows if not self._alive(dict(row)) and self._requeue_or_fail(dict(row))]
+        if requeued:
+            self._dispatch(requeued)
+        return len(requeued)
+
+    def _alive(self, row: dict[str, Any]) -> bool:
+        """Whether someone still runs (or will run) this queued/running job, so recovery must leave it alone."""
+        owner = row["owner"]
+        return bool(owner and owner != _owner() and _owner_alive(owner) and time.time() - row["updated"] < STALE_S)
+
+    def _requeue_or_fail(self, row: dict[str, Any]) -> bool:
+        """An orphaned job: fail it when its media is gone or it was interrupted MAX_ATTEMPTS times, else queue it."""
+        job_id, attempts = row["id"], row["attempts"]
+        if not (self.dir / f"{job_id}.bin").exists():
+            self._fail(job_id, Problem(410, "job-media-lost", "The job's media is gone",
+                                       "The server restarted and the job's media file was not found; submit it again."))
+            return False
+        if attempts >= MAX_ATTEMPTS:
+            self._fail(job_id, Problem(500, "job-interrupted", "The job was interrupted",
+                                       f"The server stopped {attempts} times while running this job; submit it again."))
+            return False
+        self._db().execute("UPDATE jobs SET status = 'queued', stage = 'queued', owner = NULL, updated = ?"
+                           " WHERE id = ? AND status IN ('queued', 'running')", (time.time(), job_id))
+        return True
+
+    # -- dispatch (the inline runner: one thread per process) -----------------------------------------------------
+    def _dispatch_new(self, job_id: str) -> None:
+        """A job was just submitted."""
+        self.start()
+
+    def _dispatch(self, job_ids: list[str]) -> None:
+        """Jobs recovery queued again."""
+        self.start()
+
+    def close(self) -> None:
+        """Release connections (the inline runner holds none; its thread exits when idle)."""
 
     def start(self) -> None:
         with self._lock:
@@ -123,13 +146,35 @@ class JobRunner:
                 self._thread.start()
 
     def _claim(self) -> str | None:
+        """The oldest queued job, claimed; "" when another process took it first; None when none is queued."""
         row = self._db().execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY created LIMIT 1").fetchone()
         if row is None:
             return None
+        return row["id"] if self.claim(row["id"]) else ""
+
+    def claim(self, job_id: str) -> bool:
+        """Take a queued job for this process (one conditional UPDATE: of several claimants exactly one wins)."""
         cur = self._db().execute(
             "UPDATE jobs SET status = 'running', stage = 'decoding', owner = ?, attempts = attempts + 1, updated = ?"
-            " WHERE id = ? AND status = 'queued'", (_owner(), time.time(), row["id"]))
-        return row["id"] if cur.rowcount == 1 else ""
+            " WHERE id = ? AND status = 'queued'", (_owner(), time.time(), job_id))
+        return cur.rowcount == 1
+
+    def run_queued(self, job_id: str) -> str:
+        """Claim one job and run it (a queue worker's entry point); returns its final status, or why it was skipped.
+
+        A job that is missing, already taken, done or failed is skipped: a queue may deliver an id twice (recovery
+        re-enqueues what Redis lost), and the row, not the queue, decides.
+        """
+        job = self.get(job_id)
+        if job is None:
+            log.warning("job %s: no such job row, skipped", job_id)
+            return "missing"
+        if job["status"] != "queued" or not self.claim(job_id):
+            log.info("job %s: %s, skipped", job_id, job["status"])
+            return f"skipped ({job['status']})"
+        self.run(job_id)
+        done = self.get(job_id)
+        return done["status"] if done else "missing"
 
     def _loop(self) -> None:
         """Run queued jobs until none is left, then exit (the next submit starts a new thread)."""
@@ -144,11 +189,19 @@ class JobRunner:
                 self.run(job_id)
 
     def run(self, job_id: str) -> None:
+        """Run a claimed job to `done` (verdict cached, record written) or `failed` (with a problem); never raises."""
         job = self.get(job_id)
         assert job is not None
         path = self.dir / f"{job_id}.bin"
         try:
-            media = load_media(path.read_bytes(), self.state.settings.limits)
+            data = path.read_bytes()
+        except FileNotFoundError:
+            # With a queue, the API wrote the file on its host: a worker that cannot see it does not share DATA_DIR.
+            self._fail(job_id, Problem(410, "job-media-lost", "The job's media is gone",
+                                       "The job's media file was not found where the job ran; submit it again."))
+            return
+        try:
+            media = load_media(data, self.state.settings.limits)
             last = [0.0, 0.0]
 
             def progress(p: float) -> None:  # decoding is ~90 % of the work; write at most every 0.5 s
@@ -166,15 +219,19 @@ class JobRunner:
             state.storage.add_record(media.sha256, body["media_type"], body["verdict"]["label"], job["source_url"],
                                      job["page_url"], False)
             self._update(job_id, status="done", stage="done", progress=1.0, result=json.dumps(body))
+            path.unlink(missing_ok=True)
         except MediaError as exc:
             status, slug, title = next(DOMAIN_PROBLEMS[k] for k in type(exc).__mro__ if k in DOMAIN_PROBLEMS)
             self._fail(job_id, Problem(status, slug, title, str(exc)))
-        except Exception:
+        except Exception as exc:
             log.exception("job %s failed", job_id)
-            self._fail(job_id, Problem(500, "internal-error", "Internal server error",
-                                       "The job failed on the server; it has been logged."))
-        finally:
-            path.unlink(missing_ok=True)
+            self._fail(job_id, self._crash_problem(exc))
+        # Not `finally`: a process stopped mid-job (SystemExit, KeyboardInterrupt) keeps the media, so that recovery
+        # can run the job again instead of failing it as media-lost.
+
+    def _crash_problem(self, exc: Exception) -> Problem:
+        """The problem recorded for an unexpected exception inside a job."""
+        return Problem(500, "internal-error", "Internal server error", "The job failed on the server; it has been logged.")
 
     def _fail(self, job_id: str, problem: Problem) -> None:
         body: dict[str, Any] = {"type": PROBLEM_BASE + problem.slug, "title": problem.title, "status": problem.status}
@@ -227,9 +284,21 @@ def get_job(job_id: str) -> Response:
     return jsonify(job_json(job))
 
 
+def make_runner(state: Any, queue_setting: str | None) -> JobRunner:
+    """The runner VERIFY_JOB_QUEUE asks for: inline (empty or "inline") or RQ (redis://host:port/db).
+
+    Raises:
+        ValueError: the setting is neither (a clear start-up error, naming the setting).
+    """
+    from . import job_queue
+
+    url = job_queue.parse_queue_url(queue_setting)
+    return JobRunner(state) if url is None else job_queue.RQJobRunner(state, url)
+
+
 def init_app(app: Any, state: Any) -> None:
     """Register the blueprint and the runner; pick up jobs a previous process left behind."""
-    jobs = JobRunner(state)
+    jobs = make_runner(state, app.config.get("JOB_QUEUE"))
     app.extensions["verify_jobs"] = jobs
     app.register_blueprint(bp)
     jobs.recover()
