@@ -15,10 +15,16 @@ from media_fixtures import fixture_path
 CLIP = "video/match/originals/v01_bikes.mp4"  # 10 s
 
 
+ENGINES = ("sqlite", "postgresql")  # the job rows live in the database: run on both engines
+
+
 @pytest.fixture
-def job_app(tmp_path):
+def job_app(tmp_path, database_url):
     # every clip of 5 s or more is a job
-    return create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5})
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5,
+                      "DATABASE_URL": database_url})
+    yield app
+    app.extensions["verify"].storage.close()
 
 
 def _wait(client, url: str, timeout_s: float = 60) -> dict:
@@ -84,7 +90,8 @@ def _orphan(app, job_id: str, with_media: bool, attempts: int = 1) -> None:
 def test_jobs_restart_orphaned_running_job_resumed_to_done(job_app, tmp_path):
     job_id = "a" * 32
     _orphan(job_app, job_id, with_media=True)
-    restarted = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5})
+    restarted = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5,
+                            "DATABASE_URL": job_app.config["DATABASE_URL"]})
     job = _wait(restarted.test_client(), f"/v1/jobs/{job_id}")
     assert job["status"] == "done" and job["result"]["media_type"] == "video/mp4"
 
@@ -92,7 +99,8 @@ def test_jobs_restart_orphaned_running_job_resumed_to_done(job_app, tmp_path):
 def test_jobs_restart_media_lost_failed_not_running(job_app, tmp_path):
     job_id = "b" * 32
     _orphan(job_app, job_id, with_media=False)
-    restarted = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5})
+    restarted = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5,
+                            "DATABASE_URL": job_app.config["DATABASE_URL"]})
     job = restarted.test_client().get(f"/v1/jobs/{job_id}").get_json()
     assert job["status"] == "failed" and job["problem"]["type"].endswith("/job-media-lost")
 
@@ -100,7 +108,8 @@ def test_jobs_restart_media_lost_failed_not_running(job_app, tmp_path):
 def test_jobs_restart_interrupted_twice_failed(job_app, tmp_path):
     job_id = "c" * 32
     _orphan(job_app, job_id, with_media=True, attempts=2)
-    restarted = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5})
+    restarted = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5,
+                            "DATABASE_URL": job_app.config["DATABASE_URL"]})
     job = restarted.test_client().get(f"/v1/jobs/{job_id}").get_json()
     assert job["status"] == "failed" and job["problem"]["type"].endswith("/job-interrupted")
 

@@ -23,20 +23,26 @@ CLIP = "video/match/originals/v01_bikes.mp4"  # 10 s: a job once JOB_MIN_DURATIO
 TRUNCATED = "video/bad/truncated_40pct.mp4"
 
 
+ENGINES = ("sqlite", "postgresql")  # job rows in SQLite or PostgreSQL, the queue in Redis
+
+
 @pytest.fixture
-def make_app(tmp_path: Path, redis_url: str):
-    """make_app(**config) -> an app on this test's DATA_DIR with JOB_QUEUE=redis_url; Redis connections closed after."""
+def make_app(tmp_path: Path, redis_url: str, database_url: str, monkeypatch: pytest.MonkeyPatch):
+    """make_app(**config) -> an app on this test's DATA_DIR and database with JOB_QUEUE=redis_url; Redis connections
+    closed after. Worker processes get the database through VERIFY_DATABASE_URL, as in production."""
+    monkeypatch.setenv("VERIFY_DATABASE_URL", database_url)
     apps = []
 
     def make(**config):
         app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5,
-                          "JOB_QUEUE": redis_url, **config})
+                          "JOB_QUEUE": redis_url, "DATABASE_URL": database_url, **config})
         apps.append(app)
         return app
 
     yield make
     for app in apps:
         app.extensions["verify_jobs"].close()
+        app.extensions["verify"].storage.close()
 
 
 def _submit(app, name: str = CLIP) -> str:
@@ -61,7 +67,8 @@ def _worker_process(tmp_path: Path, redis_url: str, *extra: str) -> subprocess.P
 
 def _inline_result(tmp_path: Path) -> dict:
     """The same clip through the inline runner, for comparison."""
-    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "inline"), "JOB_MIN_DURATION_S": 5})
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "inline"), "JOB_MIN_DURATION_S": 5,
+                      "DATABASE_URL": ""})  # its own SQLite: not the queue's database
     assert type(app.extensions["verify_jobs"]) is JobRunner
     job_id = _submit(app)
     deadline = time.monotonic() + 60
