@@ -222,3 +222,13 @@ def test_refutation_upload_script_content_refused_4xx(tmp_path: Path, name: str,
                            headers={"Authorization": f"Bearer {TOKEN}"})
     assert 400 <= response.status_code < 500
     assert client.get("/v1/refutations").get_json()["total"] == 0
+
+
+def test_rate_limit_shared_in_redis_across_servers_429(tmp_path: Path, redis_url: str) -> None:
+    """Behind several hosts the limits live in Redis (VERIFY_RATELIMIT_STORAGE_URI): a client cannot multiply its
+    allowance by spreading requests over servers."""
+    one = _app(tmp_path / "one", API_RATE_LIMIT="3 per minute", RATELIMIT_STORAGE_URI=redis_url).test_client()
+    two = _app(tmp_path / "two", API_RATE_LIMIT="3 per minute", RATELIMIT_STORAGE_URI=redis_url).test_client()
+    statuses = [one.get("/v1/checks").status_code, two.get("/v1/checks").status_code,
+                one.get("/v1/checks").status_code, two.get("/v1/checks").status_code]
+    assert statuses == [200, 200, 200, 429]
