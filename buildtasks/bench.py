@@ -31,7 +31,8 @@ TOPICS: dict[str, str] = {
 }
 
 # Topics run only when named: `build.py bench --load` (or `build.py bench load`) starts a server for a minute.
-ON_DEMAND: dict[str, str] = {"load": "buildtasks.bench_load", "index_scale": "buildtasks.bench_index_scale"}
+ON_DEMAND: dict[str, str] = {"load": "buildtasks.bench_load", "index_scale": "buildtasks.bench_index_scale",
+                             "storage": "buildtasks.bench_storage"}
 
 Results = dict[str, dict[str, Any]]
 

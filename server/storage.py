@@ -446,7 +446,7 @@ class _SQLiteConnection(sqlite3.Connection):
             return super().execute(sql, args)
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
-                raise StorageUnavailable(f"the database is busy: {exc}") from exc
+                raise StorageUnavailable(f"The database is busy ({exc}); try again shortly.") from exc
             raise
 
     def executemany(self, sql: str, rows: Any, /) -> sqlite3.Cursor:  # type: ignore[override]

@@ -14,6 +14,7 @@ beyond it; plain statements outside `transaction()` (the verdict cache, sessions
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +25,8 @@ from typing import Any
 import psycopg
 
 from .storage import MIGRATIONS, SQLStorage, StorageUnavailable, refuse_nul
+
+log = logging.getLogger(__name__)
 
 WRITE_LOCK_KEY = 0x5645524954590001  # "VERITY" + 1: the advisory lock every write transaction takes
 CONNECT_TIMEOUT_S = 10
@@ -260,7 +263,7 @@ class PgConnection:
             else:
                 cur.execute(sql)  # type: ignore[arg-type]  # without parameters psycopg reads no placeholders
         except psycopg.OperationalError as exc:
-            raise StorageUnavailable(f"the database is unavailable: {exc}") from exc
+            raise _unavailable(exc) from exc
         return cur
 
     def executemany(self, sql: str, rows: Any, /) -> psycopg.Cursor[Row]:
@@ -271,11 +274,17 @@ class PgConnection:
         try:
             cur.executemany(_translate(sql), rows)
         except psycopg.OperationalError as exc:
-            raise StorageUnavailable(f"the database is unavailable: {exc}") from exc
+            raise _unavailable(exc) from exc
         return cur
 
     def close(self) -> None:
         self.raw.close()
+
+
+def _unavailable(exc: Exception) -> StorageUnavailable:
+    """The client learns only that the database did not answer; host, user and server messages go to the log."""
+    log.warning("database unavailable: %s", exc)
+    return StorageUnavailable("The database did not answer; try again shortly.")
 
 
 class _Holder:
@@ -310,7 +319,7 @@ class PostgresStorage(SQLStorage):
                 raw = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                                       application_name="verity")
             except psycopg.OperationalError as exc:
-                raise StorageUnavailable(f"cannot connect to the database: {exc}") from exc
+                raise _unavailable(exc) from exc
             holder = _Holder(PgConnection(raw))
             self._local.holder = holder
             self._holders.add(holder)

@@ -47,7 +47,10 @@ def test_storage_errors_lost_postgresql_connection_503_then_reconnects(app, clie
         killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
                                (database,)).fetchone()[0]
     assert killed >= 1
-    _problem(client.get("/v1/refutations"), 503, "storage-unavailable")
+    lost = client.get("/v1/refutations")
+    _problem(lost, 503, "storage-unavailable")
+    detail = lost.get_json()["detail"]
+    assert "127.0.0.1" not in detail and "postgres" not in detail.lower()  # no server details for clients
     assert client.get("/v1/refutations").status_code == 200  # a new connection on the next request
 
 
