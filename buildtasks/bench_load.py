@@ -12,6 +12,10 @@ seconds, each looping over a weighted mix of:
 and prints throughput, p50/p99 latency per kind, errors (any unexpected status or a failed connection; target 0)
 and the server's memory (RSS of the gunicorn master and its workers) after the seeding and at the end (target:
 within 10 %). The server is stopped at the end. Traffic goes only to 127.0.0.1.
+
+VERITY_LOAD_ENGINE=postgresql runs the same load with the server on a throwaway PostgreSQL cluster (Debian's package,
+durable defaults; buildtasks/services.py) instead of SQLite; its figures are named load.postgresql.*. The cluster's
+own memory is not in the server RSS.
 """
 
 from __future__ import annotations
@@ -203,6 +207,26 @@ def warm_up(port: int, seeded: dict[str, Any], fresh: list[bytes], fresh_lock: t
 
 
 def run(results: dict[str, Any]) -> None:
+    engine = os.environ.get("VERITY_LOAD_ENGINE", "sqlite")
+    if engine == "sqlite":
+        run_engine(results)
+        return
+    if engine != "postgresql":
+        raise SystemExit(f"VERITY_LOAD_ENGINE: sqlite or postgresql, not {engine!r}")
+    from .services import start_postgres
+
+    server = start_postgres(durable=True)
+    ENV["VERIFY_DATABASE_URL"] = server.new_database()
+    try:
+        figures: dict[str, Any] = {}
+        run_engine(figures)
+        results.update({"load.postgresql." + k.removeprefix("load."): v for k, v in figures.items()})
+    finally:
+        del ENV["VERIFY_DATABASE_URL"]
+        server.stop()
+
+
+def run_engine(results: dict[str, Any]) -> None:
     from .bench import figure
 
     fresh = fresh_images(1500)
