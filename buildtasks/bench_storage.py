@@ -19,7 +19,7 @@ import numpy as np
 
 from server.audit import AuditLog
 from server.report_store import ReportStore
-from server.storage import Refutation, SQLStorage, SQLiteStorage
+from server.storage import Refutation, SQLiteStorage, SQLStorage
 from server.verify.refutation_index import RefutationMatcher
 
 N_LOOKUPS = 2000

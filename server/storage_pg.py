@@ -216,7 +216,7 @@ assert len(PG_MIGRATIONS) == len(MIGRATIONS), "every migration needs its Postgre
 class Row:
     """A result row read like sqlite3.Row: row[0], row["name"], keys(), dict(row), unpacking."""
 
-    __slots__ = ("_values", "_index")
+    __slots__ = ("_index", "_values")
 
     def __init__(self, values: Sequence[Any], index: dict[str, int]) -> None:
         self._values, self._index = tuple(values), index

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from media_fixtures import FIXTURES, ROOT, expected, expected_label, fixture_path  # noqa: F401 (re-exported)
 
 from server import create_app
 from server.verify.media import load_media
 from server.verify.types import Limits, Media
-
-from media_fixtures import FIXTURES, ROOT, expected, expected_label, fixture_path  # noqa: F401 (re-exported)
 
 
 def pytest_generate_tests(metafunc):
@@ -59,15 +58,22 @@ def media():
     return load
 
 
+def _service(start):
+    """Start a server from tests/services.py, or skip (fail under build.py test) when its package is missing."""
+    import services
+
+    try:
+        return start()
+    except services.ServiceUnavailable as exc:
+        services._unavailable(str(exc))
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     """A PostgreSQL cluster for the whole session (tests/services.py)."""
     import services
 
-    try:
-        server = services.start_postgres()
-    except services.ServiceUnavailable as exc:
-        services._unavailable(str(exc))
+    server = _service(services.start_postgres)
     yield server
     server.stop()
 
@@ -83,10 +89,7 @@ def redis_server():
     """A Redis server for the whole session (tests/services.py)."""
     import services
 
-    try:
-        server = services.start_redis()
-    except services.ServiceUnavailable as exc:
-        services._unavailable(str(exc))
+    server = _service(services.start_redis)
     yield server
     server.stop()
 

@@ -12,7 +12,7 @@ import pytest
 
 from buildtasks.services import Postgres, Redis, ServiceUnavailable, start_postgres, start_redis
 
-__all__ = ["Postgres", "Redis", "ServiceUnavailable", "start_postgres", "start_redis", "_unavailable"]
+__all__ = ["Postgres", "Redis", "ServiceUnavailable", "_unavailable", "start_postgres", "start_redis"]
 
 
 def _unavailable(why: str) -> None:

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
-import time
 from io import BytesIO
 from pathlib import Path
 
 import pytest
+from media_fixtures import fixture_path
+from servers import free_port, http_request, start_gunicorn
 
 from server import create_app
-
-from media_fixtures import ROOT, fixture_path
 
 ENGINES = ("sqlite", "postgresql")  # tests using the app run on both storage engines
 
@@ -181,46 +177,12 @@ def test_reports_secret_key_generated_and_persisted(tmp_path):
 # -- durability: SIGKILL a real gunicorn server in the middle of a stream of reports
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start_server(data_dir: Path, port: int) -> subprocess.Popen:
-    env = dict(os.environ, VERIFY_DATA_DIR=str(data_dir), VERIFY_REPORT_RATE_LIMIT="1000000 per minute",
-               PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                             "--threads", "2", "server:create_app()"], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            status, _ = _http(port, "GET", "/v1/health")
-            if status == 200:
-                return proc
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError("the server exited during start-up")
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise RuntimeError("the server did not start")
-
-
-def _http(port: int, method: str, path: str, body: bytes | None = None,
-          headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
+    return start_gunicorn(port, {"VERIFY_DATA_DIR": str(data_dir), "VERIFY_REPORT_RATE_LIMIT": "1000000 per minute"})
 
 
 def test_reports_sigkill_mid_stream_every_acknowledged_report_survives(tmp_path):
-    data_dir, port = tmp_path / "data", _free_port()
+    data_dir, port = tmp_path / "data", free_port()
     server = _start_server(data_dir, port)
     kill_after, senders = 60, 4
     acked: list[tuple[str, str]] = []
@@ -232,7 +194,7 @@ def test_reports_sigkill_mid_stream_every_acknowledged_report_survives(tmp_path)
         first = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"category\"\r\n\r\nsynthetic\r\n"
                  f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
                  f"Content-Type: image/jpeg\r\n\r\n").encode() + photo + f"\r\n--{boundary}--\r\n".encode()
-        status, body = _http(port, "POST", "/v1/reports", first,
+        status, body = http_request(port, "POST", "/v1/reports", first,
                              {"Content-Type": f"multipart/form-data; boundary={boundary}"})
         assert status == 201
         sha = json.loads(body)["sha256"]
@@ -244,7 +206,7 @@ def test_reports_sigkill_mid_stream_every_acknowledged_report_survives(tmp_path)
                 with lock:
                     sent[0] += 1
                 try:
-                    status, body = _http(port, "POST", "/v1/reports", payload.encode(),
+                    status, body = http_request(port, "POST", "/v1/reports", payload.encode(),
                                          {"Content-Type": "application/json"})
                 except OSError:
                     return  # the server is gone: this request was never acknowledged
@@ -276,7 +238,7 @@ def test_reports_sigkill_mid_stream_every_acknowledged_report_survives(tmp_path)
     try:
         found = 0
         for report_id, receipt in acknowledged:
-            status, body = _http(port, "GET", f"/v1/reports/{report_id}?receipt={receipt}")
+            status, body = http_request(port, "GET", f"/v1/reports/{report_id}?receipt={receipt}")
             found += status == 200 and json.loads(body)["id"] == report_id
     finally:
         os.killpg(server.pid, signal.SIGTERM)

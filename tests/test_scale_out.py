@@ -3,43 +3,25 @@ the hash index without losing writes. The servers share DATA_DIR as hosts share 
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 
 import pytest
-
-from media_fixtures import FIXTURES, ROOT
+from media_fixtures import FIXTURES
+from servers import free_port, http_request, start_gunicorn, stop_gunicorn
 
 ORIGINALS = FIXTURES / "refutation" / "originals"
 VARIANTS = FIXTURES / "refutation" / "variants"
 TOKEN = "scale-out-token"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _http(port: int, method: str, path: str, body: bytes | None = None,
           headers: dict[str, str] | None = None) -> tuple[int, dict]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        data = response.read()
-        return response.status, json.loads(data) if data else {}
-    finally:
-        conn.close()
+    status, data = http_request(port, method, path, body, headers, timeout=120)
+    return status, json.loads(data) if data else {}
 
 
 def _multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
@@ -55,26 +37,11 @@ def _multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> t
 
 
 def _start(database_url: str, data_dir: Path) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
-    env = dict(os.environ, VERIFY_DATA_DIR=str(data_dir), VERIFY_DATABASE_URL=database_url, PYTHONPATH=str(ROOT),
-               VERIFY_REFUTATION_TOKEN=TOKEN, VERIFY_REPORT_RATE_LIMIT="100000 per minute",
-               VERIFY_VERIFY_RATE_LIMIT="100000 per minute", VERIFY_API_RATE_LIMIT="100000 per minute",
-               VERIFY_LOAD_MODELS="false")
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                             "--threads", "4", "server:create_app()"], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if _http(port, "GET", "/v1/health")[0] == 200:
-                return proc, port
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError("a server exited during start-up")
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise RuntimeError("a server did not start")
+    port = free_port()
+    env = {"VERIFY_DATA_DIR": str(data_dir), "VERIFY_DATABASE_URL": database_url, "VERIFY_REFUTATION_TOKEN": TOKEN,
+           "VERIFY_REPORT_RATE_LIMIT": "100000 per minute", "VERIFY_VERIFY_RATE_LIMIT": "100000 per minute",
+           "VERIFY_API_RATE_LIMIT": "100000 per minute", "VERIFY_LOAD_MODELS": "false"}
+    return start_gunicorn(port, env, workers=2, threads=4), port
 
 
 @pytest.fixture
@@ -98,13 +65,7 @@ def two_servers(postgres_url, tmp_path):
         yield postgres_url, results[0][1], results[1][1]
     finally:
         for proc in started:
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in started:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop_gunicorn(proc)
 
 
 def test_scale_out_refutation_written_through_one_server_matched_through_the_other(two_servers):
