@@ -282,3 +282,20 @@ def test_rq_worker_command_without_queue_exits_2(tmp_path):
 
 def test_rq_queue_name(make_app):
     assert runner_of(make_app()).queue.name == QUEUE_NAME
+
+
+def test_rq_job_payload_is_json_job_id_only(make_app, redis_url):
+    """Nothing read back from Redis is unpickled: the payload is JSON and carries only the job id (a Redis writer
+    cannot make a worker run code or read media it chose)."""
+    import json
+    import zlib
+
+    import redis
+
+    job_id = _submit(make_app())
+    client = redis.Redis.from_url(redis_url)
+    try:
+        raw = client.hget(f"rq:job:{job_id}", "data")
+    finally:
+        client.close()
+    assert json.loads(zlib.decompress(raw)) == ["server.job_queue.perform", None, [job_id], {}]
