@@ -168,8 +168,8 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 def seed(port: int) -> dict[str, Any]:
     """Verdicts for fixture photos, refutations with media, and what the clients look up."""
     c = Client(port)
-    # Refutations first: a new refutation starts a new verdict-cache generation (VerifyState.verdict_key), so
-    # verdicts cached before it are not served by hash.
+    # Refutations first, then the verdicts the clients look up (a verdict cached before a refutation is revalidated
+    # on its next lookup: server/verdict_cache.py).
     ids = []
     originals = sorted((FIXTURES / "refutation" / "originals").glob("*.jpg"))[:10]
     for i, path in enumerate(originals):

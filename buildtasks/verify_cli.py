@@ -116,11 +116,12 @@ def verify_input(item: str, state: Any, url_max_bytes: int, url_timeout_s: float
         return {"input": item, "error": {"type": type(exc).__name__, "detail": str(exc)}}
     if bar is not None:
         bar.update(DECODE_SHARE, "checks")
+    generation = state.verdicts.generation()
     report = verify(media, state.ctx, raise_errors=state.settings.raise_check_errors)
     if bar is not None:
         bar.done()
     body = report.to_json()
-    state.storage.put_verdict(media.sha256, state.pipeline, body)
+    state.verdicts.put(media, body, generation)
     state.storage.add_record(media.sha256, body["media_type"], body["verdict"]["label"],
                              item if item.startswith(("http://", "https://")) else None)
     return {"input": item, **body}

@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 from . import config as defaults
 from .errors import register_error_handlers
 from .storage import Storage, open_storage
+from .verdict_cache import VerdictCache
 from .verify import pipeline_id
 from .verify.refutation_index import RefutationMatcher
 from .verify.clip_match import ClipIndex
@@ -39,11 +40,7 @@ class VerifyState:
     storage: Storage
     ctx: CheckContext
     pipeline: str
-
-    def verdict_key(self) -> str:
-        """The verdict cache key besides the sha256: the pipeline, and the refutation generation, so that a refutation
-        written after a verdict was cached is never hidden by it."""
-        return f"{self.pipeline}#r{self.storage.refutation_generation()}"
+    verdicts: VerdictCache  # revalidated against new refutations (server/verdict_cache.py)
 
 
 def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -81,7 +78,9 @@ def build_state(config: dict[str, Any]) -> VerifyState:
 
         resources |= {module.NAME: module.shared() for module in (ai_detector, visible_label, speech_detector)}
     ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"), resources=resources)
-    return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline_id())
+    pipeline = pipeline_id()
+    return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline,
+                       verdicts=VerdictCache(storage, pipeline, resources["refutations"]))
 
 
 class DatabaseIdConverter(IntegerConverter):

@@ -79,8 +79,8 @@ def verify_media() -> Response:
     data = _upload()
     source_url, page_url = _optional_url("source_url"), _optional_url("page_url")
     media = load_media(data, state.settings.limits)
-    key = state.verdict_key()
-    body = state.storage.get_verdict(media.sha256, key)
+    generation = state.verdicts.generation()  # before the pipeline: a refutation added meanwhile is revalidated later
+    body = state.verdicts.get(media.sha256)
     cached = body is not None
     if body is None:
         slots = _pipeline_slots()
@@ -99,7 +99,7 @@ def verify_media() -> Response:
                 av_decode.analysis(media)
             report = verify(media, state.ctx, raise_errors=state.settings.raise_check_errors)
             body = report.to_json()
-            state.storage.put_verdict(media.sha256, key, body)
+            state.verdicts.put(media, body, generation)
         finally:
             slots.release()
     # The identification record and its audit entry commit together, without waiting for fsync (see transaction()).
@@ -120,7 +120,7 @@ def get_verdict(sha256: str) -> Response:
     if not _SHA256.match(sha256):
         raise Problem(400, "invalid-sha256", "Invalid SHA-256", "Expected 64 hexadecimal characters.")
     state = _state()
-    body = state.storage.get_verdict(sha256, state.verdict_key())
+    body = state.verdicts.get(sha256)
     if body is None:
         raise Problem(404, "verdict-not-found", "No verdict for this hash",
                       "These bytes have not been verified yet: POST them to /v1/verify.")

@@ -213,9 +213,10 @@ class JobRunner:
             av_decode.analysis(media, progress=progress)
             self._update(job_id, stage="checks", progress=0.9)
             state = self.state
+            generation = state.verdicts.generation()
             report = verify(media, state.ctx, raise_errors=state.settings.raise_check_errors)
             body = report.to_json()
-            state.storage.put_verdict(media.sha256, state.verdict_key(), body)
+            state.verdicts.put(media, body, generation)
             state.storage.add_record(media.sha256, body["media_type"], body["verdict"]["label"], job["source_url"],
                                      job["page_url"], False)
             self._update(job_id, status="done", stage="done", progress=1.0, result=json.dumps(body))

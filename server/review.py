@@ -194,16 +194,17 @@ def queue() -> Any:
 def _verdict_for(item: dict[str, Any]) -> dict[str, Any] | None:
     """The cached verdict; when none is cached but the bytes are held, verify them now and cache the result."""
     state = current_app.extensions["verify"]
-    body = state.storage.get_verdict(item["sha256"], state.verdict_key())
+    body = state.verdicts.get(item["sha256"])
     if body is None and item["has_bytes"]:
         data = _rs().store.load_media(item["sha256"])
         if data is not None:
+            generation = state.verdicts.generation()
             try:
                 media = load_media(data, state.settings.limits)
                 body = verify(media, state.ctx, raise_errors=False).to_json()
             except MediaError:
                 return None
-            state.storage.put_verdict(item["sha256"], state.verdict_key(), body)
+            state.verdicts.put(media, body, generation)
     return body
 
 

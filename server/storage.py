@@ -181,6 +181,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX jobs_status ON jobs (status, created);
     """,
+    # 6: the verdict cache revalidates instead of flushing: each verdict keeps the refutation generation it was
+    # computed at and the perceptual hashes its refutation lookup searched with (server/verdict_cache.py)
+    """
+    ALTER TABLE verdicts ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE verdicts ADD COLUMN probe TEXT;
+    """,
 ]
 
 
@@ -256,6 +262,15 @@ class HashRow:
     refutation_id: int
     region: str
     hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CachedVerdict:
+    """A cached verdict body with the refutation generation it was computed at and its refutation probe (or None)."""
+
+    body: dict[str, Any]
+    generation: int
+    probe: dict[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,11 +350,32 @@ class SQLStorage:
                                      (sha256, pipeline)).fetchone()
         return json.loads(row["body"]) if row else None
 
-    def put_verdict(self, sha256: str, pipeline: str, body: dict[str, Any]) -> None:
+    def put_verdict(self, sha256: str, pipeline: str, body: dict[str, Any], generation: int = 0,
+                    probe: dict[str, Any] | None = None) -> None:
         self.connect().execute(
-            "INSERT INTO verdicts (sha256, pipeline, body, created) VALUES (?, ?, ?, ?) ON CONFLICT (sha256, pipeline)"
-            " DO UPDATE SET body = excluded.body, created = excluded.created",
-            (sha256, pipeline, json.dumps(body, separators=(",", ":")), time.time()))
+            "INSERT INTO verdicts (sha256, pipeline, body, created, generation, probe) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (sha256, pipeline) DO UPDATE SET body = excluded.body, created = excluded.created,"
+            " generation = excluded.generation, probe = excluded.probe",
+            (sha256, pipeline, json.dumps(body, separators=(",", ":")), time.time(), generation,
+             json.dumps(probe, separators=(",", ":")) if probe is not None else None))
+
+    def get_cached_verdict(self, sha256: str, pipeline: str) -> CachedVerdict | None:
+        row = self.connect().execute("SELECT body, generation, probe FROM verdicts WHERE sha256 = ? AND pipeline = ?",
+                                     (sha256, pipeline)).fetchone()
+        if row is None:
+            return None
+        return CachedVerdict(json.loads(row["body"]), int(row["generation"]),
+                             json.loads(row["probe"]) if row["probe"] else None)
+
+    def revalidate_verdict(self, sha256: str, pipeline: str, generation: int) -> None:
+        """Record that a cached verdict still holds at `generation` (only ever moves forward)."""
+        self.connect().execute("UPDATE verdicts SET generation = ? WHERE sha256 = ? AND pipeline = ? AND generation < ?",
+                               (generation, sha256, pipeline, generation))
+
+    def refuted_since(self, after_id: int, sha256: str | None = None) -> bool:
+        """Whether refuted media was added after row `after_id` (with this sha256, when given)."""
+        sql = "SELECT 1 FROM refuted_media WHERE id > ?" + (" AND sha256 = ?" if sha256 else "") + " LIMIT 1"
+        return self.connect().execute(sql, (after_id, sha256) if sha256 else (after_id,)).fetchone() is not None
 
     def add_record(self, sha256: str, media_type: str, label: str, source_url: str | None = None,
                    page_url: str | None = None, cached: bool = False, conn: Connection | None = None) -> int:

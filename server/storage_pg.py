@@ -209,6 +209,11 @@ PG_MIGRATIONS: list[str] = [
     );
     CREATE INDEX jobs_status ON jobs (status, created);
     """,
+    # 6: verdicts keep the refutation generation they were computed at and their refutation probe
+    """
+    ALTER TABLE verdicts ADD COLUMN generation BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE verdicts ADD COLUMN probe TEXT;
+    """,
 ]
 assert len(PG_MIGRATIONS) == len(MIGRATIONS), "every migration needs its PostgreSQL form"
 

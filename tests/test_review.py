@@ -153,7 +153,7 @@ def test_review_refute_creates_refutation_with_sha256_and_pdq_302(app, client, r
     rep = _report(client)
     state = app.extensions["verify"]
     client.post("/v1/verify", data=fixture_path(PHOTO).read_bytes(), content_type="image/jpeg")
-    assert state.storage.get_verdict(rep["sha256"], state.verdict_key()) is not None
+    assert state.verdicts.get(rep["sha256"]) is not None
     _sign_in(client)
     page = client.get("/review/items/1").get_data(as_text=True)
     r = client.post("/review/items/1/decide", data={

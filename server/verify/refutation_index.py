@@ -147,6 +147,7 @@ class RefutationMatcher:
         """The best stored match for `media`, or None."""
         exact = self.storage.refuted_media(sha256=media.sha256)
         if exact:
+            media.match_probe = []  # the oldest exact match wins whatever is added later
             return Match(exact[0], "sha256", 1.0, "identical", 0)
         if media.kind is not MediaKind.IMAGE:
             return None
@@ -156,7 +157,9 @@ class RefutationMatcher:
         best: dict[int, tuple[int, int, str, str]] = {}  # media id -> (distance, stage, query region, stored region)
         with self._lock:
             index, media_ids, regions = self._index, self._media_ids, self._regions
-        for stage, h in ih.query_hashes(stages):
+        queries = ih.query_hashes(stages)
+        media.match_probe = [h.hash.hex() for _, h in queries]
+        for stage, h in queries:
             ids, dists = index.search(h.hash, PDQ_RADIUS)
             for i, d in zip(ids.tolist(), dists.tolist()):
                 mid = int(media_ids[i])
@@ -181,6 +184,18 @@ class RefutationMatcher:
             if inconclusive and dist <= PDQ_RADIUS_UNVERIFIED:
                 return Match(items, "pdq", similarity, transform, dist, None)
         return None
+
+    def candidates_since(self, probe: list[str], after_media_id: int) -> bool:
+        """Whether media stored after `after_media_id` lies within PDQ_RADIUS of any probe hash: only then can a
+        verdict computed before it have changed (the verdict cache's revalidation)."""
+        self.sync()
+        with self._lock:
+            index, media_ids = self._index, self._media_ids
+        for hexdigest in probe:
+            ids, _ = index.search(bytes.fromhex(hexdigest), PDQ_RADIUS)
+            if len(ids) and bool((media_ids[ids] > after_media_id).any()):
+                return True
+        return False
 
     def _original_keypoints(self, item: RefutedMedia) -> tuple[ih.Keypoints, ih.Keypoints] | None:
         """ORB keypoints of a stored original and of its mirror image (cached, least recently used out)."""

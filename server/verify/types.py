@@ -115,6 +115,9 @@ class Media:
     limits: Limits = field(default_factory=Limits)
     _image: Image.Image | None = field(default=None, repr=False)
     av_cache: Any = field(default=None, repr=False)  # av_decode.AVAnalysis, computed once
+    # The PDQ hashes (hex) the refutation lookup searched with, set by RefutationMatcher.match: the verdict cache keeps
+    # them to tell later whether a new refutation could change this media's verdict ([] after an exact match).
+    match_probe: list[str] | None = field(default=None, repr=False)
 
     def image(self) -> Image.Image:
         """Decoded RGB(A) pixels of an image (first frame).

@@ -1,0 +1,59 @@
+"""The verdict cache: verdicts by (sha256, pipeline), revalidated against refutations added since, not flushed.
+
+Why: a verdict depends on the pipeline and on the refutation database. Keying the cache by "the refutation generation"
+(the newest refuted_media id) was correct but turned every new refutation into a flush of the whole cache: on a
+platform where fact-checkers add refutations all day, every hash-first lookup would miss. Instead each cached verdict
+keeps the generation it was computed at and the PDQ hashes its refutation lookup searched with (its probe). When the
+generation has moved on, the verdict still holds unless one of the media added since
+  - has the same sha256, or
+  - lies within the matcher's search radius of one of the probe hashes (the only way it could become a match).
+A verdict that still holds is marked current, so the next lookup is one query again. What cannot be revalidated this
+way is recomputed (GET /v1/verdicts answers 404 and the client uploads the bytes): audio and video verdicts (their
+clip and keyframe matching is not probe-based) and verdicts without a probe (their refutation check did not run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .storage import Storage
+from .verify.types import Media, MediaKind
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictCache:
+    storage: Storage
+    pipeline: str
+    matcher: Any  # server.verify.refutation_index.RefutationMatcher, or None when refutation matching is off
+
+    def generation(self) -> int:
+        """The refutation generation now: read it before verifying and store the verdict with it."""
+        return self.storage.refutation_generation()
+
+    def get(self, sha256: str) -> dict[str, Any] | None:
+        """The cached verdict body if it still holds for today's refutations, else None (verify again)."""
+        cached = self.storage.get_cached_verdict(sha256, self.pipeline)
+        if cached is None:
+            return None
+        current = self.generation()
+        if cached.generation >= current:
+            return cached.body
+        if not self._still_holds(sha256, cached.generation, cached.probe):
+            return None
+        self.storage.revalidate_verdict(sha256, self.pipeline, current)
+        return cached.body
+
+    def put(self, media: Media, body: dict[str, Any], generation: int) -> None:
+        """Cache `body`, computed with the refutations up to `generation` (read before the pipeline ran)."""
+        probe = None
+        if media.kind is MediaKind.IMAGE and media.match_probe is not None:
+            probe = {"pdq": media.match_probe}
+        self.storage.put_verdict(media.sha256, self.pipeline, body, generation, probe)
+
+    def _still_holds(self, sha256: str, generation: int, probe: dict[str, Any] | None) -> bool:
+        if probe is None or self.matcher is None:
+            return False
+        if self.storage.refuted_since(generation, sha256):
+            return False
+        return not self.matcher.candidates_since(list(probe.get("pdq") or []), generation)
