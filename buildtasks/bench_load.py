@@ -45,6 +45,7 @@ FIXTURES = ROOT.parent / "shared" / "fixtures"
 CLIENTS = int(os.environ.get("VERITY_LOAD_CLIENTS", "50"))
 DURATION_S = float(os.environ.get("VERITY_LOAD_SECONDS", "60"))
 WARMUP_S = float(os.environ.get("VERITY_LOAD_WARMUP_SECONDS", "20"))
+FRESH_IMAGES = 1500  # distinct never-seen JPEGs for the verify share (more than a 60 s run can use)
 MIX = {"lookup": 60, "verify": 10, "report": 10, "refutation": 20}   # relative weights
 TOKEN = "load-bench-token"
 # The run's configuration: the report limit is per client address and every client here is 127.0.0.1.
@@ -103,6 +104,9 @@ class Client:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
             raise
 
+    def close(self) -> None:
+        self.conn.close()
+
 
 def fresh_images(count: int, seed: int = 7) -> list[bytes]:
     """`count` distinct JPEGs: random crops of fixture photos, downscaled and re-encoded (never seen by the server)."""
@@ -136,15 +140,15 @@ def _multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> t
 
 def start_server(data_dir: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, **ENV, "VERIFY_DATA_DIR": data_dir, "VERIFY_PORT": str(port), "VERIFY_HOST": "127.0.0.1"}
-    log = open(Path(data_dir) / "server.log", "wb")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "run"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    with open(Path(data_dir) / "server.log", "wb") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "run"], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the server exited: {(Path(data_dir) / 'server.log').read_text()[-2000:]}")
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             c.request("GET", "/v1/health")
             if c.getresponse().status == 200:
                 # a worker answers only once create_app (models included) has finished
@@ -153,6 +157,8 @@ def start_server(data_dir: str, port: int) -> subprocess.Popen[bytes]:
                     return proc
         except OSError:
             pass
+        finally:
+            c.close()
         time.sleep(0.5)
     raise RuntimeError("the server did not start within 180 s")
 
@@ -187,6 +193,7 @@ def seed(port: int) -> dict[str, Any]:
         if status != 200:
             raise RuntimeError(f"seeding /v1/verify: {status} {body[:200]!r}")
         shas.append(json.loads(body)["sha256"])
+    c.close()
     return {"shas": shas, "refutation_ids": ids, "queries": [p.stem.split("_")[0] for p in originals] + ["claim"]}
 
 
@@ -204,6 +211,7 @@ def warm_up(port: int, seeded: dict[str, Any], fresh: list[bytes], fresh_lock: t
                 client.request("GET", f"/v1/verdicts/{rng.choice(seeded['shas'])}")
         except (OSError, http.client.HTTPException):
             pass
+    client.close()
 
 
 def run(results: dict[str, Any]) -> None:
@@ -229,7 +237,7 @@ def run(results: dict[str, Any]) -> None:
 def run_engine(results: dict[str, Any]) -> None:
     from .bench import figure
 
-    fresh = fresh_images(1500)
+    fresh = fresh_images(FRESH_IMAGES)
     fresh_lock = threading.Lock()
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="verity-load-") as data_dir:
@@ -285,6 +293,7 @@ def run_engine(results: dict[str, Any]) -> None:
                         else:
                             key = f"{kind}:{status}"
                             errors[key] = errors.get(key, 0) + 1
+                client.close()
 
             threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(CLIENTS)]
             began = time.monotonic()
