@@ -162,6 +162,8 @@ class RefutationMatcher:
         for stage, h in queries:
             ids, dists = index.search(h.hash, PDQ_RADIUS)
             for i, d in zip(ids.tolist(), dists.tolist()):
+                if i >= len(media_ids):
+                    continue  # appended by a concurrent sync() after this lookup took its snapshot
                 mid = int(media_ids[i])
                 if mid not in best or d < best[mid][0]:
                     best[mid] = (d, stage, h.region, regions[i])
@@ -193,6 +195,7 @@ class RefutationMatcher:
             index, media_ids = self._index, self._media_ids
         for hexdigest in probe:
             ids, _ = index.search(bytes.fromhex(hexdigest), PDQ_RADIUS)
+            ids = ids[ids < len(media_ids)]  # entries a concurrent sync() appended after the snapshot
             if len(ids) and bool((media_ids[ids] > after_media_id).any()):
                 return True
         return False
