@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import resource
-import sqlite3
 import tempfile
 import time
 from collections import defaultdict
@@ -26,6 +25,8 @@ from server.verify.hash_index import HashIndex, to_codes
 from server.verify.media import load_media
 from server.verify.refutation_index import PDQ_RADIUS, RefutationMatcher, describe_original
 from server.verify.types import Limits
+
+from .bench_storage import seed_hashes
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures"
@@ -150,15 +151,8 @@ def scale(results: dict[str, Any]) -> None:
     # load time at server start: 1M rows in SQLite -> RefutationMatcher
     with tempfile.TemporaryDirectory() as tmp:
         storage = SQLiteStorage(Path(tmp) / "db.sqlite3")
-        rid = storage.add_refutation(Refutation(0, "bench", "False", "bench"), [])
-        conn = sqlite3.connect(Path(tmp) / "db.sqlite3")
-        conn.execute("INSERT INTO refuted_media (refutation_id, sha256, media_type, created) VALUES (?, ?, 'image', 0)",
-                     (rid, "0" * 64))
-        raw = codes.astype(">u8").view(np.uint8).reshape(-1, 32)
-        conn.executemany("INSERT INTO media_hashes (media_id, refutation_id, kind, region, hash) VALUES (1, ?, 'pdq', 'full', ?)",
-                         ((rid, raw[i].tobytes()) for i in range(N_HASHES)))
-        conn.commit()
-        conn.close()
+        seed_hashes(storage, codes)
+        storage.close()
         started = time.perf_counter()
         matcher = RefutationMatcher(SQLiteStorage(Path(tmp) / "db.sqlite3"), Path(tmp) / "media")
         load_s = time.perf_counter() - started

@@ -39,7 +39,8 @@ def _report(store: ReportStore, sha: str, i: int) -> None:
                      text=f"bench report {i}", source_url=None, page_url=None, client="bench")
 
 
-def _seed_hashes(storage: SQLStorage, codes: np.ndarray) -> None:
+def seed_hashes(storage: SQLStorage, codes: np.ndarray) -> None:
+    """One refutation with one media item holding `codes` ((n, 4) uint64) as PDQ hash rows, bulk-inserted."""
     rid = storage.add_refutation(Refutation(0, "bench", "False", "bench"), [])
     with storage.transaction() as conn:
         media_id = conn.execute("INSERT INTO refuted_media (refutation_id, sha256, media_type, created)"
@@ -115,7 +116,7 @@ def measure(storage: SQLStorage, tmp: Path, name: str, results: dict[str, Any]) 
         "audit_chain_ok": chain.ok, "audit_entries": chain.entries}
 
     codes = np.random.default_rng(5).integers(0, 2**64, size=(N_HASHES, 4), dtype=np.uint64)
-    _seed_hashes(storage, codes)
+    seed_hashes(storage, codes)
     loads = []
     for _ in range(2):
         t = time.perf_counter()

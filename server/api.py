@@ -80,7 +80,7 @@ def verify_media() -> Response:
     source_url, page_url = _optional_url("source_url"), _optional_url("page_url")
     media = load_media(data, state.settings.limits)
     generation = state.verdicts.generation()  # before the pipeline: a refutation added meanwhile is revalidated later
-    body = state.verdicts.get(media.sha256)
+    body = state.verdicts.get(media.sha256, generation)
     cached = body is not None
     if body is None:
         slots = _pipeline_slots()

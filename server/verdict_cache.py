@@ -31,12 +31,14 @@ class VerdictCache:
         """The refutation generation now: read it before verifying and store the verdict with it."""
         return self.storage.refutation_generation()
 
-    def get(self, sha256: str) -> dict[str, Any] | None:
-        """The cached verdict body if it still holds for today's refutations, else None (verify again)."""
+    def get(self, sha256: str, current: int | None = None) -> dict[str, Any] | None:
+        """The cached verdict body if it still holds for today's refutations, else None (verify again).
+        `current` is the generation when the caller has just read it."""
         cached = self.storage.get_cached_verdict(sha256, self.pipeline)
         if cached is None:
             return None
-        current = self.generation()
+        if current is None:
+            current = self.generation()
         if cached.generation >= current:
             return cached.body
         if not self._still_holds(sha256, cached.generation, cached.probe):
