@@ -23,7 +23,7 @@ from typing import Any
 
 from server import build_state, load_config
 from server.audit import AuditLog
-from server.report_store import ReportStore
+from server.reports.store import ReportStore
 from server.storage import SQLStorage
 
 DECISION_FIELDS = ["decision_id", "decided_at", "action", "reviewer", "note", "item_id", "sha256", "media_type", "pdq",

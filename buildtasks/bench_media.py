@@ -49,7 +49,8 @@ def end_to_end(data: bytes, data_dir: str) -> float:
     """Seconds for the API's work on one clip, with the video match originals in the refuted-clip database."""
     from server import create_app
     from server.storage import Refutation, RefutedMedia
-    from server.verify import av_decode, clip_match
+    from server.verify import av_decode
+    from server.verify.checks import clip_match
     from server.verify.media import load_media
     from server.verify.pipeline import verify
 
@@ -77,7 +78,8 @@ def end_to_end(data: bytes, data_dir: str) -> float:
 def keyframes_check(data: bytes, data_dir: str) -> tuple[float, dict[str, Any]]:
     """Seconds of the keyframes check alone on the decoded clip (its share of end to end), and its frame counts."""
     from server import create_app
-    from server.verify import av_decode, keyframes
+    from server.verify import av_decode
+    from server.verify.checks import keyframes
     from server.verify.media import load_media
 
     state = create_app({"DATA_DIR": data_dir}).extensions["verify"]
@@ -112,7 +114,7 @@ def _rss_kb() -> int:
 
 def _child() -> None:
     """In a fresh process: resident memory after imports, and the peak after one end-to-end verification."""
-    import server.verify.clip_match  # noqa: F401  (imports counted in the baseline)
+    import server.verify.checks.clip_match  # noqa: F401  (imports counted in the baseline)
 
     base = _rss_kb()
     with tempfile.TemporaryDirectory() as tmp:

@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from server.verify import CHECKS, ai_detector, visible_label
+from server.verify import CHECKS, DESCRIPTORS
+from server.verify.checks import ai_detector, visible_label
 from server.verify.media import load_media
 from server.verify.pipeline import verify
 from server.verify.types import CheckContext, Limits
@@ -20,8 +21,8 @@ from server.verify.types import CheckContext, Limits
 from . import label_samples
 
 SAMPLE = 40  # photos (evenly spread over photos/) per figure; the full set is in the tests
-LEARNED = ("ai_detector",)
-MODELS = ("ai_detector", "visible_label")  # checks that run an ONNX model
+LEARNED = tuple(d.name for d in DESCRIPTORS if d.learned)
+MODELS = tuple(d.name for d in DESCRIPTORS if d.onnx)  # checks that run an ONNX model
 
 
 def _median_ms(fn: Callable[[], Any], items: list[Any], call: Callable[[Any], Any]) -> tuple[float, float]:

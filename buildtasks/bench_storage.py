@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from server.audit import AuditLog
-from server.report_store import ReportStore
+from server.reports.store import ReportStore
 from server.storage import Refutation, SQLiteStorage, SQLStorage
 from server.verdict_cache import VerdictCache
 from server.verify.refutation_index import RefutationMatcher
@@ -153,7 +153,7 @@ def run(results: dict[str, Any]) -> None:
             print(f"storage bench: PostgreSQL skipped ({exc})")
         else:
             try:
-                from server.storage_pg import PostgresStorage
+                from server.storage.postgres import PostgresStorage
 
                 pg = PostgresStorage(server.new_database())
                 measure(pg, Path(tmp), "postgresql", figures)

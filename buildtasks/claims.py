@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from server import build_state, load_config
-from server.claims import ClaimsError, dumps, export_document, import_document, media_fetcher
+from server.refutations.claims import ClaimsError, dumps, export_document, import_document, media_fetcher
 
 
 def main(argv: list[str]) -> int:

@@ -150,7 +150,7 @@ def _load_manifest() -> dict[str, Any]:
 
 def verify() -> list[str]:
     """Problems with the model files (empty when all match the manifest)."""
-    from server.verify.ai_detector import ModelIntegrityError, package_file, sha256_file
+    from server.verify.checks.ai_detector import ModelIntegrityError, package_file, sha256_file
 
     problems = []
     for name, spec in _load_manifest()["models"].items():
@@ -195,7 +195,7 @@ def eval_speech(spec: dict[str, Any]) -> list[str]:
     import numpy as np
 
     from buildtasks import speech_train
-    from server.verify import speech_detector
+    from server.verify.checks import speech_detector
 
     head = speech_detector.load(spec)
     with np.load(ROOT / spec["source"]["files"]["eval"]["path"]) as z:
@@ -220,7 +220,7 @@ def main(argv: list[str]) -> int:
         return 1
     if mode == "--verify":
         return 0
-    from server.verify import ai_detector
+    from server.verify.checks import ai_detector
 
     manifest = _load_manifest()
     spec = manifest["models"]["ai_detector"]

@@ -12,7 +12,7 @@ Data (all from registries, made under data/speech/, never committed):
             festival Festival HTS (cmu_us_slt_arctic_hts)
 Every clip goes through one chain: ffmpeg to 8 kHz mono, then for half the clips (seeded, both classes alike) a
 round trip through a lossy codec (mp3 16/24 kbit/s, opus 12 kbit/s, GSM 06.10), then the server's own decode
-(PyAV) and trim + peak normalisation (server/verify/speech_detector.py).
+(PyAV) and trim + peak normalisation (server/verify/checks/speech_detector.py).
 
 Speakers are split by group (an Asterisk voice, or a KTuberling language folder):
   train        the real clips the head is fitted on
@@ -207,7 +207,7 @@ def chain(path: str, clip_id: str) -> tuple[bytes, str]:
 
 def clip_features(clips: list[dict[str, Any]]) -> np.ndarray:
     """Features of every clip through the chain and the server's decode, cached in data/speech/features.npz."""
-    from server.verify import speech_detector as sd
+    from server.verify.checks import speech_detector as sd
     from server.verify.types import Limits
 
     cache_path = DATA / f"features-{sd.FEATURES}.npz"
@@ -306,7 +306,7 @@ def fixture_files() -> list[tuple[str, int]]:
 
 def fixture_metrics(head: Any, threshold: float) -> dict[str, Any]:
     """Scores of the shared speech fixtures with the committed head, read through the server's decode."""
-    from server.verify import speech_detector as sd
+    from server.verify.checks import speech_detector as sd
     from server.verify.types import Limits
 
     rows = []
@@ -340,7 +340,7 @@ def eval_subset_metrics(head: Any, threshold: float, x: np.ndarray, y: np.ndarra
 
 def main(argv: list[str]) -> int:
     from buildtasks.system import ensure_debs
-    from server.verify import speech_detector as sd
+    from server.verify.checks import speech_detector as sd
 
     t0 = time.perf_counter()
     ensure_debs(DEBS)
@@ -423,7 +423,7 @@ def main(argv: list[str]) -> int:
 
 
 def update_manifest(threshold: float, metrics: dict[str, Any], head_sha: str) -> None:
-    from server.verify import speech_detector as sd
+    from server.verify.checks import speech_detector as sd
 
     manifest_path = MODELS / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -433,7 +433,7 @@ def update_manifest(threshold: float, metrics: dict[str, Any], head_sha: str) ->
                    "files": {"head": {"path": HEAD_PATH.relative_to(ROOT).as_posix(), "sha256": head_sha},
                              "eval": {"path": EVAL_PATH.relative_to(ROOT).as_posix(), "sha256": eval_sha}}},
         "upstream": {"head": "fitted here by `python3 build.py models --train-speech` (buildtasks/speech_train.py)",
-                     "features": "no model: log-spectrum statistics (server/verify/speech_detector.py features())"},
+                     "features": "no model: log-spectrum statistics (server/verify/checks/speech_detector.py features())"},
         "licence": {"head": "same as this repository", "training_data": (
             "Asterisk core sounds CC-BY-SA-3.0; KTuberling sounds GPL-2+; synthetic clips from Piper joe (MIT package, "
             "voice fine-tuned from lessac; piper-tts GPL-3.0+ used as a build tool only), Kokoro-82M (Apache-2.0), "

@@ -17,7 +17,7 @@ import getpass
 import sys
 
 from server import build_state, load_config
-from server.accounts import ROLES, AccountError, Accounts
+from server.reports.accounts import ROLES, AccountError, Accounts
 from server.audit import AuditLog
 
 

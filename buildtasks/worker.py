@@ -12,7 +12,7 @@ import argparse
 import os
 
 from server import create_app, load_config
-from server.job_queue import parse_queue_url, work
+from server.jobs.queue import parse_queue_url, work
 
 from .serve import RUN_DEBS
 from .system import ensure_debs

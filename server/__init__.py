@@ -16,7 +16,7 @@ from .storage import Storage, open_storage
 from .verdict_cache import VerdictCache
 from .verify import pipeline_id
 from .verify.refutation_index import RefutationMatcher
-from .verify.clip_match import ClipIndex
+from .verify.checks.clip_match import ClipIndex
 from .verify.types import CheckContext, Limits
 
 TRUST_SETTINGS = Path(__file__).parent / "verify" / "trust" / "c2pa_settings.json"
@@ -74,9 +74,9 @@ def build_state(config: dict[str, Any]) -> VerifyState:
                                  "clip_index": ClipIndex(storage)}
     if config.get("LOAD_MODELS", True):
         # ONNX sessions are loaded once per process, here, rather than on the first request.
-        from .verify import ai_detector, speech_detector, visible_label
+        from .verify import DESCRIPTORS
 
-        resources |= {module.NAME: module.shared() for module in (ai_detector, visible_label, speech_detector)}
+        resources |= {d.name: d.loader() for d in DESCRIPTORS if d.loader is not None}
     ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"), resources=resources)
     pipeline = pipeline_id()
     return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline,
@@ -104,7 +104,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["verify"] = state
 
     register_error_handlers(app)
-    from . import api, jobs, refutations, reports, security
+    from . import api, jobs, reports, security
+    from .refutations import api as refutations
 
     app.register_blueprint(api.bp)
     app.register_blueprint(refutations.bp)

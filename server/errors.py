@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from .report_store import InvalidReceipt, ItemAlreadyDecided, ItemNotFound, ReportNotFound
+from .reports.store import InvalidReceipt, ItemAlreadyDecided, ItemNotFound, ReportNotFound
 from .storage import StorageUnavailable, TextContainsNul
 from .verify.av_decode import DecodeBudgetExceeded
 from .verify.types import MediaTooLarge, UndecodableMedia, UnsupportedMedia

@@ -7,9 +7,9 @@ own that calls the API from a page.
 
 Headers on every response: X-Content-Type-Options nosniff, Referrer-Policy no-referrer, and a Content-Security-Policy
 of `default-src 'none'; frame-ancestors 'none'` unless the view set a stricter or page-specific one (the reviewer
-pages set theirs in server/review.py; stored media gets `sandbox`).
+pages set theirs in server/reports/review.py; stored media gets `sandbox`).
 
-Rate limits (flask-limiter, the limiter server/reports.py creates; per client address): API_RATE_LIMIT on every
+Rate limits (flask-limiter, the limiter server/reports/__init__.py creates; per client address): API_RATE_LIMIT on every
 /v1 and /review route, VERIFY_RATE_LIMIT in addition on POST /v1/verify (the expensive one), REPORT_RATE_LIMIT and
 LOGIN_RATE_LIMIT as before. The defaults are generous: the extension asks by hash first, one GET per image on a page.
 """

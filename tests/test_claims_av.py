@@ -11,7 +11,7 @@ import pytest
 
 from buildtasks import claims as claims_cli
 from server import create_app
-from server.verify import clip_match
+from server.verify.checks import clip_match
 
 from media_fixtures import FIXTURES
 

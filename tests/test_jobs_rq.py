@@ -16,7 +16,7 @@ import redis
 from media_fixtures import ROOT, fixture_path
 
 from server import create_app
-from server.job_queue import QUEUE_NAME, TASK, runner_of, work
+from server.jobs.queue import QUEUE_NAME, TASK, runner_of, work
 from server.jobs import JobRunner
 
 CLIP = "video/match/originals/v01_bikes.mp4"  # 10 s: a job once JOB_MIN_DURATION_S is 5
@@ -298,4 +298,4 @@ def test_rq_job_payload_is_json_job_id_only(make_app, redis_url):
         raw = client.hget(f"rq:job:{job_id}", "data")
     finally:
         client.close()
-    assert json.loads(zlib.decompress(raw)) == ["server.job_queue.perform", None, [job_id], {}]
+    assert json.loads(zlib.decompress(raw)) == ["server.jobs.queue.perform", None, [job_id], {}]

@@ -12,7 +12,7 @@ import pytest
 from buildtasks import users as users_cli
 from media_fixtures import fixture_path
 from server import create_app
-from server.accounts import check_password
+from server.reports.accounts import check_password
 
 ENGINES = ("sqlite", "postgresql")  # tests using the app run on both storage engines
 

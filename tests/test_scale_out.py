@@ -126,7 +126,7 @@ def test_scale_out_concurrent_reports_through_both_servers_none_lost_chain_intac
         assert status == 200 and seen["id"] == report_id
 
     from server.audit import AuditLog
-    from server.storage_pg import PostgresStorage
+    from server.storage.postgres import PostgresStorage
 
     storage = PostgresStorage(database_url)
     try:

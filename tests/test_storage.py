@@ -27,7 +27,7 @@ def test_storage_fresh_sqlite_database_migrated_to_latest(tmp_path):
 
 
 def test_storage_fresh_postgresql_database_migrated_to_latest(postgres_url):
-    from server.storage_pg import PostgresStorage
+    from server.storage.postgres import PostgresStorage
 
     storage = PostgresStorage(postgres_url)
     assert storage.connect().execute("SELECT max(version) FROM verity_schema").fetchone()[0] == len(MIGRATIONS)
@@ -118,7 +118,7 @@ def test_storage_open_storage_rejects_unknown_scheme(tmp_path):
 
 
 def test_storage_engines_have_the_same_tables_and_columns(tmp_path, postgres_url):
-    from server.storage_pg import PostgresStorage
+    from server.storage.postgres import PostgresStorage
 
     lite = SQLiteStorage(tmp_path / "v.sqlite3").connect()
     lite_tables = {r[0] for r in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -139,7 +139,7 @@ def test_storage_postgresql_concurrent_writers_keep_ids_in_commit_order(postgres
     incremental load reads rows after the last id it saw)."""
     import threading
 
-    from server.storage_pg import PostgresStorage
+    from server.storage.postgres import PostgresStorage
 
     storage = PostgresStorage(postgres_url)
     errors: list[BaseException] = []

@@ -1,57 +1,28 @@
-"""The check registry and the runner: every signal is one module with one `check(media, ctx) -> CheckResult`.
-
-Adding a check: a module in this package, a line in CHECKS (and DESCRIPTIONS), a fixture and a test module;
-tests/verify/test_contract.py picks it up automatically.
+"""The check runner: every signal is one module in checks/ with one `check(media, ctx) -> CheckResult`, described
+once in registry.py. CHECKS, DESCRIPTIONS and LEARNED are views of that registry, kept for their many readers.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from . import (ai_detector, av_labels, c2pa_manifest, clip_match, debunked_match, metadata_labels, speech_detector,
-               visible_label, watermark)
-from . import keyframes
+from .registry import BY_NAME, DESCRIPTORS, CheckDescriptor, CheckFn, Kind
 from .types import CheckContext, CheckResult, Media, Outcome, Signal
+
+__all__ = ["BY_NAME", "CHECKS", "DESCRIPTIONS", "DESCRIPTORS", "LEARNED", "PIPELINE_VERSION", "CheckDescriptor",
+           "CheckFn", "Kind", "pipeline_id", "run_check", "run_checks"]
 
 log = logging.getLogger(__name__)
 
-CheckFn = Callable[[Media, CheckContext], CheckResult]
-
-# Strongest signals first: the order is the order of the response's "checks". Declared checks (provenance, labels,
-# watermarks) come before the learned ones (ai_detector), so they run first; each check has its own timeout and
-# exception isolation in run_check, so a slow or failing model cannot change a declared result.
-CHECKS: dict[str, CheckFn] = {
-    "c2pa_manifest": c2pa_manifest.check,
-    "metadata_labels": metadata_labels.check,
-    "av_labels": av_labels.check,
-    "watermark": watermark.check,
-    "visible_label": visible_label.check,
-    "debunked_match": debunked_match.check,
-    "clip_match": clip_match.check,
-    "keyframes": keyframes.check,  # video keyframes through the image checks (OCR and detector on a subset)
-    "ai_detector": ai_detector.check,  # learned: after every declared check
-    "speech_detector": speech_detector.check,  # learned
-}
-
+# In registry order: the order of the response's "checks".
+CHECKS: dict[str, CheckFn] = {d.name: d.fn for d in DESCRIPTORS}
+DESCRIPTIONS: dict[str, str] = {d.name: d.description for d in DESCRIPTORS}
 # Learned checks: skipped once a declared check has found an AI declaration, so a model never delays a declared result.
-LEARNED: frozenset[str] = frozenset({"ai_detector", "speech_detector"})
-
-DESCRIPTIONS: dict[str, str] = {
-    "c2pa_manifest": c2pa_manifest.DESCRIPTION,
-    "metadata_labels": metadata_labels.DESCRIPTION,
-    "av_labels": av_labels.DESCRIPTION,
-    "watermark": watermark.DESCRIPTION,
-    "visible_label": visible_label.DESCRIPTION,
-    "debunked_match": debunked_match.DESCRIPTION,
-    "clip_match": clip_match.DESCRIPTION,
-    "keyframes": keyframes.DESCRIPTION,
-    "ai_detector": ai_detector.DESCRIPTION,
-    "speech_detector": speech_detector.DESCRIPTION,
-}
+LEARNED: frozenset[str] = frozenset(d.name for d in DESCRIPTORS if d.learned)
 
 # Bump when the verdict rule or a check's meaning changes: cached verdicts of another pipeline are not reused.
 PIPELINE_VERSION = "4"

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from ..storage import RefutedMedia, Storage
-from . import av_decode, clip_match
+from . import av_decode
+from .checks import clip_match
 from . import image_hashing as ih
 from .hash_index import HashIndex, to_codes
 from .media import load_media

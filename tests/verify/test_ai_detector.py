@@ -8,7 +8,8 @@ import json
 import pytest
 
 from buildtasks import models as model_eval
-from server.verify import ai_detector, run_check, watermark
+from server.verify.checks import ai_detector, watermark
+from server.verify import run_check
 from server.verify.pipeline import verify
 from server.verify.types import CheckContext, Outcome, Signal
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.verify import av_labels
+from server.verify.checks import av_labels
 from server.verify.types import Outcome, Signal
 
 from media_fixtures import expected

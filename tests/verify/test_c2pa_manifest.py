@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from media_fixtures import expected
 
-from server.verify import c2pa_manifest
+from server.verify.checks import c2pa_manifest
 from server.verify.types import Outcome, Signal
 
 C2PA = [e for e in expected("c2pa")]

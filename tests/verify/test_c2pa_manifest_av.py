@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.verify import c2pa_manifest
+from server.verify.checks import c2pa_manifest
 from server.verify.types import Outcome
 
 from media_fixtures import expected

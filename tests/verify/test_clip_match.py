@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from server.storage import Refutation, RefutedMedia
-from server.verify import av_decode, clip_match
+from server.verify import av_decode
+from server.verify.checks import clip_match
 from server.verify.types import Limits, Outcome
 
 from media_fixtures import expected, fixture_path

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from server.storage import Refutation, RefutedMedia
-from server.verify import clip_match
+from server.verify.checks import clip_match
 from server.verify.media import load_media
 from server.verify.types import Limits, Outcome
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from server.storage import Refutation, SQLiteStorage
-from server.verify import debunked_match
+from server.verify.checks import debunked_match
 from server.verify.media import load_media
 from server.verify.refutation_index import RefutationMatcher, describe_original
 from server.verify.types import CheckContext, Limits, Outcome

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from buildtasks import label_samples
 from server.storage import Refutation
-from server.verify import ai_detector, keyframes
+from server.verify.checks import ai_detector, keyframes
 from server.verify.media import load_media
 from server.verify.pipeline import verify
 from server.verify.refutation_index import describe_original

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from server.verify import metadata_labels
+from server.verify.checks import metadata_labels
 from server.verify.media import load_media
 from server.verify.types import CheckContext, CheckResult, Limits, Outcome, Signal
 

@@ -10,7 +10,8 @@ import pytest
 
 from buildtasks import models as model_eval
 from buildtasks import speech_train
-from server.verify import av_labels, run_checks, speech_detector
+from server.verify.checks import av_labels, speech_detector
+from server.verify import run_checks
 from server.verify.pipeline import verify
 from server.verify.types import CheckContext, Outcome, Signal
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from buildtasks import label_samples
-from server.verify import visible_label
+from server.verify.checks import visible_label
 from server.verify.media import load_media
 from server.verify.types import Limits, Outcome, Signal
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.verify import watermark
+from server.verify.checks import watermark
 from server.verify.types import Outcome, Signal
 from media_fixtures import FIXTURES, expected
 

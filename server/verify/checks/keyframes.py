@@ -41,8 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from . import ai_detector, av_decode, debunked_match, visible_label, watermark
-from .types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
+from . import ai_detector, debunked_match, visible_label, watermark
+from .. import av_decode
+from ..types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
 
 log = logging.getLogger(__name__)
 

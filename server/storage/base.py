@@ -1,193 +1,30 @@
-"""Storage behind one interface: SQLite (WAL) is the embedded default; PostgreSQL when VERIFY_DATABASE_URL is set.
+"""The storage interface and the queries, written once.
 
 The queries live once, in `SQLStorage`, written with `?` placeholders and SQL both engines accept; an engine supplies
 its connections (`connect()`), its serialised write transaction (`transaction()`) and its migrations. SQLite records
-the schema version in `PRAGMA user_version`; PostgreSQL (server/storage_pg.py) in a table, with DDL of its own.
+the schema version in `PRAGMA user_version`; PostgreSQL (postgres.py) in a table, with DDL of its own.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-# Append-only migrations: never edit one that has shipped; add the next.
-MIGRATIONS: list[str] = [
-    # 1: verdict cache and the identification records (Art. 12/17 of the 2020 Regulations: records and logs)
-    """
-    CREATE TABLE verdicts (
-        sha256 TEXT NOT NULL,
-        pipeline TEXT NOT NULL,
-        body TEXT NOT NULL,
-        created REAL NOT NULL,
-        PRIMARY KEY (sha256, pipeline)
-    );
-    CREATE TABLE records (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        time REAL NOT NULL,
-        sha256 TEXT NOT NULL,
-        media_type TEXT NOT NULL,
-        label TEXT NOT NULL,
-        source_url TEXT,
-        page_url TEXT,
-        cached INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX records_sha256 ON records (sha256);
-    CREATE TRIGGER records_no_update BEFORE UPDATE ON records
-        BEGIN SELECT RAISE(ABORT, 'records are append-only'); END;
-    CREATE TRIGGER records_no_delete BEFORE DELETE ON records
-        BEGIN SELECT RAISE(ABORT, 'records are append-only'); END;
-    """,
-    # 2: refutations (Art. 13 rumor refutation) and the media they cover
-    """
-    CREATE TABLE refutations (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        claim TEXT NOT NULL,
-        rating TEXT NOT NULL,
-        fact_checker TEXT NOT NULL,
-        review_url TEXT,
-        date TEXT,
-        language TEXT,
-        explanation TEXT,
-        original_context TEXT,
-        extra TEXT NOT NULL DEFAULT '{}',
-        created REAL NOT NULL
-    );
-    CREATE TABLE refuted_media (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        refutation_id INTEGER NOT NULL REFERENCES refutations(id) ON DELETE CASCADE,
-        sha256 TEXT NOT NULL,
-        media_type TEXT NOT NULL,
-        width INTEGER,
-        height INTEGER,
-        hashes TEXT NOT NULL DEFAULT '{}',
-        content_url TEXT,
-        created REAL NOT NULL
-    );
-    CREATE INDEX refuted_media_sha256 ON refuted_media (sha256);
-    CREATE INDEX refuted_media_refutation ON refuted_media (refutation_id);
-    """,
-    # 3: reports and their review (Art. 15 complaint entry), reviewer accounts, the hash-chained audit log (Art. 12/14/17)
-    """
-    CREATE TABLE report_items (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        sha256 TEXT NOT NULL UNIQUE,
-        media_type TEXT,
-        pdq TEXT,
-        has_bytes INTEGER NOT NULL DEFAULT 0,
-        status TEXT NOT NULL DEFAULT 'open',
-        report_count INTEGER NOT NULL DEFAULT 0,
-        first_reported REAL NOT NULL,
-        last_reported REAL NOT NULL,
-        decision_id INTEGER
-    );
-    CREATE INDEX report_items_queue ON report_items (status, report_count DESC, last_reported DESC);
-    CREATE TABLE reports (
-        id TEXT PRIMARY KEY,
-        item_id INTEGER NOT NULL REFERENCES report_items(id),
-        time REAL NOT NULL,
-        category TEXT NOT NULL,
-        text TEXT NOT NULL DEFAULT '',
-        source_url TEXT,
-        page_url TEXT,
-        receipt_sha256 TEXT NOT NULL,
-        client TEXT NOT NULL
-    );
-    CREATE INDEX reports_item ON reports (item_id);
-    CREATE TABLE decisions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        item_id INTEGER NOT NULL REFERENCES report_items(id),
-        time REAL NOT NULL,
-        action TEXT NOT NULL,
-        note TEXT NOT NULL,
-        reviewer TEXT NOT NULL,
-        refutation_id INTEGER REFERENCES refutations(id),
-        evidence TEXT NOT NULL DEFAULT '{}'
-    );
-    CREATE TABLE users (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        name TEXT NOT NULL UNIQUE,
-        role TEXT NOT NULL,
-        password_hash TEXT NOT NULL,
-        disabled INTEGER NOT NULL DEFAULT 0,
-        created REAL NOT NULL
-    );
-    CREATE TABLE review_sessions (
-        id_sha256 TEXT PRIMARY KEY,
-        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-        csrf TEXT NOT NULL,
-        created REAL NOT NULL,
-        expires REAL NOT NULL
-    );
-    CREATE TABLE login_failures (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        name TEXT NOT NULL,
-        time REAL NOT NULL
-    );
-    CREATE INDEX login_failures_name ON login_failures (name, time);
-    CREATE TABLE audit_log (
-        seq INTEGER PRIMARY KEY,
-        time REAL NOT NULL,
-        kind TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        subject TEXT,
-        data TEXT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL
-    );
-    CREATE TABLE audit_prune (active INTEGER NOT NULL);
-    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_log
-        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log WHEN NOT EXISTS (SELECT 1 FROM audit_prune)
-        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only (pruned only by retention)'); END;
-    """,
-    # 4: perceptual hashes of refuted media, one row per (kind, region) as raw bytes, so the matcher loads a million
-    # of them with one scan and later reads only rows newer than the last it saw; the stored original's file name.
-    """
-    CREATE TABLE media_hashes (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        media_id INTEGER NOT NULL REFERENCES refuted_media(id) ON DELETE CASCADE,
-        refutation_id INTEGER NOT NULL REFERENCES refutations(id) ON DELETE CASCADE,
-        kind TEXT NOT NULL,
-        region TEXT NOT NULL,
-        hash BLOB NOT NULL
-    );
-    CREATE INDEX media_hashes_kind ON media_hashes (kind, id);
-    ALTER TABLE refuted_media ADD COLUMN stored_name TEXT;
-    """,
-    # 5: background verification jobs for long audio/video (server/jobs.py)
-    """
-    CREATE TABLE jobs (
-        id TEXT PRIMARY KEY,
-        sha256 TEXT NOT NULL,
-        media_type TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
-        stage TEXT NOT NULL,
-        progress REAL NOT NULL DEFAULT 0,
-        source_url TEXT,
-        page_url TEXT,
-        owner TEXT,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        result TEXT,
-        problem TEXT,
-        created REAL NOT NULL,
-        updated REAL NOT NULL
-    );
-    CREATE INDEX jobs_status ON jobs (status, created);
-    """,
-    # 6: the verdict cache revalidates instead of flushing: each verdict keeps the refutation generation it was
-    # computed at and the perceptual hashes its refutation lookup searched with (server/verdict_cache.py)
-    """
-    ALTER TABLE verdicts ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE verdicts ADD COLUMN probe TEXT;
-    """,
-]
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def load_migrations(engine: str) -> list[str]:
+    """The engine's numbered migration scripts (migrations/<engine>/NNNN.sql), in order."""
+    scripts = sorted((MIGRATIONS_DIR / engine).glob("[0-9][0-9][0-9][0-9].sql"))
+    return [path.read_text(encoding="utf-8") for path in scripts]
+
+
+# Append-only migrations, one numbered .sql file each in migrations/sqlite/: never edit one that has shipped.
+MIGRATIONS: list[str] = load_migrations("sqlite")
 
 
 class StorageError(Exception):
@@ -471,97 +308,6 @@ class SQLStorage:
         row = self.connect().execute("SELECT coalesce(max(id), 0) FROM refuted_media").fetchone()
         return int(row[0])
 
-class _SQLiteConnection(sqlite3.Connection):
-    """sqlite3's connection, refusing NUL in text like PostgreSQL and reporting a lock that outlasts the busy timeout
-    as StorageUnavailable."""
-
-    def execute(self, sql: str, args: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
-        if args:
-            refuse_nul(args)
-        try:
-            return super().execute(sql, args)
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise StorageUnavailable(f"The database is busy ({exc}); try again shortly.") from exc
-            raise
-
-    def executemany(self, sql: str, rows: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
-        rows = list(rows)
-        for row in rows:
-            refuse_nul(row)
-        return super().executemany(sql, rows)
-
-
-class SQLiteStorage(SQLStorage):
-    """SQLite in WAL mode, one connection per thread; each write is its own committed transaction."""
-
-    dialect = "sqlite"
-    IntegrityError = (sqlite3.IntegrityError,)
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self.migrate()
-
-    def connect(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=True,
-                                   factory=_SQLiteConnection)
-            conn.row_factory = sqlite3.Row
-            _enable_wal(conn)
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-        return conn
-
-    def migrate(self) -> int:
-        """Apply pending migrations; returns the schema version."""
-        conn = self.connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in _split_sql(script):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return len(MIGRATIONS)
-
-    @contextmanager
-    def transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        """One committed transaction on this thread's connection.
-
-        durable=False commits without waiting for the disk (WAL with synchronous=NORMAL): the write survives a crash
-        of the process but the newest commits can be lost on power loss. Used for the per-request verification
-        records, which must stay cheap on the hash-first path; reports and decisions stay durable (FULL).
-        """
-        conn = self.connect()
-        if not durable:
-            conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        finally:
-            if not durable:
-                conn.execute("PRAGMA synchronous=FULL")
-
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
-
 def _refutation(row: Any) -> Refutation:
     return Refutation(row["id"], row["claim"], row["rating"], row["fact_checker"], row["review_url"], row["date"],
                       row["language"], row["explanation"], row["original_context"], json.loads(row["extra"]))
@@ -589,52 +335,3 @@ def _hash_rows(hashes: dict[str, Any]) -> list[tuple[str, str, bytes]]:
     return out
 
 
-def _enable_wal(conn: sqlite3.Connection, attempts: int = 200) -> None:
-    """Switch the database to WAL (a persistent setting: usually already done).
-
-    The switch needs an exclusive lock and SQLite answers "database is locked" at once, without its busy handler,
-    while another process (a second gunicorn worker starting at the same moment) is migrating the new file: retry.
-    """
-    for attempt in range(attempts):
-        try:
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
-                return
-            conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except (sqlite3.OperationalError, StorageUnavailable) as exc:
-            if "locked" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05)
-
-
-def _split_sql(script: str) -> list[str]:
-    """Split a migration into statements, keeping trigger bodies (BEGIN ... END;) whole."""
-    statements, current = [], ""
-    for line in script.strip().splitlines():
-        current += line + "\n"
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    if current.strip():
-        statements.append(current.strip())
-    return statements
-
-
-def open_storage(database_url: str | None, data_dir: Path) -> SQLStorage:
-    """The storage VERIFY_DATABASE_URL names: empty = SQLite in DATA_DIR/verity.sqlite3 (the embedded default),
-    sqlite:///<path> = SQLite at that path, postgresql://... = PostgreSQL.
-
-    Raises:
-        ValueError: any other scheme.
-    """
-    url = (database_url or "").strip()
-    if not url:
-        return SQLiteStorage(Path(data_dir) / "verity.sqlite3")
-    if url.startswith("sqlite:///"):
-        return SQLiteStorage(url.removeprefix("sqlite:///") or Path(data_dir) / "verity.sqlite3")
-    if url.startswith(("postgresql://", "postgres://")):
-        from .storage_pg import PostgresStorage
-
-        return PostgresStorage(url)
-    raise ValueError(f"VERIFY_DATABASE_URL: unsupported scheme in {url.split(':', 1)[0]!r} "
-                     "(use postgresql://user@host/db or sqlite:///path)")

@@ -13,8 +13,8 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from .audit import AuditLog
-from .storage import SQLStorage
+from ..audit import AuditLog
+from ..storage import SQLStorage
 
 ROLES = ("reviewer", "admin")
 # scrypt cost: N=2^15, r=8, p=1 uses 32 MiB and about 0.1 s here (OWASP's minimum is N=2^17 with r=8 at p=1 or

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from .loading import Shared
-from .types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
+from ..loading import Shared
+from ..types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
 
 NAME = "visible_label"
 DESCRIPTION = "Visible AI labels: text such as \"AI生成\" or \"AI-generated\" drawn on the image (GB 45438-2025 explicit labels), read by OCR."

@@ -32,14 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from .loading import Shared
-from .types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
+from ..loading import Shared
+from ..types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
 
 NAME = "speech_detector"
 DESCRIPTION = ("Learned synthetic-speech score (log-spectrum statistics + logistic head, threshold set for few false "
                "positives on unseen real speakers); a weak signal after the declared checks, never proof of a human voice.")
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MANIFEST = ROOT / "models" / "manifest.json"
 
 RATE = 8000          # everything is analysed as narrow-band (telephone) speech: 0-4 kHz
@@ -93,8 +93,8 @@ def decode_pcm(data: bytes, limits: Any, max_seconds: float = MAX_SECONDS) -> np
     Raises:
         UndecodableMedia: no decodable audio stream; MediaTooLarge / DecodeBudgetExceeded: over the limits.
     """
-    from . import av_decode
-    from .types import UndecodableMedia
+    from .. import av_decode
+    from ..types import UndecodableMedia
 
     deadline = av_decode._Deadline(limits.max_decode_s)
     want = int(max_seconds * RATE)

@@ -22,8 +22,8 @@ Spec: https://schema.org/ClaimReview, https://schema.org/MediaReview,
 
 from __future__ import annotations
 
-from .refutation_index import RefutationMatcher
-from .types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome
+from ..refutation_index import RefutationMatcher
+from ..types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome
 
 NAME = "debunked_match"
 DESCRIPTION = "Debunked media: exact and perceptual (PDQ + keypoint-verified) match against fact-checkers' refutations."

@@ -38,13 +38,13 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.timeouts import JobTimeoutException
 
-from .errors import Problem
-from .jobs import JobRunner, _owner, _owner_alive, runner
+from ..errors import Problem
+from .runner import JobRunner, _owner, _owner_alive, runner
 
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "verity-jobs"
-TASK = "server.job_queue.perform"
+TASK = "server.jobs.queue.perform"
 # Decoding is bounded by AV_MAX_DECODE_S (60 s) and each check by CHECK_TIMEOUT_S (20 s): ten minutes is several times
 # the worst case seen, so it only ends a job that is really stuck.
 JOB_TIMEOUT_S = 600

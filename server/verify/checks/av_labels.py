@@ -25,8 +25,8 @@ import json
 import re
 from typing import Any
 
-from . import av_decode
-from .types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
+from .. import av_decode
+from ..types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
 
 NAME = "av_labels"
 DESCRIPTION = "Audio/video metadata AI labels: GB 45438 AIGC tag, AI declarations in ID3, RIFF INFO, Vorbis and MP4 tags."

@@ -6,31 +6,27 @@
                                   X-Verity-Receipt); nothing about other reporters is ever returned
     GET  /v1/reports              the review queue as JSON, for signed-in reviewers only (401 otherwise)
 
-`init_app(app)` wires the workflow into an app: the secret key, the rate limiter, the audit log, reviewer accounts,
-this blueprint and the reviewer UI (server/review.py).
+`server.reports.init_app(app)` wires this blueprint and the reviewer UI (review.py) into an app.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from .accounts import Accounts, Session
-from .audit import AuditLog
-from .errors import Problem
-from .report_store import CATEGORIES, STATUSES, ReportStore, pdq_hex
-from .verify.media import load_media
-from .verify.types import MediaKind
+from ..audit import AuditLog
+from ..errors import Problem
+from .store import CATEGORIES, STATUSES, ReportStore, pdq_hex
+from ..verify.media import load_media
+from ..verify.types import MediaKind
 
 bp = Blueprint("reports", __name__, url_prefix="/v1/reports")
 
@@ -49,54 +45,6 @@ class ReviewState:
     audit: AuditLog
     limiter: Limiter
     secret: bytes
-
-
-def ensure_secret_key(config: dict[str, Any]) -> str:
-    """SECRET_KEY from the configuration, else the one kept in DATA_DIR/secret_key, created (0600) on first start.
-
-    Created with a hard link from a temporary file, so workers starting together all end up with the same key.
-    """
-    if config.get("SECRET_KEY"):
-        return str(config["SECRET_KEY"])
-    data_dir = Path(config["DATA_DIR"])
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / "secret_key"
-    if not path.exists():
-        tmp = data_dir / f".secret_key.{secrets.token_hex(6)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_text(encoding="ascii").strip()
-
-
-def init_app(app: Flask) -> None:
-    """Add reports, review, accounts and the audit log to an app made by create_app."""
-    state = app.extensions["verify"]
-    app.config["SECRET_KEY"] = ensure_secret_key(app.config)
-    audit = AuditLog(state.storage)
-    limiter = Limiter(get_remote_address, app=app, storage_uri=str(app.config["RATELIMIT_STORAGE_URI"]),
-                      default_limits=[])
-    review_state = ReviewState(store=ReportStore(state.storage, audit, state.settings.data_dir / "media"),
-                               accounts=Accounts(state.storage, audit), audit=audit, limiter=limiter,
-                               secret=str(app.config["SECRET_KEY"]).encode())
-    app.extensions["verity_audit"] = audit
-    app.extensions["verity_reports"] = review_state
-    retention = float(app.config["AUDIT_RETENTION_DAYS"])
-    if retention > 0:
-        audit.prune(retention)
-
-    from . import review
-
-    app.register_blueprint(bp)
-    app.register_blueprint(review.bp)
 
 
 def _rs() -> ReviewState:

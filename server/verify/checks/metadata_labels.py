@@ -49,7 +49,7 @@ import pyexiv2
 from PIL import Image, PngImagePlugin
 
 from .c2pa_manifest import AI_SOURCE_TYPES, source_type_name
-from .types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
+from ..types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
 
 NAME = "metadata_labels"
 DESCRIPTION = "Metadata AI labels: IPTC DigitalSourceType, GB 45438-2025 AIGC, generator traces."

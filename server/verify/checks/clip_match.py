@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 import pdqhash
 
-from . import av_decode
-from .types import CheckContext, CheckResult, Limits, Media, MediaError, MediaKind, Outcome
+from .. import av_decode
+from ..types import CheckContext, CheckResult, Limits, Media, MediaError, MediaKind, Outcome
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from .claims import ClaimsError, parse_item, prepare_media, review_items
-from .errors import Problem
-from .storage import Refutation, RefutedMedia
-from .verify.refutation_index import RefutationMatcher
+from ..errors import Problem
+from ..storage import Refutation, RefutedMedia
+from ..verify.refutation_index import RefutationMatcher
 
 bp = Blueprint("refutations", __name__, url_prefix="/v1/refutations")
 

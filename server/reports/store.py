@@ -17,8 +17,8 @@ from typing import Any
 
 from PIL import Image
 
-from .audit import AuditLog, canonical
-from .storage import SQLStorage
+from ..audit import AuditLog, canonical
+from ..storage import SQLStorage
 
 CATEGORIES = ("synthetic", "misleading_context", "manipulated", "other")
 ACTIONS = {"refute": "refuted", "synthetic": "synthetic", "dismiss": "dismissed"}

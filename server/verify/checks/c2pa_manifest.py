@@ -27,7 +27,7 @@ from typing import Any
 
 import c2pa
 
-from .types import CheckContext, CheckResult, Media, Outcome, Signal
+from ..types import CheckContext, CheckResult, Media, Outcome, Signal
 
 NAME = "c2pa_manifest"
 DESCRIPTION = "C2PA Content Credentials: manifest, validation against the bundled trust list, signer, declared AI source type."

@@ -20,14 +20,14 @@ from flask import Blueprint, Response, abort, current_app, g, redirect, render_t
 from flask_limiter.errors import RateLimitExceeded
 
 from .accounts import LoginThrottled
-from .audit import canonical
-from .report_store import ACTIONS, CATEGORIES, STATUSES, ItemAlreadyDecided, ItemNotFound, pdq_hex
-from .reports import SESSION_COOKIE, ReviewState, current_session
-from .review_i18n import LANGUAGES, translate
-from .storage import Refutation, RefutedMedia
-from .verify.media import load_media
-from .verify.pipeline import verify
-from .verify.types import MediaError, MediaKind
+from ..audit import canonical
+from .store import ACTIONS, CATEGORIES, STATUSES, ItemAlreadyDecided, ItemNotFound, pdq_hex
+from .api import SESSION_COOKIE, ReviewState, current_session
+from .i18n import LANGUAGES, translate
+from ..storage import Refutation, RefutedMedia
+from ..verify.media import load_media
+from ..verify.pipeline import verify
+from ..verify.types import MediaError, MediaKind
 
 bp = Blueprint("review", __name__, url_prefix="/review", template_folder="templates", static_folder="static",
                static_url_path="/static")

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 import pywt
 
-from .types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
+from ..types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
 
 NAME = "watermark"
 DESCRIPTION = "Invisible watermark: the Stable Diffusion 1/2 and SDXL DWT-DCT marks (lost on JPEG re-encoding or resizing)."

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .storage import Refutation, RefutedMedia
-from .verify.refutation_index import RefutationMatcher, describe_original
-from .verify.types import Limits, MediaError
+from ..storage import Refutation, RefutedMedia
+from ..verify.refutation_index import RefutationMatcher, describe_original
+from ..verify.types import Limits, MediaError
 
 REVIEW_TYPES = ("ClaimReview", "MediaReview")
 

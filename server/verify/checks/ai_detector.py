@@ -32,14 +32,14 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from .loading import Shared
-from .types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
+from ..loading import Shared
+from ..types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
 
 NAME = "ai_detector"
 DESCRIPTION = ("Learned AI-image score (CLIP ViT-B/16 probe, recalibrated to <=1% false positives on held-out photos); "
                "a weak signal that runs after the declared checks and never vouches for authenticity.")
 
-MANIFEST = Path(__file__).resolve().parents[2] / "models" / "manifest.json"
+MANIFEST = Path(__file__).resolve().parents[3] / "models" / "manifest.json"
 _MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32).reshape(3, 1, 1)
 _STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32).reshape(3, 1, 1)
 SIZE = 224

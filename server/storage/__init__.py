@@ -1,0 +1,38 @@
+"""Storage behind one interface: SQLite (WAL) is the embedded default; PostgreSQL when VERIFY_DATABASE_URL is set.
+
+    base.py       the interface (Storage), the row types, and the queries, written once in SQLStorage
+    sqlite.py     the SQLite engine          postgres.py   the PostgreSQL engine (psycopg 3)
+    migrations/   numbered .sql files per engine; the two engines keep the same tables and columns
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import (MIGRATIONS, CachedVerdict, Connection, HashRow, Record, Refutation, RefutedMedia, SQLStorage,
+                   Storage, StorageError, StorageUnavailable, TextContainsNul, refuse_nul)
+from .sqlite import SQLiteStorage
+
+__all__ = ["MIGRATIONS", "CachedVerdict", "Connection", "HashRow", "Record", "Refutation", "RefutedMedia",
+           "SQLStorage", "SQLiteStorage", "Storage", "StorageError", "StorageUnavailable", "TextContainsNul",
+           "open_storage", "refuse_nul"]
+
+
+def open_storage(database_url: str | None, data_dir: Path) -> SQLStorage:
+    """The storage VERIFY_DATABASE_URL names: empty = SQLite in DATA_DIR/verity.sqlite3 (the embedded default),
+    sqlite:///<path> = SQLite at that path, postgresql://... = PostgreSQL.
+
+    Raises:
+        ValueError: any other scheme.
+    """
+    url = (database_url or "").strip()
+    if not url:
+        return SQLiteStorage(Path(data_dir) / "verity.sqlite3")
+    if url.startswith("sqlite:///"):
+        return SQLiteStorage(url.removeprefix("sqlite:///") or Path(data_dir) / "verity.sqlite3")
+    if url.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStorage
+
+        return PostgresStorage(url)
+    raise ValueError(f"VERIFY_DATABASE_URL: unsupported scheme in {url.split(':', 1)[0]!r} "
+                     "(use postgresql://user@host/db or sqlite:///path)")
