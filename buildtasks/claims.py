@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
         return 2
     fetch = media_fetcher(args.media, int(float(config["URL_MAX_MB"]) * 1024 * 1024), float(config["URL_TIMEOUT_S"]))
     try:
-        ids = import_document(doc, fetch, state.settings.limits, matcher)
+        ids = import_document(doc, fetch, state.ingest, actor="cli:claims-import")
     except ClaimsError as exc:
         print(f"claims import: {args.file}: {exc} (nothing was imported)", file=sys.stderr)
         return 1

@@ -128,6 +128,7 @@ def _app() -> Any:
 def claims(data: bytes) -> None:
     """JSON-LD bytes -> import (validate, read media, one transaction) -> the API's add endpoint."""
     from server.refutations.claims import ClaimsError, import_document
+    from server.refutations.ingest import RefutationIngest
 
     limits, _ = _context()
     try:
@@ -142,7 +143,8 @@ def claims(data: bytes) -> None:
         return media[sum(url.encode("utf-8", "surrogatepass")) % len(media)]
 
     try:
-        import_document(doc, fetch, limits, _state["verify_state"].ctx.resources["refutations"])
+        state = _state["verify_state"]
+        import_document(doc, fetch, RefutationIngest(state.storage, state.ingest.matcher, limits))
     except ClaimsError:
         pass
     response = _app().post("/v1/refutations", data=data, content_type="application/json",

@@ -12,6 +12,8 @@ from werkzeug.routing import IntegerConverter
 
 from . import config as defaults
 from .errors import register_error_handlers
+from .refutations.ingest import RefutationIngest
+from .service import VerificationService
 from .storage import Storage, open_storage
 from .verdict_cache import VerdictCache
 from .verify import pipeline_id
@@ -41,6 +43,8 @@ class VerifyState:
     ctx: CheckContext
     pipeline: str
     verdicts: VerdictCache  # revalidated against new refutations (server/verdict_cache.py)
+    ingest: RefutationIngest  # the one refutation ingestion path (server/refutations/ingest.py)
+    service: VerificationService  # the one verification flow (server/service.py)
 
 
 def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -70,8 +74,12 @@ def build_state(config: dict[str, Any]) -> VerifyState:
                         raise_check_errors=bool(config["RAISE_CHECK_ERRORS"]), limits=limits)
     storage = open_storage(config.get("DATABASE_URL"), settings.data_dir)
     # Indexes are loaded once here and kept current by their owners (see refutation_index, clip_match).
-    resources: dict[str, Any] = {"refutations": RefutationMatcher(storage, settings.data_dir / "refuted_media"),
-                                 "clip_index": ClipIndex(storage)}
+    matcher = RefutationMatcher(storage, settings.data_dir / "refuted_media")
+    ingest = RefutationIngest(storage, matcher, limits)
+    if ingest.rehash_pending([settings.data_dir / "media"]):  # hashes made before the single path: recomputed once
+        matcher = RefutationMatcher(storage, matcher.media_dir)
+        ingest = RefutationIngest(storage, matcher, limits)
+    resources: dict[str, Any] = {"refutations": matcher, "clip_index": ClipIndex(storage)}
     if config.get("LOAD_MODELS", True):
         # ONNX sessions are loaded once per process, here, rather than on the first request.
         from .verify import DESCRIPTORS
@@ -79,8 +87,9 @@ def build_state(config: dict[str, Any]) -> VerifyState:
         resources |= {d.name: d.loader() for d in DESCRIPTORS if d.loader is not None}
     ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"), resources=resources)
     pipeline = pipeline_id()
-    return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline,
-                       verdicts=VerdictCache(storage, pipeline, resources["refutations"]))
+    verdicts = VerdictCache(storage, pipeline, matcher)
+    return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline, verdicts=verdicts,
+                       ingest=ingest, service=VerificationService(storage, ctx, verdicts, settings.raise_check_errors))
 
 
 class DatabaseIdConverter(IntegerConverter):

@@ -11,12 +11,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from . import jobs
-from .audit import log_event
 from .errors import Problem
 from .verify import CHECKS, DESCRIPTIONS
-from .verify import av_decode
 from .verify.media import load_media
-from .verify.pipeline import verify
 from .verify.types import MediaKind
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
@@ -74,42 +71,31 @@ def _upload() -> bytes:
 
 @bp.post("/verify")
 def verify_media() -> Response:
-    """Verify uploaded media; a repeat of the same bytes is answered from the cache."""
+    """Verify uploaded media; a repeat of the same bytes is answered from the cache (server/service.py)."""
     state = _state()
+    service = state.service
     data = _upload()
     source_url, page_url = _optional_url("source_url"), _optional_url("page_url")
     media = load_media(data, state.settings.limits)
-    generation = state.verdicts.generation()  # before the pipeline: a refutation added meanwhile is revalidated later
-    body = state.verdicts.get(media.sha256, generation)
-    cached = body is not None
+    found = service.lookup(media.sha256)
+    body = found.body
     if body is None:
         slots = _pipeline_slots()
         if not slots.acquire(timeout=float(current_app.config["QUEUE_TIMEOUT_S"])):
             raise Problem(503, "server-busy", "The server is busy",
                           "Too many verifications are running; retry shortly.", retry_after_s=5)
         try:
-            if media.kind is MediaKind.IMAGE:
-                media.image()  # decode once, bounded: undecodable -> 422, pixel bomb -> 413, before any check runs
-            else:
-                # the same for audio/video: a bounded probe first; long media becomes a job (202), the rest is decoded
-                # once here (truncated/damaged -> 422, over a limit -> 413) and shared by every check
-                probe = av_decode.probe(media.data, media.limits)
-                if jobs.should_queue(media, probe, current_app.config):
+            if media.kind is not MediaKind.IMAGE:
+                # a bounded probe first (over a limit: 413); long media becomes a job (202)
+                probe = service.probe(media)
+                if probe is not None and jobs.should_queue(media, probe, current_app.config):
                     return jobs.submit_response(media, source_url, page_url)
-                av_decode.analysis(media)
-            report = verify(media, state.ctx, raise_errors=state.settings.raise_check_errors)
-            body = report.to_json()
-            state.verdicts.put(media, body, generation)
+            body = service.compute(media, found.generation)
         finally:
             slots.release()
-    # The identification record and its audit entry commit together, without waiting for fsync (see transaction()).
-    with state.storage.transaction(durable=False) as conn:
-        state.storage.add_record(media.sha256, body["media_type"], body["verdict"]["label"], source_url, page_url,
-                                 cached, conn=conn)
-        log_event("verification", "api", f"sha256:{media.sha256}", {"label": body["verdict"]["label"], "cached": cached},
-                  conn=conn)
+    service.record(media, body, cached=found.body is not None, source_url=source_url, page_url=page_url, actor="api")
     response = jsonify(body)
-    response.headers["X-Verity-Cache"] = "hit" if cached else "miss"
+    response.headers["X-Verity-Cache"] = "hit" if found.body is not None else "miss"
     return response
 
 

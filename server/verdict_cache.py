@@ -10,6 +10,9 @@ generation has moved on, the verdict still holds unless one of the media added s
 A verdict that still holds is marked current, so the next lookup is one query again. What cannot be revalidated this
 way is recomputed (GET /v1/verdicts answers 404 and the client uploads the bytes): audio and video verdicts (their
 clip and keyframe matching is not probe-based) and verdicts without a probe (their refutation check did not run).
+
+A verdict in which a check failed or timed out is never cached (`cacheable`): it is answered, and computed again on
+the next request.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .storage import Storage
-from .verify.types import Media, MediaKind
+from .verify.types import Media, MediaKind, Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +38,7 @@ class VerdictCache:
         """The cached verdict body if it still holds for today's refutations, else None (verify again).
         `current` is the generation when the caller has just read it."""
         cached = self.storage.get_cached_verdict(sha256, self.pipeline)
-        if cached is None:
+        if cached is None or not cacheable(cached.body):  # an earlier version cached verdicts with failed checks
             return None
         if current is None:
             current = self.generation()
@@ -48,6 +51,8 @@ class VerdictCache:
 
     def put(self, media: Media, body: dict[str, Any], generation: int) -> None:
         """Cache `body`, computed with the refutations up to `generation` (read before the pipeline ran)."""
+        if not cacheable(body):
+            return
         probe = None
         if media.kind is MediaKind.IMAGE and media.match_probe is not None:
             probe = {"pdq": media.match_probe}
@@ -59,3 +64,9 @@ class VerdictCache:
         if self.storage.refuted_since(generation, sha256):
             return False
         return not self.matcher.candidates_since(list(probe.get("pdq") or []), generation)
+
+
+def cacheable(body: dict[str, Any]) -> bool:
+    """A verdict is cached as final only when every check ran: one computed while a check failed or timed out is
+    answered, then computed again on the next request, so a transient failure never becomes a permanent answer."""
+    return not any(check.get("outcome") == Outcome.ERROR for check in body.get("checks", []))

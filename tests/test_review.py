@@ -13,6 +13,7 @@ from buildtasks import users as users_cli
 from media_fixtures import fixture_path
 from server import create_app
 from server.reports.accounts import check_password
+from server.verify.refutation_index import describe_original
 
 ENGINES = ("sqlite", "postgresql")  # tests using the app run on both storage engines
 
@@ -161,7 +162,9 @@ def test_review_refute_creates_refutation_with_sha256_and_pdq_302(app, client, r
         "explanation": "Taken in 2019.", "original_context": "https://example.org/original", "note": "checked EXIF"})
     assert r.status_code == 302
     media = state.storage.refuted_media(sha256=rep["sha256"])
-    assert len(media) == 1 and len(media[0].hashes["pdq"][0]) == 64
+    # the one ingestion path: the same hash family an imported refutation of these bytes gets
+    _, imported = describe_original(fixture_path(PHOTO).read_bytes(), state.settings.limits)
+    assert len(media) == 1 and media[0].hashes == imported.hashes
     ref = state.storage.get_refutation(media[0].refutation_id)
     assert (ref.claim, ref.rating, ref.original_context) == ("Shows the flood of 2026", "Missing context",
                                                              "https://example.org/original")
@@ -173,6 +176,9 @@ def test_review_refute_creates_refutation_with_sha256_and_pdq_302(app, client, r
     html = client.get("/review/items/1").get_data(as_text=True)
     assert "Shows the flood of 2026" in html and 'id="refute-form"' not in html
     assert app.extensions["verity_audit"].entries(kind="decision")[0].data["sha256"] == rep["sha256"]
+    refuted = app.extensions["verity_audit"].entries(kind="refutation")
+    assert [(e.actor, e.subject, e.data["source"]) for e in refuted] == [("reviewer:rita", f"refutation:{ref.id}",
+                                                                          "review")]
 
 
 def test_review_mark_synthetic_302(app, client, reviewer):

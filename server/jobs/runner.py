@@ -20,9 +20,7 @@ from typing import Any
 from flask import current_app
 
 from ..errors import DOMAIN_PROBLEMS, PROBLEM_BASE, Problem
-from ..verify import av_decode
 from ..verify.media import load_media
-from ..verify.pipeline import verify
 from ..verify.types import Media, MediaError
 
 log = logging.getLogger(__name__)
@@ -200,17 +198,13 @@ class JobRunner:
                 now = time.monotonic()
                 if now - last[1] >= 0.5 or p >= 1.0:
                     last[0], last[1] = p, now
-                    self._update(job_id, progress=round(0.9 * p, 3))
+                    if p >= 1.0:
+                        self._update(job_id, stage="checks", progress=0.9)
+                    else:
+                        self._update(job_id, progress=round(0.9 * p, 3))
 
-            av_decode.analysis(media, progress=progress)
-            self._update(job_id, stage="checks", progress=0.9)
-            state = self.state
-            generation = state.verdicts.generation()
-            report = verify(media, state.ctx, raise_errors=state.settings.raise_check_errors)
-            body = report.to_json()
-            state.verdicts.put(media, body, generation)
-            state.storage.add_record(media.sha256, body["media_type"], body["verdict"]["label"], job["source_url"],
-                                     job["page_url"], False)
+            body, _ = self.state.service.verify(media, source_url=job["source_url"], page_url=job["page_url"],
+                                                actor="job", progress=progress)
             self._update(job_id, status="done", stage="done", progress=1.0, result=json.dumps(body))
             path.unlink(missing_ok=True)
         except MediaError as exc:

@@ -9,7 +9,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
-from .claims import ClaimsError, parse_item, prepare_media, review_items
+from .claims import ClaimsError, parse_item, review_items
+from .ingest import IngestError, MediaSource
 from ..errors import Problem
 from ..storage import Refutation, RefutedMedia
 from ..verify.refutation_index import RefutationMatcher
@@ -157,17 +158,16 @@ def add_refutation() -> Response:
         else:
             refutation = _plain_refutation(doc)
         state = _state()
-        uploads = [(f.read(state.settings.max_upload_bytes + 1), None) for f in files]
-        for data, _ in uploads:
+        uploads = [f.read(state.settings.max_upload_bytes + 1) for f in files]
+        for data in uploads:
             if not data:
                 raise ClaimsError("field file: an uploaded file is empty")
             if len(data) > state.settings.max_upload_bytes:
                 raise Problem(413, "media-too-large", "The media is too large", "An uploaded file is over the limit.")
-        media = prepare_media(uploads, state.settings.limits, _matcher(), "refutation")
-    except ClaimsError as exc:
+        media = state.ingest.describe([MediaSource(data) for data in uploads])
+    except (ClaimsError, IngestError) as exc:
         raise Problem(400, "invalid-refutation", "Invalid refutation", str(exc)) from None
-    rid = state.storage.add_refutation(refutation, media)
-    _matcher().sync()
+    rid = state.ingest.add([(refutation, media)], source="api", actor="api:refutation-token")[0]
     stored = state.storage.get_refutation(rid)
     assert stored is not None
     response = jsonify(_full_json(stored))

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..storage import Refutation, RefutedMedia
-from ..verify.refutation_index import RefutationMatcher, describe_original
-from ..verify.types import Limits, MediaError
+from ..verify.refutation_index import RefutationMatcher
+from .ingest import IngestError, MediaSource, RefutationIngest
 
 REVIEW_TYPES = ("ClaimReview", "MediaReview")
 
@@ -186,23 +186,9 @@ def media_fetcher(media_dir: Path | None, max_bytes: int, timeout_s: float) -> F
     return fetch
 
 
-def prepare_media(data_list: list[tuple[bytes, str | None]], limits: Limits,
-                  matcher: RefutationMatcher, label: str) -> list[RefutedMedia]:
-    """Hash each media file and keep its bytes in the media folder (content-addressed, so harmless if unused)."""
-    out = []
-    for data, content_url in data_list:
-        try:
-            _, item = describe_original(data, limits)
-        except MediaError as exc:
-            raise ClaimsError(f"{label}: field contentUrl ({content_url or 'upload'}): {exc}") from exc
-        matcher.store_file(data, item.stored_name or item.sha256)
-        out.append(RefutedMedia(0, 0, item.sha256, item.media_type, item.width, item.height, item.hashes,
-                                content_url, item.stored_name))
-    return out
-
-
-def import_document(doc: Any, fetch: Fetcher, limits: Limits, matcher: RefutationMatcher) -> list[int]:
-    """Validate every item and read its media, then store them all in one transaction; returns the new ids.
+def import_document(doc: Any, fetch: Fetcher, ingest: RefutationIngest, actor: str = "import") -> list[int]:
+    """Validate every item and read its media, then store them all in one transaction through the one ingestion path
+    (server/refutations/ingest.py); returns the new ids.
 
     Raises:
         ClaimsError: invalid JSON-LD or unreadable media (nothing is stored).
@@ -214,18 +200,19 @@ def import_document(doc: Any, fetch: Fetcher, limits: Limits, matcher: Refutatio
     for position, node in enumerate(nodes):
         item = parse_item(node, position)
         label = f"item {position}" + (f" ({item.refutation.review_url})" if item.refutation.review_url else "")
-        data = []
+        sources = []
         for url in item.content_urls:
             try:
-                data.append((fetch(url), url))
+                sources.append(MediaSource(fetch(url), url))
             except ClaimsError as exc:
                 raise ClaimsError(f"{label}: field contentUrl: {exc}") from exc
             except OSError as exc:
                 raise ClaimsError(f"{label}: field contentUrl: {url}: {exc}") from exc
-        batch.append((item.refutation, prepare_media(data, limits, matcher, label)))
-    ids = matcher.storage.add_refutations(batch)
-    matcher.sync()
-    return ids
+        try:
+            batch.append((item.refutation, ingest.describe(sources, label)))
+        except IngestError as exc:
+            raise ClaimsError(str(exc)) from exc
+    return ingest.add(batch, source="import", actor=actor)
 
 
 def export_document(matcher: RefutationMatcher) -> list[dict[str, Any]]:

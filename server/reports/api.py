@@ -24,7 +24,8 @@ from flask_limiter.util import get_remote_address
 from .accounts import Accounts, Session
 from ..audit import AuditLog
 from ..errors import Problem
-from .store import CATEGORIES, STATUSES, ReportStore, pdq_hex
+from ..verify.image_hashing import pdq_hex
+from .store import CATEGORIES, STATUSES, ReportStore
 from ..verify.media import load_media
 from ..verify.types import MediaKind
 

@@ -21,13 +21,13 @@ from flask_limiter.errors import RateLimitExceeded
 
 from .accounts import LoginThrottled
 from ..audit import canonical
-from .store import ACTIONS, CATEGORIES, STATUSES, ItemAlreadyDecided, ItemNotFound, pdq_hex
+from .store import ACTIONS, CATEGORIES, STATUSES, ItemAlreadyDecided, ItemNotFound
 from .api import SESSION_COOKIE, ReviewState, current_session
 from .i18n import LANGUAGES, translate
+from ..refutations.ingest import IngestError, MediaSource
 from ..storage import Refutation, RefutedMedia
 from ..verify.media import load_media
-from ..verify.pipeline import verify
-from ..verify.types import MediaError, MediaKind
+from ..verify.types import MediaError
 
 bp = Blueprint("review", __name__, url_prefix="/review", template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -192,19 +192,17 @@ def queue() -> Any:
 
 
 def _verdict_for(item: dict[str, Any]) -> dict[str, Any] | None:
-    """The cached verdict; when none is cached but the bytes are held, verify them now and cache the result."""
+    """The cached verdict; when none is cached but the bytes are held, verify them now (the verification service
+    caches it; a reviewer's look is not an identification record)."""
     state = current_app.extensions["verify"]
     body = state.verdicts.get(item["sha256"])
     if body is None and item["has_bytes"]:
         data = _rs().store.load_media(item["sha256"])
         if data is not None:
-            generation = state.verdicts.generation()
             try:
-                media = load_media(data, state.settings.limits)
-                body = verify(media, state.ctx, raise_errors=False).to_json()
+                body, _ = state.service.verify(load_media(data, state.settings.limits), record=False)
             except MediaError:
                 return None
-            state.verdicts.put(media, body, generation)
     return body
 
 
@@ -285,37 +283,41 @@ def decide(item_id: int) -> Any:
         "verdict_label": verdict["verdict"]["label"] if verdict else None,
         "verdict_sha256": hashlib.sha256(canonical(verdict).encode()).hexdigest() if verdict else None,
         "report_ids": [r["id"] for r in reports], "report_count": it["report_count"]}
-    refutation_id = None
+    batch: list[tuple[Refutation, list[RefutedMedia]]] = []
     if action in ("refute", "synthetic"):
-        width = height = None
-        hashes: dict[str, Any] = {}
+        # The refutation goes through the one ingestion path (server/refutations/ingest.py): the stored original is
+        # hashed exactly as imported refutations are, so the same edited copies match.
         data = rs.store.load_media(it["sha256"])
+        source = next((r["source_url"] for r in reports if r["source_url"]), None)
         if data is not None:
             try:
-                m = load_media(data, state.settings.limits)
-                if m.kind is MediaKind.IMAGE:
-                    img = m.image()
-                    width, height = img.size
-                    pdq, quality = pdq_hex(img)
-                    hashes = {"pdq": [pdq], "pdq_quality": quality}
-            except MediaError:
-                pass
-        elif it["pdq"]:
-            hashes = {"pdq": [it["pdq"]]}
+                media = state.ingest.describe([MediaSource(data, source)], f"item {item_id}")
+            except IngestError:
+                media = []
+        if data is None or not media:
+            # No readable bytes (reported by hash only): the refutation still matches the exact bytes.
+            media = [RefutedMedia(id=0, refutation_id=0, sha256=it["sha256"],
+                                  media_type=it["media_type"] or "application/octet-stream", width=None, height=None,
+                                  hashes={}, content_url=source)]
         if action == "synthetic":
             claim, rating = translate("en", "synthetic_claim"), "AI-generated"
-        ref = Refutation(id=0, claim=claim, rating=rating, fact_checker=str(current_app.config["REVIEW_FACT_CHECKER"]),
-                         date=_today(), language=g.lang, explanation=explanation or None,
-                         original_context=context_url or None, extra={"source": "verity-review"})
-        source = next((r["source_url"] for r in reports if r["source_url"]), None)
-        refutation_id = state.storage.add_refutation(ref, [RefutedMedia(
-            id=0, refutation_id=0, sha256=it["sha256"], media_type=it["media_type"] or "application/octet-stream",
-            width=width, height=height, hashes=hashes, content_url=source)])
-        evidence["refutation_hashes"] = hashes
+        batch = [(Refutation(id=0, claim=claim, rating=rating,
+                             fact_checker=str(current_app.config["REVIEW_FACT_CHECKER"]), date=_today(),
+                             language=g.lang, explanation=explanation or None, original_context=context_url or None,
+                             extra={"source": "verity-review"}), media)]
+        evidence["refutation_hashes"] = sorted(media[0].hashes)
+    actor = f"reviewer:{g.session.user.name}"
     try:
-        rs.store.decide(item_id, action, note, g.session.user.name, refutation_id, evidence)
+        # The refutation and its decision commit in one transaction: a double submit finds the item decided and
+        # rolls back, so there is never a refutation without its decision, nor two decisions.
+        with state.storage.transaction() as conn:
+            rs.store.open_item(item_id, conn)
+            refutation_id = state.ingest.add(batch, source="review", actor=actor, conn=conn)[0] if batch else None
+            rs.store.decide(item_id, action, note, g.session.user.name, refutation_id, evidence, conn=conn)
     except ItemAlreadyDecided:
         return _refuse(409, "already_decided")
+    if batch:
+        state.ingest.committed()
     return redirect(url_for("review.item", item_id=item_id))
 
 

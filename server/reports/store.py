@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from ..audit import AuditLog, canonical
-from ..storage import SQLStorage
+from ..storage import Connection, SQLStorage
+from ..verify.image_hashing import MATCH_RADIUS, hamming_hex
 
 CATEGORIES = ("synthetic", "misleading_context", "manipulated", "other")
 ACTIONS = {"refute": "refuted", "synthetic": "synthetic", "dismiss": "dismissed"}
 STATUSES = ("open", "refuted", "synthetic", "dismissed")
-PDQ_MATCH_DISTANCE = 31  # the PDQ authors' recommended match threshold (of 256 bits)
 
 
 class ReportNotFound(LookupError):
@@ -48,24 +46,6 @@ class NewReport:
     receipt: str
     item_id: int
     report_count: int
-
-
-def pdq_hex(image: Image.Image) -> tuple[str, int]:
-    """PDQ hash of decoded pixels as 64 hex digits (np.packbits order: the hash's first bit is the most significant
-    bit of the first byte) and PDQ's quality score (0-100)."""
-    import numpy as np
-    import pdqhash
-
-    bits, quality = pdqhash.compute(np.asarray(image.convert("RGB")))
-    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex(), int(quality)
-
-
-def hamming_hex(a: str, b: str) -> int:
-    """Bits that differ between two hex hashes (256 when either is not hex)."""
-    try:
-        return (int(a, 16) ^ int(b, 16)).bit_count()
-    except ValueError:
-        return 256
 
 
 class ReportStore:
@@ -215,7 +195,7 @@ class ReportStore:
         for r in conn.execute("SELECT m.refutation_id, m.sha256, m.hashes, f.claim, f.rating FROM refuted_media m"
                               " JOIN refutations f ON f.id = m.refutation_id ORDER BY m.id DESC LIMIT 5000"):
             distance = 0 if r["sha256"] == item["sha256"] else _min_pdq(item.get("pdq"), json.loads(r["hashes"]))
-            if distance is not None and distance <= PDQ_MATCH_DISTANCE:
+            if distance is not None and distance <= MATCH_RADIUS:
                 found.append({"kind": "refutation", "refutation_id": r["refutation_id"], "sha256": r["sha256"],
                               "claim": r["claim"], "rating": r["rating"], "distance": distance,
                               "method": "sha256" if distance == 0 and r["sha256"] == item["sha256"] else "pdq"})
@@ -223,7 +203,7 @@ class ReportStore:
             for r in conn.execute("SELECT id, sha256, pdq, status, report_count FROM report_items"
                                   " WHERE pdq IS NOT NULL AND id != ? ORDER BY id DESC LIMIT 5000", (item["id"],)):
                 distance = hamming_hex(item["pdq"], r["pdq"])
-                if distance <= PDQ_MATCH_DISTANCE:
+                if distance <= MATCH_RADIUS:
                     found.append({"kind": "report_item", "item_id": r["id"], "sha256": r["sha256"],
                                   "status": r["status"], "report_count": r["report_count"], "distance": distance,
                                   "method": "pdq"})
@@ -231,33 +211,46 @@ class ReportStore:
 
     # -- decisions
     def decide(self, item_id: int, action: str, note: str, reviewer: str, refutation_id: int | None,
-               evidence: dict[str, Any]) -> int:
-        """Record a decision, close the item and append the audit entry, in one transaction.
+               evidence: dict[str, Any], conn: Connection | None = None) -> int:
+        """Record a decision, close the item and append the audit entry, in one transaction (the caller's, when
+        `conn` is given: a refutation and its decision then commit together or not at all).
 
         Raises:
             ItemNotFound, ItemAlreadyDecided
         """
-        with self.storage.transaction() as conn:
-            row = conn.execute("SELECT status, sha256 FROM report_items WHERE id = ?", (item_id,)).fetchone()
-            if row is None:
-                raise ItemNotFound(str(item_id))
-            if row["status"] != "open":
-                raise ItemAlreadyDecided(str(item_id))
-            now = time.time()
-            cur = conn.execute("INSERT INTO decisions (item_id, time, action, note, reviewer, refutation_id, evidence)"
-                               " VALUES (?,?,?,?,?,?,?) RETURNING id",
-                               (item_id, now, action, note, reviewer, refutation_id, canonical(evidence)))
-            decision_id = int(cur.fetchone()[0])
-            conn.execute("UPDATE report_items SET status = ?, decision_id = ? WHERE id = ?",
-                         (ACTIONS[action], decision_id, item_id))
-            if refutation_id is not None:
-                # The cached verdict predates the refutation; drop it so the next verification sees the refutation.
-                conn.execute("DELETE FROM verdicts WHERE sha256 = ?", (row["sha256"],))
-            self.audit.append("decision", f"reviewer:{reviewer}", f"decision:{decision_id}",
-                              {"item_id": item_id, "action": action, "refutation_id": refutation_id,
-                               "note_sha256": hashlib.sha256(note.encode("utf-8")).hexdigest(), **evidence},
-                              conn=conn)
+        if conn is None:
+            with self.storage.transaction() as own:
+                return self.decide(item_id, action, note, reviewer, refutation_id, evidence, conn=own)
+        row = self.open_item(item_id, conn)
+        now = time.time()
+        cur = conn.execute("INSERT INTO decisions (item_id, time, action, note, reviewer, refutation_id, evidence)"
+                           " VALUES (?,?,?,?,?,?,?) RETURNING id",
+                           (item_id, now, action, note, reviewer, refutation_id, canonical(evidence)))
+        decision_id = int(cur.fetchone()[0])
+        conn.execute("UPDATE report_items SET status = ?, decision_id = ? WHERE id = ?",
+                     (ACTIONS[action], decision_id, item_id))
+        if refutation_id is not None:
+            # The cached verdict predates the refutation; drop it so the next verification sees the refutation.
+            conn.execute("DELETE FROM verdicts WHERE sha256 = ?", (row["sha256"],))
+        self.audit.append("decision", f"reviewer:{reviewer}", f"decision:{decision_id}",
+                          {"item_id": item_id, "action": action, "refutation_id": refutation_id,
+                           "note_sha256": hashlib.sha256(note.encode("utf-8")).hexdigest(), **evidence},
+                          conn=conn)
         return decision_id
+
+    @staticmethod
+    def open_item(item_id: int, conn: Connection) -> Any:
+        """The queue item's row, inside a write transaction, if it is still open.
+
+        Raises:
+            ItemNotFound, ItemAlreadyDecided
+        """
+        row = conn.execute("SELECT status, sha256 FROM report_items WHERE id = ?", (item_id,)).fetchone()
+        if row is None:
+            raise ItemNotFound(str(item_id))
+        if row["status"] != "open":
+            raise ItemAlreadyDecided(str(item_id))
+        return row
 
     def decisions(self, since: float | None = None, item_id: int | None = None) -> list[dict[str, Any]]:
         where, args = [], []
@@ -277,11 +270,13 @@ class ReportStore:
 
 
 def _min_pdq(pdq: str | None, hashes: dict[str, Any]) -> int | None:
+    """The smallest distance from `pdq` to a refuted original's stored PDQ hashes (any region of it)."""
     if not pdq:
         return None
     values = hashes.get("pdq") or []
-    values = [values] if isinstance(values, str) else values
-    distances = [hamming_hex(pdq, h) for h in values if isinstance(h, str) and len(h) == 64]
+    values = [values] if isinstance(values, (str, dict)) else values
+    digests = [h["hash"] if isinstance(h, dict) else h for h in values]
+    distances = [hamming_hex(pdq, h) for h in digests if isinstance(h, str)]
     return min(distances) if distances else None
 
 

@@ -233,33 +233,62 @@ class SQLStorage:
 
     def add_refutations(self, batch: list[tuple[Refutation, list[RefutedMedia]]]) -> list[int]:
         """Store several refutations with their media and hashes in one transaction (all or nothing)."""
-        ids = []
         # One writer at a time (transaction()): ids then commit in order, so a matcher that reads rows "after the last
         # id it saw" never skips a row committed late with a smaller id.
         with self.transaction() as conn:
-            now = time.time()
-            for refutation, media in batch:
-                cur = conn.execute(
-                    "INSERT INTO refutations (claim, rating, fact_checker, review_url, date, language, explanation,"
-                    " original_context, extra, created) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
-                    (refutation.claim, refutation.rating, refutation.fact_checker, refutation.review_url,
-                     refutation.date, refutation.language, refutation.explanation, refutation.original_context,
-                     json.dumps(refutation.extra), now))
-                rid = int(cur.fetchone()[0])
-                ids.append(rid)
-                for m in media:
-                    mcur = conn.execute(
-                        "INSERT INTO refuted_media (refutation_id, sha256, media_type, width, height, hashes,"
-                        " content_url, created, stored_name) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
-                        (rid, m.sha256, m.media_type, m.width, m.height, json.dumps(m.hashes), m.content_url, now,
-                         m.stored_name))
-                    mid = int(mcur.fetchone()[0])
-                    rows = [(mid, rid, kind, region, digest) for kind, region, digest in _hash_rows(m.hashes)]
-                    if rows:
-                        conn.executemany(
-                            "INSERT INTO media_hashes (media_id, refutation_id, kind, region, hash) VALUES (?,?,?,?,?)",
-                            rows)
+            return self.insert_refutations(conn, batch)
+
+    def insert_refutations(self, conn: Connection, batch: list[tuple[Refutation, list[RefutedMedia]]]) -> list[int]:
+        """The inserts of add_refutations inside the caller's write transaction; returns the new refutation ids."""
+        ids = []
+        now = time.time()
+        for refutation, media in batch:
+            cur = conn.execute(
+                "INSERT INTO refutations (claim, rating, fact_checker, review_url, date, language, explanation,"
+                " original_context, extra, created) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
+                (refutation.claim, refutation.rating, refutation.fact_checker, refutation.review_url,
+                 refutation.date, refutation.language, refutation.explanation, refutation.original_context,
+                 json.dumps(refutation.extra), now))
+            rid = int(cur.fetchone()[0])
+            ids.append(rid)
+            for m in media:
+                mcur = conn.execute(
+                    "INSERT INTO refuted_media (refutation_id, sha256, media_type, width, height, hashes,"
+                    " content_url, created, stored_name) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
+                    (rid, m.sha256, m.media_type, m.width, m.height, json.dumps(m.hashes), m.content_url, now,
+                     m.stored_name))
+                self._insert_hash_rows(conn, int(mcur.fetchone()[0]), rid, m.hashes)
         return ids
+
+    @staticmethod
+    def _insert_hash_rows(conn: Connection, media_id: int, refutation_id: int, hashes: dict[str, Any]) -> None:
+        rows = [(media_id, refutation_id, kind, region, digest) for kind, region, digest in _hash_rows(hashes)]
+        if rows:
+            conn.executemany("INSERT INTO media_hashes (media_id, refutation_id, kind, region, hash) VALUES (?,?,?,?,?)",
+                             rows)
+
+    def media_to_rehash(self, limit: int = 100) -> list[RefutedMedia]:
+        """Refuted media whose hashes predate the single ingestion path (migration 7), oldest first."""
+        rows = self.connect().execute("SELECT * FROM refuted_media WHERE hash_version = 0 ORDER BY id LIMIT ?",
+                                      (limit,)).fetchall()
+        return [_refuted_media(r) for r in rows]
+
+    def replace_media_hashes(self, conn: Connection, media: RefutedMedia) -> None:
+        """Give a refuted media row the hashes recomputed from its bytes (and mark it current)."""
+        conn.execute("UPDATE refuted_media SET hashes = ?, width = ?, height = ?, stored_name = ?, hash_version = 1"
+                     " WHERE id = ?", (json.dumps(media.hashes), media.width, media.height, media.stored_name,
+                                       media.id))
+        conn.execute("DELETE FROM media_hashes WHERE media_id = ?", (media.id,))
+        self._insert_hash_rows(conn, media.id, media.refutation_id, media.hashes)
+
+    def report_items_to_rehash(self, limit: int = 100) -> list[tuple[int, str]]:
+        """(item id, sha256) of report items whose PDQ predates the single hashing module (migration 7)."""
+        return [(int(r["id"]), r["sha256"]) for r in self.connect().execute(
+            "SELECT id, sha256 FROM report_items WHERE pdq_version = 0 ORDER BY id LIMIT ?", (limit,))]
+
+    def set_report_pdq(self, item_id: int, pdq: str | None) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE report_items SET pdq = ?, pdq_version = 1 WHERE id = ?", (pdq, item_id))
 
     def get_refutation(self, refutation_id: int) -> Refutation | None:
         row = self.connect().execute("SELECT * FROM refutations WHERE id = ?", (refutation_id,)).fetchone()

@@ -35,6 +35,11 @@ SAMPLE_SIZE = 320         # longest side of the frames kept for hashing and scen
 KEYFRAME_SIZE = 640       # longest side of the keyframes kept for frame-level image checks
 
 
+class PartiallyDecoded(UndecodableMedia):
+    """The clip decodes only in part (truncated or damaged): the checks that read bytes still answer (422 only when
+    nothing at all can be read)."""
+
+
 class DecodeBudgetExceeded(MediaTooLarge):
     """Decoding took longer than `Limits.max_decode_s` (413)."""
 
@@ -406,17 +411,24 @@ def analysis(media: Media, progress: Callable[[float], None] | None = None) -> A
 
     Raises:
         UnsupportedMedia: `media` is an image.
-        UndecodableMedia, MediaTooLarge, DecodeBudgetExceeded: see `analyse`.
+        UndecodableMedia: see `analyse`; also a clip that decodes only in part (then `media.damage` says why).
+        MediaTooLarge, DecodeBudgetExceeded: see `analyse`.
     """
     if media.kind is MediaKind.IMAGE:
         raise UnsupportedMedia(f"{media.mime} is not audio or video")
+    if isinstance(media.av_cache, UndecodableMedia):
+        raise media.av_cache  # decoded once: every check that needs samples gets the same answer, without re-decoding
     if media.av_cache is None:
-        result = analyse(media.data, media.limits, progress=progress)
-        if result.partial:
-            decoded = result.stats.get("decoded_s")
-            raise UndecodableMedia("the file is truncated or damaged" + (
-                f": only {decoded:g} s of the declared {result.probe.duration_s:.1f} s decodes" if decoded is not None
-                else ": its header declares more data than the file holds"))
+        try:
+            result = analyse(media.data, media.limits, progress=progress)
+            if result.partial:
+                decoded = result.stats.get("decoded_s")
+                raise PartiallyDecoded("the file is truncated or damaged" + (
+                    f": only {decoded:g} s of the declared {result.probe.duration_s:.1f} s decodes"
+                    if decoded is not None else ": its header declares more data than the file holds"))
+        except UndecodableMedia as exc:
+            media.av_cache, media.damage = exc, str(exc)
+            raise
         media.av_cache = result
     return media.av_cache  # type: ignore[no-any-return]
 

@@ -273,3 +273,23 @@ def verify_geometry(original: Keypoints, original_mirrored: Keypoints | None, qu
         if m_inliers > inliers:
             best = Geometry(m_inliers, m_matches, True)
     return best
+
+
+# The one PDQ match radius (bits of 256): ThreatExchange's recommended threshold, used by every PDQ comparison.
+MATCH_RADIUS = 31
+
+
+def pdq_hex(img: Image.Image) -> tuple[str, int]:
+    """PDQ of a whole decoded image as ThreatExchange hex (64 digits), and its quality (0-100)."""
+    digest, quality = pdq(to_rgb_array(img))
+    return digest.hex(), quality
+
+
+def hamming_hex(a: str, b: str) -> int:
+    """Bits that differ between two hex hashes (HASH_BITS when either is not a hash of that size)."""
+    try:
+        if len(a) != len(b) or len(a) != HASH_BYTES * 2:
+            return HASH_BITS
+        return (int(a, 16) ^ int(b, 16)).bit_count()
+    except ValueError:
+        return HASH_BITS

@@ -34,4 +34,4 @@ def verify(media: Media, ctx: CheckContext, checks: Mapping[str, CheckFn] | None
     """Run the checks and decide the verdict. A check that matched a refutation puts it under evidence["refutation"]."""
     results = run_checks(media, ctx, checks or CHECKS, raise_errors)
     refutation = next((dict(r.evidence["refutation"]) for r in results if r.evidence.get("refutation")), None)
-    return VerifyReport(media.sha256, media.mime, decide(results), results, refutation)
+    return VerifyReport(media.sha256, media.mime, decide(results, media.damage), results, refutation)

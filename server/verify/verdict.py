@@ -15,6 +15,8 @@ from .types import CheckResult, Outcome, Signal
 
 # The reason "signal" of a refutation match: not a Signal (it does not rank into the label), listed after them.
 REFUTED = "refuted"
+# The reason "signal" saying the file could be read only in part; like REFUTED it never changes the label.
+DAMAGED = "damaged"
 
 LABELS = ("synthetic", "provenance_invalid", "likely_synthetic", "has_provenance", "unknown")
 
@@ -36,8 +38,18 @@ class Verdict:
         return {"label": self.label, "summary": self.summary, "reasons": list(self.reasons)}
 
 
-def decide(results: list[CheckResult]) -> Verdict:
-    """Combine check results into one verdict with the reasons that decided it."""
+def decide(results: list[CheckResult], damage: str | None = None) -> Verdict:
+    """Combine check results into one verdict with the reasons that decided it. `damage` says why the file could be
+    read only in part: the label then rests on what could be read, and the reasons and summary say so."""
+    verdict = _decide(results)
+    if damage is None:
+        return verdict
+    note = f"The file is damaged ({damage}): only what could be read was checked."
+    return Verdict(verdict.label, f"{verdict.summary} {note}",
+                   [*verdict.reasons, {"check": "media", "signal": DAMAGED, "text": note}])
+
+
+def _decide(results: list[CheckResult]) -> Verdict:
     order = {signal: i for i, (signal, _, _) in enumerate(_RANK)}
     signalled = sorted((r for r in results if r.signal is not None and r.outcome is Outcome.DETECTED),
                        key=lambda r: order[r.signal])  # type: ignore[index]

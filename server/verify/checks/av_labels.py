@@ -132,8 +132,11 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
         return CheckResult(NAME, Outcome.UNSUPPORTED, "Audio/video metadata labels do not apply to images.")
     try:
         probe = av_decode.analysis(media).probe
-    except MediaError as exc:
-        return CheckResult(NAME, Outcome.UNSUPPORTED, f"The file cannot be read: {exc}.")
+    except MediaError:
+        try:  # tags are read from the container, not the samples: a clip that decodes only in part still has them
+            probe = av_decode.probe(media.data, media.limits)
+        except MediaError as exc:
+            return CheckResult(NAME, Outcome.UNSUPPORTED, f"The file cannot be read: {exc}.")
     labels, fields, aigc = find_labels(probe.tags, probe.container)
     evidence: dict[str, Any] = {"labels": labels, "fields": fields}
     if aigc is not None:
