@@ -60,14 +60,14 @@ def test_jobs_short_clip_answered_synchronously_200(job_app):
     assert r.status_code == 200
 
 
-def test_jobs_truncated_clip_failed_with_problem(job_app):
+def test_jobs_truncated_clip_done_with_damage_noted(job_app):
     client = job_app.test_client()
     r = client.post("/v1/verify", data=fixture_path("video/bad/truncated_40pct.mp4").read_bytes(),
                     content_type="video/mp4")
     assert r.status_code == 202
     job = _wait(client, r.headers["Location"])
-    assert job["status"] == "failed"
-    assert job["problem"]["status"] == 422 and job["problem"]["type"].endswith("/undecodable-media")
+    assert job["status"] == "done"
+    assert any(reason["signal"] == "damaged" for reason in job["result"]["verdict"]["reasons"])
 
 
 def test_jobs_unknown_id_404(job_app):
@@ -114,12 +114,17 @@ def test_jobs_restart_interrupted_twice_failed(job_app, tmp_path):
     assert job["status"] == "failed" and job["problem"]["type"].endswith("/job-interrupted")
 
 
-def test_jobs_problem_body_is_json(job_app):
-    # the stored problem is valid JSON with the RFC 9457 members
-    client = job_app.test_client()
-    r = client.post("/v1/verify", data=fixture_path("video/bad/truncated_40pct.mp4").read_bytes(),
+def test_jobs_problem_body_is_json(tmp_path, database_url):
+    # a job that fails (here: decoding overruns its budget) stores valid JSON with the RFC 9457 members
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5,
+                      "AV_MAX_DECODE_S": 0.05, "DATABASE_URL": database_url, "LOAD_MODELS": False})
+    client = app.test_client()
+    r = client.post("/v1/verify", data=fixture_path("video/match/originals/v01_bikes.mp4").read_bytes(),
                     content_type="video/mp4")
+    assert r.status_code == 202
     job = _wait(client, r.headers["Location"])
+    app.extensions["verify"].storage.close()
+    assert job["status"] == "failed" and job["problem"]["type"].endswith("/decode-budget-exceeded")
     assert {"type", "title", "status", "detail"} <= set(json.loads(json.dumps(job["problem"])))
 
 

@@ -106,14 +106,13 @@ def test_rq_long_clip_queued_until_worker_process_then_done_like_inline(make_app
     assert jobs.queue.fetch_job(job_id).return_value() == "done"
 
 
-def test_rq_truncated_clip_failed_with_problem(make_app):
+def test_rq_truncated_clip_done_with_damage_noted(make_app):
     app = make_app()
     job_id = _submit(app, TRUNCATED)
     assert work(app, burst=True)
     job = _job(app, job_id)
-    assert job["status"] == "failed" and job["stage"] == "failed"
-    assert job["problem"]["status"] == 422 and job["problem"]["type"].endswith("/undecodable-media")
-    assert job["problem"]["detail"]
+    assert job["status"] == "done" and job["stage"] == "done"
+    assert any(reason["signal"] == "damaged" for reason in job["result"]["verdict"]["reasons"])
 
 
 def test_rq_job_delivered_twice_or_unknown_skipped(make_app):
