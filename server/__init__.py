@@ -45,6 +45,7 @@ class VerifyState:
     verdicts: VerdictCache  # revalidated against new refutations (server/verdict_cache.py)
     ingest: RefutationIngest  # the one refutation ingestion path (server/refutations/ingest.py)
     service: VerificationService  # the one verification flow (server/service.py)
+    config: dict[str, Any]  # the resolved configuration it was built from (defaults, VERIFY_*, test config)
 
 
 def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -89,7 +90,11 @@ def build_state(config: dict[str, Any]) -> VerifyState:
     pipeline = pipeline_id()
     verdicts = VerdictCache(storage, pipeline, matcher)
     return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline, verdicts=verdicts,
-                       ingest=ingest, service=VerificationService(storage, ctx, verdicts, settings.raise_check_errors))
+                       ingest=ingest, service=VerificationService(
+                           storage, ctx, verdicts, settings.raise_check_errors,
+                           max_concurrent=int(config["MAX_CONCURRENT_VERIFIES"]),
+                           queue_timeout_s=float(config["QUEUE_TIMEOUT_S"])),
+                       config=config)
 
 
 class DatabaseIdConverter(IntegerConverter):

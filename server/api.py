@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +24,6 @@ _MAX_URL = 2048
 
 def _state() -> Any:
     return current_app.extensions["verify"]
-
-
-_slots_lock = threading.Lock()
-
-
-def _pipeline_slots() -> threading.BoundedSemaphore:
-    """This process's pipeline slots: at most MAX_CONCURRENT_VERIFIES uncached verifications run at once, so the
-    CPU-bound pipeline cannot take every server thread and starve cheap requests (hash lookups, reports)."""
-    slots = current_app.extensions.get("verify_slots")
-    if slots is None:
-        with _slots_lock:
-            slots = current_app.extensions.setdefault(
-                "verify_slots", threading.BoundedSemaphore(max(1, int(current_app.config["MAX_CONCURRENT_VERIFIES"]))))
-    return slots  # type: ignore[no-any-return]
 
 
 def _optional_url(name: str) -> str | None:
@@ -80,19 +65,13 @@ def verify_media() -> Response:
     found = service.lookup(media.sha256)
     body = found.body
     if body is None:
-        slots = _pipeline_slots()
-        if not slots.acquire(timeout=float(current_app.config["QUEUE_TIMEOUT_S"])):
-            raise Problem(503, "server-busy", "The server is busy",
-                          "Too many verifications are running; retry shortly.", retry_after_s=5)
-        try:
+        with service.slot():
             if media.kind is not MediaKind.IMAGE:
                 # a bounded probe first (over a limit: 413); long media becomes a job (202)
                 probe = service.probe(media)
                 if probe is not None and jobs.should_queue(media, probe, current_app.config):
                     return jobs.submit_response(media, source_url, page_url)
             body = service.compute(media, found.generation)
-        finally:
-            slots.release()
     service.record(media, body, cached=found.body is not None, source_url=source_url, page_url=page_url, actor="api")
     response = jsonify(body)
     response.headers["X-Verity-Cache"] = "hit" if found.body is not None else "miss"

@@ -39,6 +39,10 @@ VERIFY_AV_MAX_FRAMES   most video frames a clip may declare or decode           
 VERIFY_AV_MAX_DECODE_S total decode time budget of one clip, in seconds            60
 VERIFY_JOB_MIN_DURATION_S  audio/video at least this long is verified as a job (202)  120
 VERIFY_JOB_MIN_MB      media at least this large (MB) is verified as a job (202)    20
+VERIFY_REPORT_CLIENT_QUOTA_MB  media one client's reports may store in 24 hours; beyond: 429              200
+VERIFY_JOB_MAX_QUEUED  jobs queued or running at once, all clients together; beyond: 503 + Retry-After  200
+VERIFY_JOB_MAX_QUEUED_PER_CLIENT  jobs one client may have queued or running at once; beyond: 503       5
+VERIFY_JOB_RETENTION_DAYS  finished job rows (and any media left) are pruned after this many days       7
 VERIFY_JOB_QUEUE       who runs jobs: empty or "inline" = a thread in each API process; redis://host:port/db = RQ on
                        that Redis, run by `build.py worker` processes sharing DATA_DIR/jobs (docs/deploy.md)  (inline)
 """
@@ -79,3 +83,7 @@ AV_MAX_DECODE_S = 60.0
 JOB_MIN_DURATION_S = 120.0
 JOB_MIN_MB = 20.0
 JOB_QUEUE = ""
+REPORT_CLIENT_QUOTA_MB = 200.0
+JOB_MAX_QUEUED = 200
+JOB_MAX_QUEUED_PER_CLIENT = 5
+JOB_RETENTION_DAYS = 7.0

@@ -55,7 +55,10 @@ _HTTP_SLUGS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "
 
 
 def problem_response(problem: Problem) -> Response:
-    return Response(json.dumps(problem.to_json()), status=problem.status, mimetype=PROBLEM_MIME)
+    response = Response(json.dumps(problem.to_json()), status=problem.status, mimetype=PROBLEM_MIME)
+    if "retry_after_s" in problem.ext:  # 503s and 429s say when to come back, in the header too (RFC 9110)
+        response.headers["Retry-After"] = str(max(1, int(problem.ext["retry_after_s"])))
+    return response
 
 
 def register_error_handlers(app: Flask) -> None:

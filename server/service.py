@@ -12,11 +12,14 @@ entry); a verdict computed while checks timed out was cached like any other and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from .audit import AuditLog
+from .errors import Problem
 from .storage import SQLStorage
 from .verdict_cache import VerdictCache, cacheable
 from .verify import av_decode
@@ -38,10 +41,28 @@ class VerificationService:
     """Verify media and keep the identification record. One per process (VerifyState.service)."""
 
     def __init__(self, storage: SQLStorage, ctx: CheckContext, verdicts: VerdictCache,
-                 raise_check_errors: bool = False) -> None:
+                 raise_check_errors: bool = False, max_concurrent: int = 2, queue_timeout_s: float = 60.0) -> None:
         self.storage, self.ctx, self.verdicts = storage, ctx, verdicts
         self.raise_check_errors = raise_check_errors
         self.audit = AuditLog(storage)
+        self._slots = threading.BoundedSemaphore(max(1, max_concurrent))
+        self._queue_timeout_s = queue_timeout_s
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """One of this process's pipeline slots, for any work that decodes untrusted media (verifications, reports):
+        at most MAX_CONCURRENT_VERIFIES run at once, so decoding cannot take every server thread or all memory.
+
+        Raises:
+            Problem: 503 server-busy when no slot frees up within QUEUE_TIMEOUT_S.
+        """
+        if not self._slots.acquire(timeout=self._queue_timeout_s):
+            raise Problem(503, "server-busy", "The server is busy", "Too many verifications are running; retry shortly.",
+                          retry_after_s=5)
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     def lookup(self, sha256: str) -> Lookup:
         """The cached verdict for these bytes if it still holds (read the generation first: a refutation added while

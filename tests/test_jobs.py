@@ -139,3 +139,47 @@ def test_jobs_response_matches_openapi_job_schema(job_app):
     job = _wait(client, r.headers["Location"])
     job.pop("seen_progress")
     jsonschema.validate(job, {**doc["components"]["schemas"]["Job"], "components": doc["components"]})
+
+
+def test_jobs_same_bytes_join_the_queued_job_one_file(job_app):
+    runner = job_app.extensions["verify_jobs"]
+    runner.start = lambda: None  # nothing runs the queue here: the job stays queued while it is posted again
+    client = job_app.test_client()
+    data = fixture_path("video/match/originals/v01_bikes.mp4").read_bytes()
+    replies = [client.post("/v1/verify", data=data, content_type="video/mp4") for _ in range(4)]
+    assert {r.status_code for r in replies} == {202} and len({r.get_json()["id"] for r in replies}) == 1
+    rows = job_app.extensions["verify"].storage.connect().execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    assert rows == 1 and len(list(runner.dir.glob("*.bin"))) == 1
+
+
+def test_jobs_per_client_cap_503_with_retry_after(tmp_path, database_url):
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5,
+                      "JOB_MAX_QUEUED_PER_CLIENT": 1, "DATABASE_URL": database_url, "LOAD_MODELS": False})
+    runner = app.extensions["verify_jobs"]
+    runner.start = lambda: None  # nothing runs the queue here: the jobs stay queued
+    client = app.test_client()
+    clips = ["video/match/originals/v01_bikes.mp4", "video/match/originals/v03_car_detection_000-008.mp4"]
+    first = client.post("/v1/verify", data=fixture_path(clips[0]).read_bytes(), content_type="video/mp4")
+    second = client.post("/v1/verify", data=fixture_path(clips[1]).read_bytes(), content_type="video/mp4")
+    other = client.post("/v1/verify", data=fixture_path(clips[1]).read_bytes(), content_type="video/mp4",
+                        environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    app.extensions["verify"].storage.close()
+    assert first.status_code == 202
+    assert second.status_code == 503 and second.get_json()["type"].endswith("/job-queue-full")
+    assert int(second.headers["Retry-After"]) > 0
+    assert other.status_code == 202  # another client is not capped by this one
+
+
+def test_jobs_finished_rows_and_orphan_files_pruned(job_app):
+    import os
+
+    runner = job_app.extensions["verify_jobs"]
+    conn = job_app.extensions["verify"].storage.connect()
+    old = time.time() - 30 * 86400
+    conn.execute("INSERT INTO jobs (id, sha256, media_type, status, stage, progress, attempts, created, updated)"
+                 " VALUES (?,?,?,?,?,?,?,?,?)", ("f" * 32, "0" * 64, "video/mp4", "done", "done", 1.0, 1, old, old))
+    orphan = runner.dir / ("e" * 32 + ".bin")
+    orphan.write_bytes(b"x")
+    os.utime(orphan, (old, old))
+    assert runner.prune() == 1
+    assert runner.get("f" * 32) is None and not orphan.exists()

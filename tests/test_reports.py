@@ -255,3 +255,27 @@ def test_reports_sigkill_mid_stream_every_acknowledged_report_survives(tmp_path)
     assert found == len(acknowledged)
     assert in_db >= found
     assert chain.ok
+
+
+def test_reports_per_client_storage_quota_429(tmp_path, database_url):
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "d"), "DATABASE_URL": database_url,
+                      "LOAD_MODELS": False, "REPORT_CLIENT_QUOTA_MB": 0.3})
+    client = app.test_client()
+    sizes = {name: len(fixture_path(name).read_bytes()) for name in ("photos/wiki_035.jpg", "photos/wiki_042.jpg")}
+    assert all(size < 0.3 * 1024 * 1024 for size in sizes.values()) and sum(sizes.values()) > 0.3 * 1024 * 1024
+    first = _report_file(client, "photos/wiki_035.jpg")
+    second = _report_file(client, "photos/wiki_042.jpg")
+    other = client.post("/v1/reports", data={"file": (BytesIO(fixture_path("photos/wiki_042.jpg").read_bytes()), "m.jpg"),
+                                             "category": "synthetic"}, content_type="multipart/form-data",
+                        environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    app.extensions["verify"].storage.close()
+    assert first.status_code == 201
+    assert second.status_code == 429 and second.get_json()["type"].endswith("/report-quota-exceeded")
+    assert int(second.headers["Retry-After"]) > 0
+    assert other.status_code == 201
+
+
+def test_reports_refused_report_leaves_no_media_file(app, client, tmp_path):
+    r = _report_file(client, "photos/wiki_035.jpg", source_url="https://example.org/a\x00b")
+    assert r.status_code == 400
+    assert not [p for p in (tmp_path / "data" / "media").rglob("*") if p.is_file()]

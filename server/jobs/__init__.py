@@ -21,7 +21,8 @@ from flask import Blueprint, Response, jsonify, url_for
 from ..errors import Problem
 from ..verify import av_decode
 from ..verify.types import Media
-from .runner import JobRunner, runner
+from ..reports.api import client_id
+from .runner import JobQueueFull, JobRunner, runner
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 
@@ -47,7 +48,11 @@ def job_json(job: dict[str, Any]) -> dict[str, Any]:
 def submit_response(media: Media, source_url: str | None, page_url: str | None) -> Response:
     """202 Accepted with the job's URL (Location) and its first status."""
     jobs = runner()
-    job_id = jobs.submit(media, source_url, page_url)
+    try:
+        job_id = jobs.submit(media, source_url, page_url, client=client_id())
+    except JobQueueFull as exc:
+        raise Problem(503, "job-queue-full", "Too many long verifications are queued", str(exc),
+                      retry_after_s=60) from None
     job = jobs.get(job_id)
     assert job is not None
     response = jsonify(job_json(job))

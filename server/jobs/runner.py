@@ -25,6 +25,10 @@ from ..verify.types import Media, MediaError
 
 log = logging.getLogger(__name__)
 
+
+class JobQueueFull(Exception):
+    """The caps on queued jobs are reached (503 with Retry-After at the edge)."""
+
 MAX_ATTEMPTS = 2
 STALE_S = 900.0  # a "running" job not updated for this long is orphaned, whoever its owner claims to be
 
@@ -73,22 +77,54 @@ class JobRunner:
         self._db().execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
-    def submit(self, media: Media, source_url: str | None, page_url: str | None) -> str:
-        job_id = uuid.uuid4().hex
-        path = self.dir / f"{job_id}.bin"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(media.data)
-        os.replace(tmp, path)
-        now = time.time()
-        self._db().execute(
-            "INSERT INTO jobs (id, sha256, media_type, status, stage, progress, source_url, page_url, attempts,"
-            " created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (job_id, media.sha256, media.mime, "queued", "queued", 0.0, source_url, page_url, 0, now, now))
+    def submit(self, media: Media, source_url: str | None, page_url: str | None, client: str | None = None) -> str:
+        """Queue a verification job; returns its id. The same bytes join the job already queued or running for them.
+
+        Raises:
+            JobQueueFull: the caps on queued jobs (all clients, or this client) are reached.
+        """
+        config = self.state.config
+        with self.state.storage.transaction() as conn:  # one writer: the checks below and the insert are atomic
+            same = conn.execute("SELECT id FROM jobs WHERE sha256 = ? AND status IN ('queued', 'running')"
+                                " ORDER BY created LIMIT 1", (media.sha256,)).fetchone()
+            if same is not None:
+                return str(same["id"])
+            total, mine = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN client = ? THEN 1 ELSE 0 END), 0) FROM jobs"
+                " WHERE status IN ('queued', 'running')", (client,)).fetchone()
+            if int(total) >= int(config["JOB_MAX_QUEUED"]):
+                raise JobQueueFull("The server has as many long verifications queued as it takes; retry later.")
+            if client is not None and int(mine) >= int(config["JOB_MAX_QUEUED_PER_CLIENT"]):
+                raise JobQueueFull("You already have as many long verifications queued as one client may; retry "
+                                   "when one has finished.")
+            job_id = uuid.uuid4().hex
+            path = self.dir / f"{job_id}.bin"
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(media.data)
+            os.replace(tmp, path)
+            now = time.time()
+            conn.execute(
+                "INSERT INTO jobs (id, sha256, media_type, status, stage, progress, source_url, page_url, attempts,"
+                " created, updated, client) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (job_id, media.sha256, media.mime, "queued", "queued", 0.0, source_url, page_url, 0, now, now, client))
         self._dispatch_new(job_id)
         return job_id
 
+    def prune(self, now: float | None = None) -> int:
+        """Delete finished job rows older than JOB_RETENTION_DAYS, and media files no live job owns; returns the rows
+        deleted. The verdicts stay in the verdict cache and the records; a job row is only the request's status."""
+        now = time.time() if now is None else now
+        cutoff = now - float(self.state.config["JOB_RETENTION_DAYS"]) * 86400
+        cur = self._db().execute("DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated < ?", (cutoff,))
+        live = {row["id"] for row in self._db().execute("SELECT id FROM jobs WHERE status IN ('queued', 'running')")}
+        for path in self.dir.glob("*.bin"):
+            if path.stem not in live and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+        return int(cur.rowcount or 0)
+
     def recover(self) -> int:
         """Requeue jobs orphaned by a dead process (or fail them), then dispatch them; returns how many were requeued."""
+        self.prune()
         rows = self._db().execute("SELECT id, status, owner, attempts, updated FROM jobs"
                                   " WHERE status IN ('queued', 'running')").fetchall()
         requeued = [row["id"] for row in rows if not self._alive(dict(row)) and self._requeue_or_fail(dict(row))]

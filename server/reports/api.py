@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +117,7 @@ def create_report() -> tuple[Response, int, dict[str, str]]:
     sha256 = sha256.lower() if sha256 else None
 
     state = current_app.extensions["verify"]
+    client = client_id()
     pdq: str | None = None
     if file_bytes is not None:
         if not file_bytes:
@@ -125,9 +127,14 @@ def create_report() -> tuple[Response, int, dict[str, str]]:
             raise Problem(400, "sha256-mismatch", "SHA-256 does not match the file",
                           "The sha256 field is not the SHA-256 of the attached file.")
         if media.kind is MediaKind.IMAGE:
-            pdq = pdq_hex(media.image())[0]  # bounded decode: 413 pixel bomb, 422 undecodable
+            with state.service.slot():  # decoding untrusted pixels shares the verifications' concurrency bound
+                pdq = pdq_hex(media.image())[0]  # bounded decode: 413 pixel bomb, 422 undecodable
         sha256, media_type = media.sha256, media.mime
-        rs.store.save_media(sha256, file_bytes)
+        quota = float(current_app.config["REPORT_CLIENT_QUOTA_MB"]) * 1024 * 1024
+        if rs.store.client_bytes(client, time.time() - 86400) + len(file_bytes) > quota:
+            raise Problem(429, "report-quota-exceeded", "Too much media reported",
+                          "This client has reported as much media as one client may in 24 hours; report by sha256, "
+                          "or retry later.", retry_after_s=3600)
     elif sha256 is not None:
         known = rs.store.known_media(sha256)
         if known is None:
@@ -138,9 +145,17 @@ def create_report() -> tuple[Response, int, dict[str, str]]:
         raise Problem(400, "missing-media", "Missing media",
                       "Identify the media: the sha256 of media Verity has verified, or the file itself.")
 
-    new = rs.store.add_report(sha256=sha256, media_type=media_type, pdq=pdq, has_bytes=file_bytes is not None,
-                              category=category, text=text, source_url=source_url, page_url=page_url,
-                              client=client_id())
+    # Every field is valid by now; the bytes are written (durably) before the row that says they are held, and
+    # removed again if that row cannot be written, so a failed report leaves no file behind.
+    wrote = file_bytes is not None and rs.store.save_media(sha256, file_bytes)
+    try:
+        new = rs.store.add_report(sha256=sha256, media_type=media_type, pdq=pdq, has_bytes=file_bytes is not None,
+                                  category=category, text=text, source_url=source_url, page_url=page_url,
+                                  client=client, stored_bytes=len(file_bytes) if wrote else 0)
+    except BaseException:
+        if wrote:
+            rs.store.media_path(sha256).unlink(missing_ok=True)
+        raise
     status_url = f"{bp.url_prefix}/{new.id}"
     body = {"id": new.id, "receipt": new.receipt, "status": "open", "status_url": status_url, "sha256": sha256,
             "category": category}

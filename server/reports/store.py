@@ -56,11 +56,11 @@ class ReportStore:
     def media_path(self, sha256: str) -> Path:
         return self.media_dir / sha256[:2] / sha256
 
-    def save_media(self, sha256: str, data: bytes) -> None:
-        """Write bytes once, durably (temp file, fsync, rename, fsync of the folder)."""
+    def save_media(self, sha256: str, data: bytes) -> bool:
+        """Write bytes once, durably (temp file, fsync, rename, fsync of the folder); False when already held."""
         path = self.media_path(sha256)
         if path.exists():
-            return
+            return False
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{sha256}.{secrets.token_hex(4)}.tmp")
         with open(tmp, "wb") as f:
@@ -73,6 +73,7 @@ class ReportStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+        return True
 
     def load_media(self, sha256: str) -> bytes | None:
         path = self.media_path(sha256)
@@ -90,8 +91,15 @@ class ReportStore:
         return None
 
     # -- reports
+    def client_bytes(self, client: str, since: float) -> int:
+        """Media bytes this client's reports stored since `since` (the per-client storage quota)."""
+        row = self.storage.connect().execute("SELECT COALESCE(SUM(stored_bytes), 0) FROM reports"
+                                             " WHERE client = ? AND time >= ?", (client, since)).fetchone()
+        return int(row[0])
+
     def add_report(self, *, sha256: str, media_type: str | None, pdq: str | None, has_bytes: bool, category: str,
-                   text: str, source_url: str | None, page_url: str | None, client: str) -> NewReport:
+                   text: str, source_url: str | None, page_url: str | None, client: str,
+                   stored_bytes: int = 0) -> NewReport:
         """Store a report (one queue item per media, counted) and its audit entry in one committed transaction."""
         report_id = secrets.token_hex(10)
         receipt = secrets.token_urlsafe(24)
@@ -108,9 +116,9 @@ class ReportStore:
                 (sha256, media_type, pdq, int(has_bytes), now, now))
             item = conn.execute("SELECT id, report_count FROM report_items WHERE sha256 = ?", (sha256,)).fetchone()
             conn.execute("INSERT INTO reports (id, item_id, time, category, text, source_url, page_url, receipt_sha256,"
-                         " client) VALUES (?,?,?,?,?,?,?,?,?)",
+                         " client, stored_bytes) VALUES (?,?,?,?,?,?,?,?,?,?)",
                          (report_id, item["id"], now, category, text, source_url, page_url,
-                          hashlib.sha256(receipt.encode()).hexdigest(), client))
+                          hashlib.sha256(receipt.encode()).hexdigest(), client, stored_bytes))
             # The audit entry keeps hashes, not the reporter's text: the log is for filing, the text stays in reports.
             self.audit.append("report", "anonymous", f"report:{report_id}",
                               {"sha256": sha256, "category": category, "item_id": item["id"],

@@ -6,3 +6,8 @@ UPDATE refuted_media SET hash_version = 0
     WHERE refutation_id IN (SELECT id FROM refutations WHERE extra LIKE '%"source": "verity-review"%');
 ALTER TABLE report_items ADD COLUMN pdq_version INTEGER NOT NULL DEFAULT 1;
 UPDATE report_items SET pdq_version = 0 WHERE pdq IS NOT NULL;
+-- jobs: who submitted them (a keyed pseudonym, for the per-client cap), and finding a running job by its bytes
+ALTER TABLE jobs ADD COLUMN client TEXT;
+CREATE INDEX jobs_sha256 ON jobs (sha256, status);
+-- reports: the media bytes each report stored (the per-client storage quota)
+ALTER TABLE reports ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0;
