@@ -12,9 +12,10 @@ PROVENANCE_VALID. A valid signature by any other signer - the public C2PA test c
 an expired certificate without a trusted timestamp, a revoked one - is PROVENANCE_UNTRUSTED: the content matches the
 signature, but nobody vouches for who signed. A content or claim hash mismatch is PROVENANCE_INVALID.
 
-Cannot: fetch remote manifests unless the deployment allows it (VERIFY_FETCH_REMOTE_MANIFESTS / the CLI's
---fetch-remote-manifests put a fetcher in ctx.resources["remote_manifests"]; otherwise the URL is reported), check
-OCSP revocation itself, or say anything about media whose manifest was stripped (most social platforms strip it).
+Cannot: say anything about media whose manifest was stripped (most social platforms strip it), or who made a file
+signed by a signer no trust list vouches for; it does not check OCSP revocation itself, and reads a remote manifest
+only when the deployment allows it (VERIFY_FETCH_REMOTE_MANIFESTS / the CLI's --fetch-remote-manifests put a fetcher
+in ctx.resources["remote_manifests"]; otherwise the URL is reported).
 
 Evidence keys: validation_state, failure_codes, failure_class (one of FAILURE_CLASSES or null), trusted (bool),
 test_certificate (bool), certificate_only_failures, signer {issuer, common_name, time}, claim_generator, manifests,
