@@ -132,7 +132,8 @@ def render_text(result: dict[str, Any]) -> str:
             how = f"{match.get('method', '')}" + (f", similarity {match['similarity']:.3f}"
                                                    if isinstance(match.get("similarity"), int | float) else "")
             lines.append(f"         matched: {how}" + (f" ({match['transform']})" if match.get("transform") else ""))
-    lines += _wrap(f"{LABEL_TITLES.get(verdict['label'], verdict['label'].upper())}  {verdict['summary']}", "  ")
+    lines += _wrap(f"{LABEL_TITLES.get(verdict['label'], verdict['label'].upper())} [{verdict['label']}]  "
+                   f"{verdict['summary']}", "  ")
     if verdict.get("not_meaning"):
         lines += _wrap(f"What this does not mean: {verdict['not_meaning']}", "  ")
     who = signer(result)
