@@ -117,6 +117,8 @@ def _largest_srcset(srcset: str) -> str:
 
 
 def _jsonld_urls(node: Any, out: list[str], depth: int = 0) -> None:
+    """Media URLs of a JSON-LD node: its own contentUrl, and image/video/thumbnailUrl/associatedMedia values (text, a
+    MediaObject's contentUrl or url, or lists of these), in any nested node or @graph."""
     if depth > 8:
         return
     if isinstance(node, list):
@@ -125,14 +127,16 @@ def _jsonld_urls(node: Any, out: list[str], depth: int = 0) -> None:
         return
     if not isinstance(node, dict):
         return
-    for key in _JSONLD_KEYS:
-        value = node.get(key)
-        if isinstance(value, str):
-            out.append(value)
-        elif isinstance(value, (dict, list)):
-            if isinstance(value, dict) and isinstance(value.get("url"), str) and not value.get("contentUrl"):
-                out.append(value["url"])
-            _jsonld_urls(value, out, depth + 1)
+    if isinstance(node.get("contentUrl"), str):
+        out.append(node["contentUrl"])
+    for key in _JSONLD_KEYS[1:]:
+        for value in node.get(key) if isinstance(node.get(key), list) else [node.get(key)]:
+            if isinstance(value, str):
+                out.append(value)
+            elif isinstance(value, dict):
+                if not isinstance(value.get("contentUrl"), str) and isinstance(value.get("url"), str):
+                    out.append(value["url"])
+                _jsonld_urls(value, out, depth + 1)
     if isinstance(node.get("@graph"), list):
         _jsonld_urls(node["@graph"], out, depth + 1)
 

@@ -134,7 +134,7 @@ def test_cli_batch_csv_summary_and_skipped_files_listed(tmp_path):
     table = tmp_path / "out.csv"
     result = _run(str(folder), "--csv", str(table), env={"VERIFY_DATA_DIR": str(tmp_path / "data")})
     assert result.returncode == 0, result.stdout + result.stderr
-    rows = list(csv.DictReader(table.open(encoding="utf-8")))
+    rows = list(csv.DictReader(table.read_text(encoding="utf-8").splitlines()))
     assert [(Path(r["input"]).name, r["label"], r["refuted"]) for r in rows] == [
         ("a.jpg", "untrusted_provenance", "no"), ("b.jpg", "unknown", "no")]
     assert all(len(r["verification_id"]) == 32 and r["pipeline_version"] for r in rows)

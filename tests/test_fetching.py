@@ -211,3 +211,26 @@ def test_fetch_policy_from_config_defaults_refuse_private():
     policy = policy_from_config(load_config())
     assert policy.allow_private is False and policy.allow_networks == ()
     assert policy.deadline_s == 30.0
+
+
+@pytest.mark.parametrize("exc,status,slug", [
+    (PrivateAddress("http://10.0.0.1/", "refused."), 400, "fetch-refused"),
+    (SchemeNotAllowed("file:///x", "refused."), 400, "fetch-refused"),
+    (TooManyRedirects("http://a/", "loops."), 502, "fetch-too-many-redirects"),
+    (FetchTimeout("http://a/", "slow."), 504, "fetch-timeout"),
+    (ResponseTooLarge("http://a/", "big."), 413, "fetch-too-large"),
+    (FetchHTTPError("http://a/", "404.", 404), 502, "fetch-http-error")])
+def test_fetch_errors_become_problem_json_at_the_edge(exc, status, slug, tmp_path):
+    from server import create_app
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "LOAD_MODELS": False})
+
+    def boom():
+        raise exc
+
+    app.add_url_rule("/test-fetch", "test_fetch", boom)
+    response = app.test_client().get("/test-fetch")
+    assert response.status_code == status and response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["type"] == f"/v1/problems/{slug}" and body["detail"] == str(exc)
+    assert app.test_client().get(body["type"]).status_code == 200
