@@ -234,3 +234,17 @@ def test_fetch_errors_become_problem_json_at_the_edge(exc, status, slug, tmp_pat
     body = response.get_json()
     assert body["type"] == f"/v1/problems/{slug}" and body["detail"] == str(exc)
     assert app.test_client().get(body["type"]).status_code == 200
+
+
+def test_fetch_remote_manifests_setting_off_by_default_on_gives_fetcher(tmp_path):
+    from server import build_state, load_config
+
+    off = build_state(load_config({"DATA_DIR": str(tmp_path / "a"), "LOAD_MODELS": False}))
+    assert "remote_manifests" not in off.ctx.resources
+    on = build_state(load_config({"DATA_DIR": str(tmp_path / "b"), "LOAD_MODELS": False, "FETCH_REMOTE_MANIFESTS": True}))
+    assert callable(on.ctx.resources["remote_manifests"])
+    assert on.pipeline == off.pipeline + "+remote-manifests"  # verdicts made with remote manifests are cached apart
+    with pytest.raises(PrivateAddress):
+        on.ctx.resources["remote_manifests"]("http://127.0.0.1:9/manifest.c2pa")
+    off.storage.close()
+    on.storage.close()
