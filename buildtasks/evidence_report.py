@@ -24,6 +24,7 @@ from urllib.parse import quote
 from PIL import Image
 
 from server.verify import BY_NAME
+from server.verify.verdict import refutation_lead
 
 # Well-known engines' "search by image URL" patterns; the extension's report page has the same table
 # (extension/report/report.js REVERSE_SEARCH), and tests/test_cli_report.py checks that the two agree.
@@ -132,8 +133,11 @@ def render_text(result: dict[str, Any]) -> str:
             how = f"{match.get('method', '')}" + (f", similarity {match['similarity']:.3f}"
                                                    if isinstance(match.get("similarity"), int | float) else "")
             lines.append(f"         matched: {how}" + (f" ({match['transform']})" if match.get("transform") else ""))
+    summary = verdict["summary"]
+    if refutation and summary.startswith(refutation_lead(refutation)):
+        summary = summary[len(refutation_lead(refutation)):].lstrip()  # already said on the REFUTED line above
     lines += _wrap(f"{LABEL_TITLES.get(verdict['label'], verdict['label'].upper())} [{verdict['label']}]  "
-                   f"{verdict['summary']}", "  ")
+                   f"{summary}", "  ")
     if verdict.get("not_meaning"):
         lines += _wrap(f"What this does not mean: {verdict['not_meaning']}", "  ")
     who = signer(result)
@@ -187,7 +191,7 @@ def summary_table(results: Sequence[dict[str, Any]], skipped: Sequence[tuple[str
         else:
             key = label = r["verdict"]["label"]
             refuted = "yes" if r["verdict"].get("refuted") else ""
-            note = signer(r)
+            note = (f"refuted by {(r.get('refutation') or {}).get('fact_checker')}" if refuted else signer(r))
         counts[key] = counts.get(key, 0) + 1
         lines.append(f"  {_short(r.get('input', '')):<{width}}  {label:<20}  {refuted:<7}  {note[:60]}")
     refuted_n = sum(1 for r in results if "error" not in r and r["verdict"].get("refuted"))
@@ -239,7 +243,8 @@ details pre { white-space: pre-wrap; font-size: .8rem; background: #f5f7fa; padd
 """
 
 
-def render_html(result: dict[str, Any], thumbnails: Sequence[Thumbnail] = (), media_url: str | None = None) -> str:
+def render_html(result: dict[str, Any], thumbnails: Sequence[Thumbnail] = (), media_url: str | None = None,
+                original: str | None = None) -> str:
     """One self-contained, printable HTML evidence report (no scripts, no outside resources)."""
     import json
 
@@ -257,8 +262,15 @@ def render_html(result: dict[str, Any], thumbnails: Sequence[Thumbnail] = (), me
     refutation = result.get("refutation")
     stills = [t for t in thumbnails if t.time_s is None]
     frames = [t for t in thumbnails if t.time_s is not None]
-    if stills:
-        parts.append(f"<div class=\"main\"><img src=\"{stills[0].data_uri}\" alt=\"the verified media\"></div>")
+    if stills or original:
+        parts.append("<div class=\"frames main\">")
+        if stills:
+            parts.append(f"<figure><img src=\"{stills[0].data_uri}\" alt=\"the verified media\"><figcaption>This media"
+                         "</figcaption></figure>")
+        if original:
+            parts.append(f"<figure><img src=\"{original}\" alt=\"the refuted original\"><figcaption>Matched original "
+                         "(stored with the fact-check)</figcaption></figure>")
+        parts.append("</div>")
     if refutation:
         parts.append("<h2>Fact-check</h2><div class=\"refutation\">")
         parts.append(f"<p><strong>Refuted by {e(str(refutation.get('fact_checker')))}</strong> "

