@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 from server import build_state, load_config
-from server.fetching import policy_from_config
+from server.fetching import FetchError, policy_from_config
+from server.fetching import fetch as fetch_url
+from server.page_media import decode_html, extract_media, looks_like_html
 from server.refutations.claims import ClaimsError, dumps, export_document, import_document, media_fetcher
 
 
@@ -23,6 +25,8 @@ def main(argv: list[str]) -> int:
     imp = sub.add_parser("import", help="import ClaimReview/MediaReview JSON-LD (all items or none)")
     imp.add_argument("file", type=Path)
     imp.add_argument("--media", type=Path, default=None, help="folder that relative contentUrls are read from")
+    imp.add_argument("--fetch-pages", action="store_true",
+                     help="for a review that names no media, read the media of its appearance pages (og:image, ...)")
     exp = sub.add_parser("export", help="print every refutation as JSON-LD (an array)")
     exp.add_argument("--out", type=Path, default=None)
     exp.add_argument("--base-url", default=None,
@@ -51,9 +55,20 @@ def main(argv: list[str]) -> int:
     except json.JSONDecodeError as exc:
         print(f"claims import: {args.file} is not JSON: {exc}", file=sys.stderr)
         return 2
-    fetch = media_fetcher(args.media, policy_from_config(config))
+    policy = policy_from_config(config)
+    fetch = media_fetcher(args.media, policy)
+
+    def page_media(url: str) -> list[str]:
+        try:
+            got = fetch_url(url, policy)
+        except FetchError as exc:
+            raise ClaimsError(str(exc)) from exc
+        if not looks_like_html(got.content_type, got.data):
+            return [got.url]
+        return [m.url for m in extract_media(decode_html(got.data, got.content_type), got.url)]
+
     try:
-        result = import_document(doc, fetch, state.settings.limits, matcher)
+        result = import_document(doc, fetch, state.settings.limits, matcher, page_media if args.fetch_pages else None)
     except ClaimsError as exc:
         print(f"claims import: {args.file}: {exc} (nothing was imported)", file=sys.stderr)
         return 1

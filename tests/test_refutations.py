@@ -321,3 +321,47 @@ def test_claims_import_private_address_refused_nothing_imported(tmp_path: Path, 
     assert _cli(monkeypatch, tmp_path / "db", "import", str(source)) == 1
     err = capsys.readouterr().err
     assert "private network address" in err and "nothing was imported" in err
+
+
+def test_claims_import_review_page_media_with_fetch_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A review that gives only the post's page: with --fetch-pages its og:image is read, stored and matched."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    photo = (ORIGINALS / "budgie_tea-gardens.jpg").read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            body, kind = ((b'<html><head><meta property="og:image" content="/photo.jpg"></head></html>', "text/html")
+                          if self.path == "/post/1" else (photo, "image/jpeg"))
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = f"http://127.0.0.1:{server.server_address[1]}/post/1"
+        doc = _jsonld(["x.jpg", "y.jpg"])["@graph"][0]
+        doc["itemReviewed"] = {"@type": "Claim", "appearance": [{"@type": "SocialMediaPosting", "url": page}]}
+        source = tmp_path / "feed.jsonld"
+        source.write_text(json.dumps(doc), encoding="utf-8")
+        monkeypatch.setenv("VERIFY_FETCH_ALLOW_PRIVATE", "true")
+        assert _cli(monkeypatch, tmp_path / "db", "import", str(source)) == 0
+        assert "skipped item 0" in capsys.readouterr().out
+        assert _cli(monkeypatch, tmp_path / "db", "import", str(source), "--fetch-pages") == 0
+        assert "imported 1 refutations" in capsys.readouterr().out
+    finally:
+        server.shutdown()
+        server.server_close()
+    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "db")}).test_client()
+    body = client.post("/v1/verify", data=(VARIANTS / "budgie_tea-gardens__banner_top.jpg").read_bytes(),
+                       content_type="image/jpeg").get_json()
+    assert body["verdict"]["refuted"] is True
+    assert body["refutation"]["match"]["original_url"]

@@ -92,6 +92,21 @@ def _content_urls(node: dict[str, Any]) -> list[str]:
     return urls
 
 
+def appearance_pages(node: dict[str, Any]) -> list[str]:
+    """The http(s) page URLs where the reviewed claim appeared (appearance / firstAppearance / mediaItemAppearance
+    `url`s): feeds give these instead of media; a page's own media can then be read from it."""
+    pages: list[str] = []
+    for reviewed in _as_list(node.get("itemReviewed")):
+        if not isinstance(reviewed, dict):
+            continue
+        for c in _as_list(reviewed.get("appearance")) + _as_list(reviewed.get("firstAppearance")) \
+                + _as_list(reviewed.get("mediaItemAppearance")):
+            url = c.get("url") if isinstance(c, dict) else c if isinstance(c, str) else None
+            if isinstance(url, str) and url.startswith(("http://", "https://")) and url not in pages:
+                pages.append(url)
+    return pages
+
+
 def parse_item(node: dict[str, Any], position: int) -> Item:
     """One ClaimReview/MediaReview node -> Item.
 
@@ -269,10 +284,15 @@ class ImportResult:
     skipped: list[str] = field(default_factory=list)
 
 
-def import_document(doc: Any, fetch_media: Fetcher, limits: Limits, matcher: RefutationMatcher) -> ImportResult:
+PageMediaFinder = Callable[[str], list[str]]
+
+
+def import_document(doc: Any, fetch_media: Fetcher, limits: Limits, matcher: RefutationMatcher,
+                    page_media: PageMediaFinder | None = None) -> ImportResult:
     """Validate every item and read its media, then store them all in one transaction.
 
-    Reviews that name no media are skipped (they could never match) and listed in the result.
+    Reviews that name no media are skipped (they could never match) and listed in the result, unless `page_media`
+    (page URL -> media URLs on it) finds media on their appearance pages.
 
     Raises:
         ClaimsError: invalid JSON-LD or unreadable media (nothing is stored).
@@ -285,11 +305,19 @@ def import_document(doc: Any, fetch_media: Fetcher, limits: Limits, matcher: Ref
     for position, node in enumerate(nodes):
         item = parse_item(node, position)
         label = f"item {position}" + (f" ({item.refutation.review_url})" if item.refutation.review_url else "")
-        if not item.content_urls:
-            skipped.append(f"{label}: names no media (no contentUrl), so it could never match anything")
+        urls = item.content_urls
+        if not urls and page_media is not None:
+            for page in appearance_pages(node):
+                try:
+                    urls = urls + [u for u in page_media(page) if u not in urls]
+                except ClaimsError as exc:
+                    skipped.append(f"{label}: its appearance page could not be read: {exc}")
+        if not urls:
+            if not any(s.startswith(label + ":") for s in skipped):
+                skipped.append(f"{label}: names no media (no contentUrl), so it could never match anything")
             continue
         data = []
-        for url in item.content_urls:
+        for url in urls:
             try:
                 data.append((fetch_media(url), url))
             except ClaimsError as exc:
