@@ -131,7 +131,7 @@ def expand(inputs: list[str], skipped: list[tuple[str, str]]) -> Iterator[Source
             yield Source(str(child), from_folder=True)
 
 
-def plain_error(exc: BaseException, item: str) -> tuple[str, str]:
+def plain_error(exc: BaseException) -> tuple[str, str]:
     """(stable slug, plain sentence) for an error; never an exception class name."""
     if isinstance(exc, FetchError):
         return "fetch-failed", str(exc)
@@ -170,6 +170,10 @@ class Verifier:
             if is_url:
                 got = fetch(item, self.policy, download_progress(item, self.progress))
                 if looks_like_html(got.content_type, got.data):
+                    if source.page:  # a page named by a page: one level only, so a page cannot fan out without end
+                        yield {"input": item, "page": source.page,
+                               "error": {"type": "not-media", "detail": "This link is a web page, not media."}}
+                        return
                     found = extract_media(decode_html(got.data, got.content_type), got.url)
                     if not found:
                         yield {"input": item, "error": {"type": "no-media-on-page",
@@ -183,7 +187,7 @@ class Verifier:
                 data = Path(item).read_bytes()
             yield self._verify(source, data)
         except (OSError, FetchError, MediaError) as exc:
-            slug, sentence = plain_error(exc, item)
+            slug, sentence = plain_error(exc)
             result: dict[str, Any] = {"input": item, "error": {"type": slug, "detail": sentence}}
             if source.page:
                 result["page"] = source.page
