@@ -86,8 +86,15 @@ def build_state(config: dict[str, Any]) -> VerifyState:
         from .verify import DESCRIPTORS
 
         resources |= {d.name: d.loader() for d in DESCRIPTORS if d.loader is not None}
-    ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"), resources=resources)
     pipeline = pipeline_id()
+    if _flag(config.get("FETCH_REMOTE_MANIFESTS", False)):
+        # Off by default (privacy: the manifest's host learns who looks at which file); see config.py.
+        from .fetching import fetch, policy_from_config
+
+        policy = policy_from_config(config, max_bytes=limits.max_bytes)
+        resources["remote_manifests"] = lambda url: fetch(url, policy).data
+        pipeline += "+remote-manifests"  # verdicts made with remote manifests are cached apart
+    ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"), resources=resources)
     verdicts = VerdictCache(storage, pipeline, matcher)
     return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline, verdicts=verdicts,
                        ingest=ingest, service=VerificationService(
@@ -95,6 +102,10 @@ def build_state(config: dict[str, Any]) -> VerifyState:
                            max_concurrent=int(config["MAX_CONCURRENT_VERIFIES"]),
                            queue_timeout_s=float(config["QUEUE_TIMEOUT_S"])),
                        config=config)
+
+
+def _flag(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 class DatabaseIdConverter(IntegerConverter):

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from . import jobs
-from .errors import Problem
+from .errors import Problem, problem_page
 from .verify import CHECKS, DESCRIPTIONS
 from .verify.media import load_media
 from .verify.types import MediaKind
@@ -102,6 +102,13 @@ def list_checks() -> Response:
 def openapi() -> Response:
     """The OpenAPI 3.1 document of this API (the response shapes are a contract)."""
     return Response(OPENAPI_PATH.read_text(encoding="utf-8"), mimetype="application/json")
+
+
+@bp.get("/problems/<slug>")
+def problem_type(slug: str) -> Response:
+    """The page a problem's `type` URI points to: what the problem means and what to do."""
+    text, status = problem_page(slug)
+    return Response(text, status=status, mimetype="text/html")
 
 
 @bp.get("/health")

@@ -15,7 +15,15 @@ VERIFY_QUEUE_TIMEOUT_S how long a verification waits for a slot before 503 serve
 VERIFY_RAISE_CHECK_ERRORS  re-raise a check's exception instead of outcome "error" false
 VERIFY_LOAD_MODELS     load the ONNX models at start (false: they load on first use)  true
 VERIFY_URL_MAX_MB      largest download the CLI accepts for an http(s) input        50
-VERIFY_URL_TIMEOUT_S   CLI download time limit, in seconds                          30
+VERIFY_URL_TIMEOUT_S   TOTAL time limit of one download (DNS, redirects, body), in seconds  30
+VERIFY_FETCH_ALLOW_PRIVATE  let the fetcher (server/fetching.py) reach loopback, private, link-local and reserved
+                       addresses: only for a closed test network; a URL from a page or a feed could otherwise reach
+                       the server's own network (SSRF)                                false
+VERIFY_FETCH_ALLOW_NETWORKS  comma-separated CIDR networks the fetcher may reach although private (an intranet
+                       fact-check archive, say), e.g. "10.8.0.0/16"                   (empty)
+VERIFY_FETCH_REMOTE_MANIFESTS  fetch a C2PA manifest that a file references by URL (remote manifest). Privacy
+                       trade-off: the manifest's host learns that this server looked at that file (its IP address and
+                       the time), which can reveal what users verify; off keeps verification offline   false
 VERIFY_SECRET_KEY      key for signed cookies/CSRF; when unset, one is generated on first start and kept in
                        DATA_DIR/secret_key (mode 0600) so every worker and restart shares it          (generated)
 VERIFY_REPORT_RATE_LIMIT  reports one client may send (flask-limiter syntax)      "10 per minute;200 per day"
@@ -62,6 +70,9 @@ RAISE_CHECK_ERRORS = False
 LOAD_MODELS = True
 URL_MAX_MB = 50
 URL_TIMEOUT_S = 30.0
+FETCH_ALLOW_PRIVATE = False
+FETCH_ALLOW_NETWORKS = ""
+FETCH_REMOTE_MANIFESTS = False
 SECRET_KEY: str | None = None
 REPORT_RATE_LIMIT = "10 per minute;200 per day"
 RATELIMIT_STORAGE_URI = "memory://"

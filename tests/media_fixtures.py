@@ -24,9 +24,10 @@ def expected(folder: str) -> list[dict[str, Any]]:
 def expected_label(entry: dict[str, Any]) -> str:
     """The verdict label an expected.json entry implies, by the rule of the spine issue.
 
-    A declared AI label or C2PA AI declaration -> synthetic; a C2PA manifest that fails validation -> provenance_invalid,
-    except when it declares AI and fails only on its certificate (then synthetic); GB 45438 Label 2 -> likely_synthetic;
-    valid C2PA without AI -> has_provenance; otherwise unknown.
+    A declared AI label or C2PA AI declaration -> synthetic; a C2PA manifest whose content or claim fails validation ->
+    provenance_invalid; one that fails only on its certificate -> synthetic when it declares AI, else
+    untrusted_provenance; GB 45438 Label 2 -> likely_synthetic; valid C2PA without AI -> has_provenance when a trust
+    list vouches for the signer (state Trusted), else untrusted_provenance; otherwise unknown.
     """
     exp, ev = entry["expected"], entry.get("evidence", {}).get("c2pa", {})
     if exp["c2pa"] == "valid_ai" or exp["label"] == "ai":
@@ -34,9 +35,12 @@ def expected_label(entry: dict[str, Any]) -> str:
     if exp["c2pa"] == "invalid":
         codes = set(ev.get("with_trust_bundle", {}).get("status_codes", []))
         cert_only = all(c.startswith(("signingCredential.", "timeStamp.")) for c in codes)
-        return "synthetic" if ev.get("ai_basis") and cert_only else "provenance_invalid"
+        if cert_only:
+            return "synthetic" if ev.get("ai_basis") else "untrusted_provenance"
+        return "provenance_invalid"
     if exp["label"] == "ai_possible":
         return "likely_synthetic"
     if exp["c2pa"] == "valid_not_ai":
-        return "has_provenance"
+        trusted = ev.get("with_trust_bundle", {}).get("validation_state") == "Trusted"
+        return "has_provenance" if trusted else "untrusted_provenance"
     return "unknown"

@@ -134,3 +134,62 @@ def test_verify_other_image_formats_decoded_200(fmt, mime, client):
     assert body["media_type"] == mime
     assert body["verdict"]["label"] == "unknown"
     assert body["checks"][0]["outcome"] in ("not_detected", "unsupported")
+
+
+def test_verify_response_carries_verification_id_time_pipeline_200(client):
+    from server.verify import PIPELINE_VERSION, pipeline_id
+
+    body = _post(client, "photos/wiki_035.jpg").get_json()
+    verification = body["verification"]
+    assert len(verification["id"]) == 32 and verification["pipeline_version"] == PIPELINE_VERSION
+    assert verification["pipeline"] == pipeline_id() and verification["verified_at"].endswith("+00:00")
+    other = _post(client, "c2pa/testsigner_CA.jpg").get_json()
+    assert other["verification"]["id"] != verification["id"]
+    # a cached answer names the verification that produced it
+    assert _post(client, "photos/wiki_035.jpg").get_json()["verification"] == verification
+
+
+def test_verify_untrusted_signer_neutral_label_200(client):
+    body = _post(client, "c2pa/testsigner_CA.jpg").get_json()
+    assert body["verdict"]["label"] == "untrusted_provenance"
+    assert "public C2PA test certificate" in body["verdict"]["summary"]
+    assert body["verdict"]["refuted"] is False and body["verdict"]["not_meaning"]
+    _validator("VerifyResponse").validate(body)
+
+
+def test_openapi_check_names_enum_and_evidence_schema_per_check_200(client):
+    from server.verify import CHECKS
+
+    doc = client.get("/v1/openapi.json").get_json()
+    schemas = doc["components"]["schemas"]
+    assert schemas["CheckName"]["enum"] == list(CHECKS)
+    for name in CHECKS:
+        assert schemas[f"Evidence_{name}"]["properties"], name
+    from server.verify.verdict import LABELS
+
+    assert set(schemas["Verdict"]["properties"]["label"]["enum"]) == set(LABELS)
+    bad = {"check": "c2pa_manifest", "outcome": "detected", "summary": "", "score": None,
+           "evidence": {"validation_state": 3}}
+    with pytest.raises(jsonschema.ValidationError):
+        _validator("CheckResult").validate(bad)
+    with pytest.raises(jsonschema.ValidationError):
+        _validator("CheckResult").validate({**bad, "check": "no_such_check", "evidence": {}})
+
+
+def test_problem_type_uris_are_served_pages_200(client):
+    """Every problem slug raised anywhere in server/ has a page at its `type` URI."""
+    import re
+
+    from media_fixtures import ROOT
+
+    from server.errors import _HTTP_SLUGS, DOMAIN_PROBLEMS, PROBLEM_PAGES
+
+    slugs = {slug for _, slug, _ in DOMAIN_PROBLEMS.values()} | set(_HTTP_SLUGS.values()) | {"internal-error"}
+    for path in (ROOT / "server").rglob("*.py"):
+        slugs |= set(re.findall(r'Problem\(\s*\d{3},\s*"([a-z0-9-]+)"', path.read_text(encoding="utf-8")))
+    assert slugs <= set(PROBLEM_PAGES), slugs - set(PROBLEM_PAGES)
+    problem = client.get("/v1/verdicts/not-a-hash").get_json()
+    page = client.get(problem["type"])
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert b"64 hexadecimal" in page.data
+    assert client.get("/v1/problems/no-such-problem").status_code == 404

@@ -13,7 +13,8 @@ from media_fixtures import FIXTURES, ROOT, expected, expected_label
 
 
 def _run(*args: str, tmp_path) -> subprocess.CompletedProcess:
-    env = {"VERIFY_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    # the file server below listens on 127.0.0.1: a closed test network, so private addresses are allowed here
+    env = {"VERIFY_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin", "VERIFY_FETCH_ALLOW_PRIVATE": "true"}
     return subprocess.run([sys.executable, str(ROOT / "build.py"), "verify", *args], capture_output=True, text=True,
                           env=env, timeout=300, cwd=ROOT)
 
@@ -30,7 +31,7 @@ def test_cli_folders_json_match_every_expectation(tmp_path):
 def test_cli_readable_report_names_signer(tmp_path):
     result = _run(str(FIXTURES / "c2pa" / "adobe_firefly_2023_butterfly.jpg"), tmp_path=tmp_path)
     assert result.returncode == 0
-    assert "SYNTHETIC" in result.stdout and "Adobe Inc." in result.stdout
+    assert "AI-GENERATED (DECLARED) [synthetic]" in result.stdout and "Adobe Inc." in result.stdout
 
 
 def test_cli_missing_and_unsupported_inputs_exit_nonzero(tmp_path):
@@ -41,7 +42,9 @@ def test_cli_missing_and_unsupported_inputs_exit_nonzero(tmp_path):
     assert result.returncode == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [("error" in line) for line in lines] == [True, True, False]
-    assert lines[1]["error"]["type"] == "UnsupportedMedia"
+    assert lines[1]["error"]["type"] == "unsupported-media-type"
+    assert lines[0]["error"]["detail"] == "There is no such file."
+    assert "Error" not in result.stdout + result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.fixture
@@ -66,8 +69,17 @@ def test_cli_url_input_downloaded_and_verified(tmp_path, file_server):
 
 def test_cli_url_over_size_limit_refused(tmp_path, file_server):
     env_args = ("--json", f"{file_server}/photos/wiki_035.jpg")
-    env = {"VERIFY_DATA_DIR": str(tmp_path / "data"), "VERIFY_URL_MAX_MB": "0.01", "PATH": "/usr/bin:/bin"}
+    env = {"VERIFY_DATA_DIR": str(tmp_path / "data"), "VERIFY_URL_MAX_MB": "0.01", "PATH": "/usr/bin:/bin",
+           "VERIFY_FETCH_ALLOW_PRIVATE": "true"}
     result = subprocess.run([sys.executable, str(ROOT / "build.py"), "verify", *env_args], capture_output=True,
                             text=True, env=env, timeout=120, cwd=ROOT)
     assert result.returncode == 1
     assert "limit" in json.loads(result.stdout)["error"]["detail"]
+
+
+def test_cli_url_private_address_refused_by_default(tmp_path, file_server):
+    env = {"VERIFY_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, str(ROOT / "build.py"), "verify", "--json", f"{file_server}/c2pa/bfl_flux2.jpg"],
+                            capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
+    assert result.returncode == 1
+    assert "private network address" in json.loads(result.stdout)["error"]["detail"]

@@ -181,23 +181,66 @@ def _cli(monkeypatch: pytest.MonkeyPatch, data_dir: Path, *args: str) -> int:
     return claims_cli.main(list(args))
 
 
-def test_claims_import_export_import_round_trip_loses_nothing(tmp_path: Path, media_dir: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    source = tmp_path / "reviews.jsonld"
-    source.write_text(json.dumps(_jsonld(["budgie_oakland-zoo-otters.jpg", "budgie_tea-gardens.jpg"])), encoding="utf-8")
-    assert _cli(monkeypatch, tmp_path / "db1", "import", str(source), "--media", str(media_dir)) == 0
-    first = tmp_path / "export1.jsonld"
-    assert _cli(monkeypatch, tmp_path / "db1", "export", "--out", str(first)) == 0
-    assert json.loads(first.read_text(encoding="utf-8")) == _jsonld(["budgie_oakland-zoo-otters.jpg",
-                                                                      "budgie_tea-gardens.jpg"])["@graph"]
-    assert _cli(monkeypatch, tmp_path / "db2", "import", str(first), "--media", str(media_dir)) == 0
-    second = tmp_path / "export2.jsonld"
-    assert _cli(monkeypatch, tmp_path / "db2", "export", "--out", str(second)) == 0
-    assert second.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
+@pytest.fixture
+def served_data_dir(tmp_path: Path):
+    """A real HTTP server (werkzeug, 127.0.0.1) of a Verity instance on tmp_path/db1: its media URLs are fetchable."""
+    import threading
 
+    from werkzeug.serving import make_server
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "db1"), "LOAD_MODELS": False})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield tmp_path / "db1", f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    app.extensions["verify"].storage.close()
+
+
+def _without_urls(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_without_urls(n) for n in node]
+    if isinstance(node, dict):
+        return {k: ("<url>" if k == "contentUrl" else _without_urls(v)) for k, v in node.items()}
+    return node
+
+
+def test_claims_import_export_import_round_trip_loses_nothing(tmp_path: Path, media_dir: Path, served_data_dir,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    db1, base = served_data_dir
+    source = tmp_path / "reviews.jsonld"
+    original = _jsonld(["budgie_oakland-zoo-otters.jpg", "budgie_tea-gardens.jpg"])
+    source.write_text(json.dumps(original), encoding="utf-8")
+    assert _cli(monkeypatch, db1, "import", str(source), "--media", str(media_dir)) == 0
+    first = tmp_path / "export1.jsonld"
+    # relative contentUrls cannot be exported as they are: the export names the server's copies
+    assert _cli(monkeypatch, db1, "export", "--out", str(first)) == 1
+    assert _cli(monkeypatch, db1, "export", "--out", str(first), "--base-url", base) == 0
+    exported = json.loads(first.read_text(encoding="utf-8"))
+    # every item has @context (the @graph's was shared), every contentUrl is absolute, nothing else changed
+    assert all(item["@context"] == "https://schema.org" for item in exported)
+    assert _without_urls(exported) == _without_urls(original["@graph"])
+    urls = [a["contentUrl"] for a in exported[0]["itemReviewed"]["appearance"]] + [exported[1]["itemReviewed"]["contentUrl"]]
+    assert all(u.startswith(base + "/v1/refutations/") for u in urls)
+
+    # a fresh instance imports the export by fetching the first server's originals (a local test network)
+    monkeypatch.setenv("VERIFY_FETCH_ALLOW_PRIVATE", "true")
+    assert _cli(monkeypatch, tmp_path / "db2", "import", str(first)) == 0
+    second = tmp_path / "export2.jsonld"
+    assert _cli(monkeypatch, tmp_path / "db2", "export", "--out", str(second), "--base-url", "https://verity.example") == 0
+    assert _without_urls(json.loads(second.read_text(encoding="utf-8"))) == _without_urls(exported)
+
+    old = create_app({"TESTING": True, "DATA_DIR": str(db1), "LOAD_MODELS": False}).test_client()
     app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "db2")})
     client = app.test_client()
+    fields = ("claim", "rating", "fact_checker", "review_url", "date", "language", "explanation", "original_context",
+              "media_authenticity_category")
+
+    def same(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return sorted((*(i[f] for f in fields), tuple(sorted(m["sha256"] for m in i["media"]))) for i in items)
+
     items = client.get("/v1/refutations").get_json()["items"]
+    assert same(items) == same(old.get("/v1/refutations").get_json()["items"])
     media_review = next(i for i in items if i["fact_checker"] == "示例核查")
     assert media_review["rating"] == "Missing context" and media_review["original_context"] == "拍摄于2015年的茶园照片。"
     assert media_review["media_authenticity_category"] == "OriginalMediaContent"
@@ -206,6 +249,23 @@ def test_claims_import_export_import_round_trip_loses_nothing(tmp_path: Path, me
     body = client.post("/v1/verify", data=(VARIANTS / "budgie_tea-gardens__banner_top.jpg").read_bytes(),
                        content_type="image/jpeg").get_json()
     assert body["refutation"]["id"] == media_review["id"]
+    assert body["verdict"]["refuted"] is True and body["verdict"]["summary"].startswith("Refuted by 示例核查")
+    assert body["verdict"]["label"] == "unknown"  # the label stays about AI
+
+
+def test_claims_import_review_without_media_skipped_and_reported(tmp_path: Path, media_dir: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    doc = _jsonld(["budgie_oakland-zoo-otters.jpg", "budgie_tea-gardens.jpg"])
+    # the usual feed shape: the claim's appearance is the post's page, no media
+    doc["@graph"][0]["itemReviewed"] = {"@type": "Claim", "appearance": [{"@type": "CreativeWork",
+                                                                          "url": "https://social.example/post/1"}]}
+    source = tmp_path / "feed.jsonld"
+    source.write_text(json.dumps(doc), encoding="utf-8")
+    assert _cli(monkeypatch, tmp_path / "db", "import", str(source), "--media", str(media_dir)) == 0
+    out = capsys.readouterr().out
+    assert "imported 1 refutations" in out
+    assert "skipped item 0 (https://factcheck.example/otters): names no media" in out
 
 
 def test_claims_import_invalid_item_names_item_and_field_nothing_imported(tmp_path: Path, media_dir: Path,
@@ -249,3 +309,59 @@ def test_claims_import_single_item_and_array_accepted(tmp_path: Path, media_dir:
     array.write_text(json.dumps(doc["@graph"]), encoding="utf-8")
     assert _cli(monkeypatch, tmp_path / "db", "import", str(single), "--media", str(media_dir)) == 0
     assert _cli(monkeypatch, tmp_path / "db", "import", str(array), "--media", str(media_dir)) == 0
+
+
+def test_claims_import_private_address_refused_nothing_imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """claims import reads remote media through the safe fetcher: a loopback or metadata address is refused."""
+    doc = _jsonld(["http://127.0.0.1:9/a.jpg", "http://169.254.169.254/latest/meta-data/"])
+    source = tmp_path / "ssrf.jsonld"
+    source.write_text(json.dumps(doc), encoding="utf-8")
+    monkeypatch.delenv("VERIFY_FETCH_ALLOW_PRIVATE", raising=False)
+    assert _cli(monkeypatch, tmp_path / "db", "import", str(source)) == 1
+    err = capsys.readouterr().err
+    assert "private network address" in err and "nothing was imported" in err
+
+
+def test_claims_import_review_page_media_with_fetch_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A review that gives only the post's page: with --fetch-pages its og:image is read, stored and matched."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    photo = (ORIGINALS / "budgie_tea-gardens.jpg").read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            body, kind = ((b'<html><head><meta property="og:image" content="/photo.jpg"></head></html>', "text/html")
+                          if self.path == "/post/1" else (photo, "image/jpeg"))
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = f"http://127.0.0.1:{server.server_address[1]}/post/1"
+        doc = _jsonld(["x.jpg", "y.jpg"])["@graph"][0]
+        doc["itemReviewed"] = {"@type": "Claim", "appearance": [{"@type": "SocialMediaPosting", "url": page}]}
+        source = tmp_path / "feed.jsonld"
+        source.write_text(json.dumps(doc), encoding="utf-8")
+        monkeypatch.setenv("VERIFY_FETCH_ALLOW_PRIVATE", "true")
+        assert _cli(monkeypatch, tmp_path / "db", "import", str(source)) == 0
+        assert "skipped item 0" in capsys.readouterr().out
+        assert _cli(monkeypatch, tmp_path / "db", "import", str(source), "--fetch-pages") == 0
+        assert "imported 1 refutations" in capsys.readouterr().out
+    finally:
+        server.shutdown()
+        server.server_close()
+    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "db")}).test_client()
+    body = client.post("/v1/verify", data=(VARIANTS / "budgie_tea-gardens__banner_top.jpg").read_bytes(),
+                       content_type="image/jpeg").get_json()
+    assert body["verdict"]["refuted"] is True
+    assert body["refutation"]["match"]["original_url"]

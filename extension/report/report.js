@@ -142,6 +142,21 @@
     $('refutation-section').hidden = false;
   }
 
+  // Reverse image search by URL (the same engines and patterns as buildtasks/evidence_report.py REVERSE_SEARCH).
+  const REVERSE_SEARCH = [
+    ['Google Lens', 'https://lens.google.com/uploadbyurl?url='],
+    ['Bing Visual Search', 'https://www.bing.com/images/search?view=detailv2&iss=sbi&q=imgurl:'],
+    ['TinEye', 'https://tineye.com/search?url='],
+    ['Yandex Images', 'https://yandex.com/images/search?rpt=imageview&url='],
+  ];
+
+  function renderReverseSearch(url) {
+    const list = h('ul', { id: 'reverse-search' }, ...REVERSE_SEARCH.map(([name, prefix]) => h('li', {},
+      h('a', { href: prefix + encodeURIComponent(url), target: '_blank', rel: 'noopener noreferrer' }, name))));
+    const section = h('section', { id: 'reverse-search-section' }, h('h2', {}, I.t('reportReverseSearch')), list);
+    $('verdict-section').after(section);
+  }
+
   function renderChecks(checks) {
     const list = $('checks');
     list.replaceChildren();
@@ -196,6 +211,7 @@
   renderVerdict(response, info);
   if (response.refutation) renderRefutation(response.refutation);
   renderChecks(response.checks || []);
+  if (kind === 'image') renderReverseSearch(src);
   $('report-section').hidden = false;
   document.body.dataset.state = 'done';
 

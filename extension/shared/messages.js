@@ -16,9 +16,11 @@
   const MAX_TEXT = 2000; // the server's default VERIFY_REPORT_TEXT_MAX
   const REPORT_CATEGORIES = Object.freeze(['synthetic', 'misleading_context', 'manipulated', 'other']);
   const KINDS = Object.freeze(['image', 'video', 'audio']);
-  const LABELS = Object.freeze(['synthetic', 'likely_synthetic', 'provenance_invalid', 'has_provenance', 'unknown']);
+  const LABELS = Object.freeze(['synthetic', 'likely_synthetic', 'provenance_invalid', 'has_provenance', 'untrusted_provenance',
+    'unknown']);
   // Labels a user can choose to show; "refuted" stands for any media a fact-checker has refuted.
-  const SHOWABLE = Object.freeze(['synthetic', 'likely_synthetic', 'provenance_invalid', 'has_provenance', 'refuted']);
+  const SHOWABLE = Object.freeze(['synthetic', 'likely_synthetic', 'provenance_invalid', 'has_provenance', 'untrusted_provenance',
+    'refuted']);
   const LANGUAGES = Object.freeze(['auto', 'en', 'zh_CN']);
   const DEFAULT_SETTINGS = Object.freeze({
     serverUrl: 'http://127.0.0.1:8787',

@@ -107,7 +107,7 @@
     if (!response || !response.verdict) return { label: 'unknown', refuted: false, badge: false };
     const label = String(response.verdict.label || 'unknown');
     const refuted = response.refutation !== null && response.refutation !== undefined;
-    const shown = showLabels || ['synthetic', 'likely_synthetic', 'provenance_invalid', 'has_provenance', 'refuted'];
+    const shown = showLabels || ['synthetic', 'likely_synthetic', 'provenance_invalid', 'has_provenance', 'untrusted_provenance', 'refuted'];
     const badge = (refuted && shown.includes('refuted')) || (label !== 'unknown' && shown.includes(label));
     return { label, refuted, badge };
   }

@@ -25,7 +25,8 @@ DESCRIPTIONS: dict[str, str] = {d.name: d.description for d in DESCRIPTORS}
 LEARNED: frozenset[str] = frozenset(d.name for d in DESCRIPTORS if d.learned)
 
 # Bump when the verdict rule or a check's meaning changes: cached verdicts of another pipeline are not reused.
-PIPELINE_VERSION = "4"
+# 5: untrusted_provenance (a signer no trust list vouches for), per-class C2PA summaries, refutations lead.
+PIPELINE_VERSION = "5"
 
 
 def pipeline_id() -> str:

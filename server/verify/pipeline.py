@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from . import CHECKS, CheckFn, run_checks
+from . import CHECKS, PIPELINE_VERSION, CheckFn, pipeline_id, run_checks
 from .types import CheckContext, CheckResult, Media
 from .verdict import Verdict, decide
 
@@ -18,9 +20,14 @@ class VerifyReport:
     verdict: Verdict
     checks: list[CheckResult]
     refutation: dict[str, Any] | None = None
+    # Which verification this is, when and by which rule: a cached answer carries the verification that produced it.
+    verification_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    verified_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "verification": {"id": self.verification_id, "verified_at": self.verified_at,
+                             "pipeline_version": PIPELINE_VERSION, "pipeline": pipeline_id()},
             "sha256": self.sha256,
             "media_type": self.media_type,
             "verdict": self.verdict.to_json(),

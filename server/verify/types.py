@@ -37,13 +37,16 @@ class Signal(StrEnum):
     DECLARED_SYNTHETIC: the media itself declares AI generation (C2PA source type, metadata label, watermark, visible label).
     POSSIBLY_SYNTHETIC: a "possibly AI" declaration (GB 45438 Label 2) or a detector score above its threshold.
     PROVENANCE_INVALID: a C2PA manifest is present but the content or claim fails validation.
-    PROVENANCE_VALID: a C2PA manifest validates and declares nothing AI.
+    PROVENANCE_VALID: a C2PA manifest validates, a trust list vouches for its signer, and it declares nothing AI.
+    PROVENANCE_UNTRUSTED: a C2PA manifest whose content matches its signature, but no trust list vouches for the
+        signer (a public test certificate, a self-made, expired or revoked one); it declares nothing AI.
     """
 
     DECLARED_SYNTHETIC = "declared_synthetic"
     POSSIBLY_SYNTHETIC = "possibly_synthetic"
     PROVENANCE_INVALID = "provenance_invalid"
     PROVENANCE_VALID = "provenance_valid"
+    PROVENANCE_UNTRUSTED = "provenance_untrusted"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 // node --test: scan heuristics (extension/shared/scan.js).
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import '../../extension/shared/messages.js';
 import '../../extension/shared/scan.js';
 
 const S = globalThis.VerityScan;
@@ -59,6 +60,13 @@ test('scan_badge_for_unknown_no_badge_unless_refuted', () => {
   assert.equal(S.badgeFor(r('has_provenance'), ['synthetic']).badge, false);
   assert.equal(S.badgeFor(r('unknown', { claim: 'x' }), ['synthetic']).badge, false);
   assert.equal(S.badgeFor(null).badge, false);
+});
+
+test('scan_badge_for_untrusted_provenance_shown_by_default_and_neutral', () => {
+  const r = (label) => ({ verdict: { label }, refutation: null });
+  assert.deepEqual(S.badgeFor(r('untrusted_provenance')), { label: 'untrusted_provenance', refuted: false, badge: true });
+  const M = globalThis.VerifyMessages;
+  assert.ok(M.SHOWABLE.includes('untrusted_provenance') && M.LABELS.includes('untrusted_provenance'));
 });
 
 test('scan_label_source_signer_then_metadata_label', () => {
