@@ -105,6 +105,10 @@ PROBLEM_PAGES: dict[str, str] = {
     "job-timeout": "The job took longer than allowed.",
     "job-queue-unavailable": "The job queue cannot be reached; try again shortly.",
     "server-busy": "Too many verifications are running; retry shortly.",
+    "job-queue-full": "Too many long verifications are queued, on the server or for this client; retry after the "
+                      "time Retry-After gives, or when one of your jobs has finished.",
+    "report-quota-exceeded": "This client has reported as much media as one client may in 24 hours; report by "
+                             "sha256 (media Verity has already seen), or retry later.",
     "storage-unavailable": "The database is unavailable; try again shortly.",
     "fetch-refused": "Only http(s) URLs on public addresses are fetched; loopback, private, link-local and reserved "
                      "addresses are refused (VERIFY_FETCH_ALLOW_PRIVATE).",
