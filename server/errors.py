@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
+from .jsonio import JSONInputError
 from .reports.store import InvalidReceipt, ItemAlreadyDecided, ItemNotFound, ReportNotFound
 from .storage import StorageUnavailable, TextContainsNul
 from .verify.av_decode import DecodeBudgetExceeded
@@ -46,6 +47,7 @@ DOMAIN_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     ItemAlreadyDecided: (409, "already-decided", "This queue item already has a decision"),
     DecodeBudgetExceeded: (413, "decode-budget-exceeded", "Decoding the media took too long"),
     TextContainsNul: (400, "invalid-text", "Invalid text"),
+    JSONInputError: (400, "invalid-json", "Invalid JSON"),
     StorageUnavailable: (503, "storage-unavailable", "The database is unavailable; try again shortly"),
 }
 

@@ -4,12 +4,12 @@ media for the side-by-side view, and add (bearer token; never open by default)."
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from .claims import ClaimsError, parse_item, prepare_media, review_items
+from .. import jsonio
 from ..errors import Problem
 from ..storage import Refutation, RefutedMedia
 from ..verify.refutation_index import RefutationMatcher
@@ -136,9 +136,10 @@ def add_refutation() -> Response:
         raw = request.get_data(as_text=True)
         files = []
     try:
-        doc = json.loads(raw or "")
-    except ValueError:
-        raise Problem(400, "invalid-refutation", "Invalid refutation", "The refutation is not valid JSON.") from None
+        doc = jsonio.loads(raw or "")
+    except jsonio.JSONInputError as exc:
+        raise Problem(400, "invalid-refutation", "Invalid refutation", f"The refutation is not accepted: {exc}.") \
+            from None
     if not isinstance(doc, dict):
         raise Problem(400, "invalid-refutation", "Invalid refutation", "Expected one JSON object.")
     try:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from .base import (MIGRATIONS, CachedVerdict, Connection, HashRow, Record, Refutation, RefutedMedia, SQLStorage,
-                   Storage, StorageError, StorageUnavailable, TextContainsNul, refuse_nul)
+                   Storage, StorageError, StorageUnavailable, TextContainsNul, like_escape, refuse_nul)
 from .sqlite import SQLiteStorage
 
 __all__ = ["MIGRATIONS", "CachedVerdict", "Connection", "HashRow", "Record", "Refutation", "RefutedMedia",
            "SQLStorage", "SQLiteStorage", "Storage", "StorageError", "StorageUnavailable", "TextContainsNul",
-           "open_storage", "refuse_nul"]
+           "like_escape", "open_storage", "refuse_nul"]
 
 
 def open_storage(database_url: str | None, data_dir: Path) -> SQLStorage:

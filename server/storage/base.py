@@ -27,6 +27,15 @@ def load_migrations(engine: str) -> list[str]:
 MIGRATIONS: list[str] = load_migrations("sqlite")
 
 
+def like_escape(text: str) -> str:
+    """`text` as a LIKE pattern that matches it literally: `\\`, `%` and `_` escaped for `ESCAPE '\\'`.
+
+    Every LIKE built from client text uses this with `ESCAPE '\\'` (refutation search, the review queue search), so
+    a search for `%` finds a literal percent sign instead of everything.
+    """
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class StorageError(Exception):
     """Base of the storage errors the API answers with a problem (server/errors.py)."""
 
@@ -286,7 +295,7 @@ class SQLStorage:
         """A page of refutations, newest first, optionally those whose texts contain `query`; and the total count."""
         where, args = "", []
         if query:
-            like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            like = "%" + like_escape(query) + "%"
             where = " WHERE " + " OR ".join(f"{column} {self.like()} ? ESCAPE '\\'" for column in
                                             ("claim", "explanation", "fact_checker", "original_context", "rating"))
             args = [like] * 5
