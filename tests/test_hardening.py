@@ -133,3 +133,80 @@ def test_queue_search_wildcards_literal_200(app, client, q: str, expected: list[
     # the sha256 prefix search is escaped too: "%" is not a prefix of any hash
     assert app.extensions["verity_reports"].store.queue(q="%") == [
         i for i in app.extensions["verity_reports"].store.queue() if i["sha256"] == shas["a"]]
+
+
+# --- 7. wrong passwords throttle one client for one account, not the account -----------------------------------------
+
+def test_login_failures_other_client_still_signs_in_302(app, client) -> None:
+    accounts = app.extensions["verity_reports"].accounts
+    accounts.add_user("rita", "reviewer", PASSWORD)
+    attacker = {"environ_base": {"REMOTE_ADDR": "198.51.100.7"}}
+    codes = [_sign_in(client, password="wrong password", **attacker).status_code for _ in range(6)]
+    assert codes == [401] * 5 + [429]
+    assert _sign_in(client, **attacker).status_code == 429  # the guessing client waits out the window
+    reviewer = app.test_client()
+    assert _sign_in(reviewer, environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 302
+
+
+def test_login_failures_pruned_after_window(app) -> None:
+    accounts = app.extensions["verity_reports"].accounts
+    conn = app.extensions["verify"].storage.connect()
+    conn.execute("INSERT INTO login_failures (name, client, time) VALUES (?, ?, ?)", ("old", "c", 1.0))
+    assert accounts.authenticate("nobody", "wrong password", 5, 900, client="x") is None
+    rows = [(r["name"], r["client"]) for r in conn.execute("SELECT name, client FROM login_failures")]
+    assert rows == [("nobody", "x")]
+
+
+# --- 6. trusted proxies and IPv6 rate-limit keys ----------------------------------------------------------------------
+
+def _limited_app(tmp_path: Path, **config):
+    return create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "d"), "LOAD_MODELS": False,
+                       "API_RATE_LIMIT": "2 per minute", **config})
+
+
+def _codes(client, requests: list[tuple[str, str | None]]) -> list[int]:
+    out = []
+    for peer, forwarded in requests:
+        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+        out.append(client.get("/v1/checks", headers=headers, environ_base={"REMOTE_ADDR": peer}).status_code)
+    return out
+
+
+def test_proxy_untrusted_forwarded_for_ignored_429(tmp_path: Path) -> None:
+    client = _limited_app(tmp_path).test_client()
+    # without VERIFY_TRUSTED_PROXIES a client cannot escape its limit by naming other addresses
+    assert _codes(client, [("192.0.2.1", "10.0.0.1"), ("192.0.2.1", "10.0.0.2"), ("192.0.2.1", "10.0.0.3")]) == [
+        200, 200, 429]
+
+
+def test_proxy_trusted_clients_limited_apart_spoofing_ignored(tmp_path: Path) -> None:
+    client = _limited_app(tmp_path, TRUSTED_PROXIES="10.0.0.0/8, 2001:db8:ffff::1").test_client()
+    via_proxy = [("10.1.2.3", "198.51.100.1"), ("10.1.2.3", "198.51.100.1"), ("10.1.2.3", "198.51.100.2"),
+                 ("10.1.2.3", "198.51.100.1")]
+    assert _codes(client, via_proxy) == [200, 200, 200, 429]
+    # a client's own X-Forwarded-For entry (left of what the proxy appended) is not believed
+    spoofed = [("10.1.2.3", f"203.0.113.{i}, 198.51.100.9") for i in range(3)]
+    assert _codes(client, spoofed) == [200, 200, 429]
+    # two trusted hops: the first untrusted address from the right is the client
+    assert _codes(client, [("2001:db8:ffff::1", "198.51.100.20, 10.9.9.9")] * 3) == [200, 200, 429]
+    # a peer outside the list cannot name a client
+    assert _codes(client, [("192.0.2.50", f"198.51.100.{30 + i}") for i in range(3)]) == [200, 200, 429]
+
+
+def test_proxy_forwarded_proto_from_trusted_proxy_sets_secure_cookie(tmp_path: Path) -> None:
+    app = _limited_app(tmp_path, TRUSTED_PROXIES="127.0.0.1", API_RATE_LIMIT="100 per minute")
+    client = app.test_client()
+    page = client.get("/review/login", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.1"})
+    assert "Secure" in next(c for c in page.headers.getlist("Set-Cookie") if c.startswith("verity_pre="))
+
+
+def test_rate_limit_ipv6_keyed_per_64_429(tmp_path: Path) -> None:
+    client = _limited_app(tmp_path).test_client()
+    same_64 = [("2001:db8:1:2::1", None), ("2001:db8:1:2:ffff::9", None), ("2001:db8:1:2:1234::5", None)]
+    assert _codes(client, same_64) == [200, 200, 429]
+    assert _codes(client, [("2001:db8:1:3::1", None)]) == [200]  # the next /64 is another client
+
+
+def test_trusted_proxies_bad_entry_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
+        _limited_app(tmp_path, TRUSTED_PROXIES="10.0.0.0/8, proxy.example")

@@ -50,9 +50,9 @@ def init_app(app: Flask) -> None:
     # Imported here, not above: the package is imported whenever one of its modules is (errors.py maps store.py's
     # exceptions), and the blueprints import errors.py.
     from flask_limiter import Limiter
-    from flask_limiter.util import get_remote_address
 
     from ..audit import AuditLog
+    from ..security import client_key
     from . import api, review
     from .accounts import Accounts
     from .api import ReviewState
@@ -61,7 +61,7 @@ def init_app(app: Flask) -> None:
     state = app.extensions["verify"]
     app.config["SECRET_KEY"] = ensure_secret_key(app.config)
     audit = AuditLog(state.storage)
-    limiter = Limiter(get_remote_address, app=app, storage_uri=str(app.config["RATELIMIT_STORAGE_URI"]),
+    limiter = Limiter(client_key, app=app, storage_uri=str(app.config["RATELIMIT_STORAGE_URI"]),
                       default_limits=[])
     review_state = ReviewState(store=ReportStore(state.storage, audit, state.settings.data_dir / "media"),
                                accounts=Accounts(state.storage, audit), audit=audit, limiter=limiter,

@@ -19,11 +19,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 
 from .accounts import Accounts, Session
 from ..audit import AuditLog
 from ..errors import Problem
+from ..security import client_key
 from .store import CATEGORIES, STATUSES, ReportStore, pdq_hex
 from ..verify.media import load_media
 from ..verify.types import MediaKind
@@ -54,7 +54,7 @@ def _rs() -> ReviewState:
 def client_id() -> str:
     """A pseudonym for the reporting client (keyed hash of its address): lets reviewers count distinct reporters
     without storing addresses. Never returned by any endpoint."""
-    addr = (get_remote_address() or "unknown").encode()
+    addr = client_key().encode()  # the rate-limit key: the address (behind trusted proxies), an IPv6 client's /64
     return hmac.new(_rs().secret, b"client:" + addr, hashlib.sha256).hexdigest()[:16]
 
 

@@ -22,7 +22,7 @@ from flask_limiter.errors import RateLimitExceeded
 from .accounts import LoginThrottled
 from ..audit import canonical
 from .store import ACTIONS, CATEGORIES, STATUSES, ItemAlreadyDecided, ItemNotFound, pdq_hex
-from .api import SESSION_COOKIE, ReviewState, current_session
+from .api import SESSION_COOKIE, ReviewState, client_id, current_session
 from .i18n import LANGUAGES, translate
 from ..storage import Refutation, RefutedMedia
 from ..verify.media import load_media
@@ -144,7 +144,7 @@ def login_post() -> Any:
     password = request.form.get("password", "")[:1024]
     try:
         user = rs.accounts.authenticate(name, password, int(current_app.config["LOGIN_MAX_FAILURES"]),
-                                        float(current_app.config["LOGIN_WINDOW_S"]))
+                                        float(current_app.config["LOGIN_WINDOW_S"]), client=client_id())
     except LoginThrottled:
         rs.audit.append("signin.throttled", f"user:{name}", None, {})
         return _login_page(429, "login_throttled", name)
