@@ -210,3 +210,46 @@ def test_rate_limit_ipv6_keyed_per_64_429(tmp_path: Path) -> None:
 def test_trusted_proxies_bad_entry_refused_at_start(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
         _limited_app(tmp_path, TRUSTED_PROXIES="10.0.0.0/8, proxy.example")
+
+
+# --- 5. receipts stay out of the access log ---------------------------------------------------------------------------
+
+def test_access_log_records_no_query_string(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from buildtasks import serve
+    from media_fixtures import ROOT
+    from servers import free_port, http_request
+
+    port = free_port()
+    config = {"HOST": "127.0.0.1", "PORT": port, "WORKERS": 1, "THREADS": 2, "CHECK_TIMEOUT_S": 20}
+    log = tmp_path / "access.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(serve.gunicorn_args(config, []), cwd=ROOT, stdout=out, stderr=subprocess.DEVNULL,
+                                env=dict(os.environ, PYTHONPATH=str(ROOT), VERIFY_DATA_DIR=str(tmp_path / "d"),
+                                         VERIFY_LOAD_MODELS="false"), start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if http_request(port, "GET", "/v1/health")[0] == 200:
+                        break
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline and proc.poll() is None, "gunicorn did not start"
+                time.sleep(0.2)
+            status, _ = http_request(port, "GET", "/v1/reports/0123456789abcdef0123?receipt=SECRET-RECEIPT",
+                                     headers={"Referer": "https://page.example/?token=SECRET-REFERER"})
+            assert status == 404
+            status, _ = http_request(port, "GET", "/v1/reports/0123456789abcdef0123",
+                                     headers={"X-Verity-Receipt": "SECRET-HEADER"})
+            assert status == 404
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+    text = log.read_text()
+    assert text.count('"GET /v1/reports/0123456789abcdef0123 HTTP/1.1" 404') == 2, text
+    assert "SECRET" not in text and "receipt=" not in text

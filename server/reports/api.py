@@ -2,8 +2,8 @@
 
     POST /v1/reports              a report: JSON or multipart with `sha256` (of media Verity has seen) or `file`,
                                   `category`, optional `text`, `source_url`, `page_url` -> 201 {id, receipt, ...}
-    GET  /v1/reports/<id>?receipt=...   the reporter's own report status (the receipt may also come as the header
-                                  X-Verity-Receipt); nothing about other reporters is ever returned
+    GET  /v1/reports/<id>         the reporter's own report status, the receipt in the header X-Verity-Receipt
+                                  (`?receipt=` still works for older clients); nothing about other reporters
     GET  /v1/reports              the review queue as JSON, for signed-in reviewers only (401 otherwise)
 
 `server.reports.init_app(app)` wires this blueprint and the reviewer UI (review.py) into an app.
@@ -149,10 +149,10 @@ def create_report() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/<report_id>")
 def report_status(report_id: str) -> Response:
     """A reporter's view of their own report, by receipt."""
-    receipt = request.args.get("receipt") or request.headers.get("X-Verity-Receipt") or ""
+    receipt = request.headers.get("X-Verity-Receipt") or request.args.get("receipt") or ""
     if not receipt:
         raise Problem(401, "receipt-required", "Receipt required",
-                      "Pass the receipt returned when the report was made: ?receipt=...")
+                      "Pass the receipt returned when the report was made in the X-Verity-Receipt header.")
     if not _REPORT_ID.match(report_id) or len(receipt) > 200:
         raise Problem(404, "report-not-found", "No such report")
     response = jsonify(_rs().store.report_status(report_id, receipt))
