@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from .jsonio import JSONInputError
 from .reports.store import InvalidReceipt, ItemAlreadyDecided, ItemNotFound, ReportNotFound
-from .storage import StorageUnavailable, TextContainsNul
+from .storage import RefutationAlreadyWithdrawn, RefutationNotFound, StorageUnavailable, TextContainsNul
 from .verify.av_decode import DecodeBudgetExceeded
 from .verify.types import MediaTooLarge, UndecodableMedia, UnsupportedMedia
 
@@ -48,6 +48,8 @@ DOMAIN_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     DecodeBudgetExceeded: (413, "decode-budget-exceeded", "Decoding the media took too long"),
     TextContainsNul: (400, "invalid-text", "Invalid text"),
     JSONInputError: (400, "invalid-json", "Invalid JSON"),
+    RefutationNotFound: (404, "refutation-not-found", "No such refutation"),
+    RefutationAlreadyWithdrawn: (409, "already-withdrawn", "This refutation was already withdrawn"),
     StorageUnavailable: (503, "storage-unavailable", "The database is unavailable; try again shortly"),
 }
 

@@ -253,3 +253,128 @@ def test_access_log_records_no_query_string(tmp_path: Path) -> None:
     text = log.read_text()
     assert text.count('"GET /v1/reports/0123456789abcdef0123 HTTP/1.1" 404') == 2, text
     assert "SECRET" not in text and "receipt=" not in text
+
+
+# --- 8. the admin role ------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def admin_app(tmp_path: Path, database_url: str):
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": database_url,
+                      "LOAD_MODELS": False, "REFUTATION_TOKEN": TOKEN})
+    accounts = app.extensions["verity_reports"].accounts
+    accounts.add_user("rita", "reviewer", PASSWORD)
+    accounts.add_user("ada", "admin", PASSWORD)
+    yield app
+    app.extensions["verify"].storage.close()
+
+
+def _signed_in(app, name: str):
+    client = app.test_client()
+    assert _sign_in(client, name=name).status_code == 302
+    return client, _csrf(client.get("/review/").get_data(as_text=True))
+
+
+ADMIN_FORMS = {"review.admin_add_user": {"name": "newbie", "role": "reviewer", "password": "x" * 12},
+               "review.admin_update_user": {"action": "disable"},
+               "review.admin_retention": {"days": "90"},
+               "review.admin_withdraw": {"refutation_id": "1", "reason": "wrongful"}}
+
+
+def _admin_rules(app) -> list:
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("review.admin")]
+    assert {r.endpoint for r in rules} == {"review.admin", *ADMIN_FORMS}  # a new admin route needs a case here
+    return rules
+
+
+def test_admin_routes_reviewer_403_nothing_changed(admin_app) -> None:
+    client, csrf = _signed_in(admin_app, "rita")
+    audit_before = len(admin_app.extensions["verity_audit"].entries())
+    for rule in _admin_rules(admin_app):
+        path = rule.rule.replace("<name>", "ada")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            data = {"csrf": csrf, **ADMIN_FORMS.get(rule.endpoint, {})} if method == "POST" else None
+            response = client.open(path, method=method, data=data)
+            assert response.status_code == 403, (method, path, response.status_code)
+    assert 'id="admin-link"' not in client.get("/review/").get_data(as_text=True)
+    users = {u.name: u for u in admin_app.extensions["verity_reports"].accounts.users()}
+    assert set(users) == {"ada", "rita"} and not users["ada"].disabled
+    assert len(admin_app.extensions["verity_audit"].entries()) == audit_before + 0  # sign-in was before
+
+
+def test_admin_manages_users_and_retention_302(admin_app) -> None:
+    client, csrf = _signed_in(admin_app, "ada")
+    assert 'id="admin-link"' in client.get("/review/").get_data(as_text=True)
+    page = client.get("/review/admin")
+    assert page.status_code == 200 and 'data-user="rita"' in page.get_data(as_text=True)
+    assert client.post("/review/admin/users", data={"csrf": csrf, "name": "newbie", "role": "reviewer",
+                                                    "password": "x" * 12}).status_code == 302
+    assert client.post("/review/admin/users/rita", data={"csrf": csrf, "action": "role",
+                                                         "role": "admin"}).status_code == 302
+    assert client.post("/review/admin/users/newbie", data={"csrf": csrf, "action": "disable"}).status_code == 302
+    assert client.post("/review/admin/users/ada", data={"csrf": csrf, "action": "disable"}).status_code == 400
+    assert client.post("/review/admin/users", data={"csrf": csrf, "name": "weak", "role": "reviewer",
+                                                    "password": "short"}).status_code == 400
+    users = {u.name: u for u in admin_app.extensions["verity_reports"].accounts.users()}
+    assert users["rita"].role == "admin" and users["newbie"].disabled and not users["ada"].disabled
+    assert client.post("/review/admin/retention", data={"csrf": csrf, "days": "5"}).status_code == 400
+    assert client.post("/review/admin/retention", data={"csrf": csrf, "days": "90"}).status_code == 302
+    assert admin_app.extensions["verity_settings"].retention_days() == (90.0, True)
+    kinds = [e.kind for e in admin_app.extensions["verity_audit"].entries()]
+    assert {"account.add", "account.role", "account.disable", "settings.retention"} <= set(kinds)
+    assert all(e.actor == "admin:ada" for e in admin_app.extensions["verity_audit"].entries()
+               if e.kind in ("account.role", "account.disable", "settings.retention"))
+
+
+def _refute_photo(client, photo: str) -> int:
+    response = client.post("/v1/refutations", headers={"Authorization": f"Bearer {TOKEN}"},
+                           content_type="multipart/form-data", data={
+                               "refutation": json.dumps({"claim": "fake", "rating": "False", "fact_checker": "Desk"}),
+                               "file": (io.BytesIO(fixture_path("photos/" + photo).read_bytes()), "a.jpg")})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return int(response.get_json()["id"])
+
+
+def _half_size(photo: str) -> bytes:
+    from PIL import Image
+
+    img = Image.open(fixture_path("photos/" + photo)).convert("RGB")
+    out = io.BytesIO()
+    img.resize((img.width // 2, img.height // 2)).save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def test_admin_withdraws_refutation_no_longer_matches(admin_app) -> None:
+    api = admin_app.test_client()
+    photo = PHOTOS[0]
+    rid = _refute_photo(api, photo)
+    exact = fixture_path("photos/" + photo).read_bytes()
+    variant = _half_size(photo)
+    verify = lambda data: api.post("/v1/verify", data=data, content_type="image/jpeg").get_json()  # noqa: E731
+    assert verify(exact)["refutation"]["id"] == rid
+    assert verify(variant)["refutation"]["id"] == rid  # perceptual match, and now both verdicts are cached
+
+    reviewer, reviewer_csrf = _signed_in(admin_app, "rita")
+    refused = reviewer.post("/review/admin/withdraw", data={"csrf": reviewer_csrf, "refutation_id": str(rid),
+                                                             "reason": "not mine to withdraw"})
+    assert refused.status_code == 403 and admin_app.extensions["verify"].storage.withdrawal(rid) is None
+
+    admin, csrf = _signed_in(admin_app, "ada")
+    assert admin.post("/review/admin/withdraw", data={"csrf": csrf, "refutation_id": str(rid),
+                                                      "reason": ""}).status_code == 400
+    done = admin.post("/review/admin/withdraw", data={"csrf": csrf, "refutation_id": str(rid),
+                                                      "reason": "the photo was genuine"})
+    assert done.status_code == 200
+    assert admin.post("/review/admin/withdraw", data={"csrf": csrf, "refutation_id": str(rid),
+                                                      "reason": "again"}).status_code == 409
+    assert admin.post("/review/admin/withdraw", data={"csrf": csrf, "refutation_id": "999999",
+                                                      "reason": "x"}).status_code == 404
+
+    assert verify(exact)["refutation"] is None
+    assert verify(variant)["refutation"] is None
+    shown = api.get(f"/v1/refutations/{rid}").get_json()
+    assert shown["withdrawn"]["reason"] == "the photo was genuine" and len(shown["media"]) == 1
+    entry = admin_app.extensions["verity_audit"].entries(kind="refutation.withdraw")[0]
+    assert (entry.actor, entry.subject, entry.data) == ("admin:ada", f"refutation:{rid}",
+                                                        {"reason": "the photo was genuine"})
+    tomb = admin_app.extensions["verify"].storage.withdrawal(rid)
+    assert (tomb.actor, tomb.reason) == ("admin:ada", "the photo was genuine")

@@ -40,9 +40,13 @@ def _media_json(item: RefutedMedia) -> dict[str, Any]:
 
 
 def _full_json(refutation: Refutation) -> dict[str, Any]:
-    media = _state().storage.refuted_media(refutation_id=refutation.id)
+    storage = _state().storage
+    media = storage.refuted_media(refutation_id=refutation.id, include_withdrawn=True)
     body = refutation.to_json()
     body["media"] = [_media_json(m) for m in media]
+    withdrawal = storage.withdrawal(refutation.id)
+    if withdrawal is not None:  # an admin withdrew it: shown, but it matches nothing any more
+        body["withdrawn"] = {"reason": withdrawal.reason, "time": withdrawal.time}
     jsonld = refutation.extra.get("jsonld")
     if isinstance(jsonld, dict):
         body["media_authenticity_category"] = jsonld.get("mediaAuthenticityCategory")
@@ -85,7 +89,7 @@ def get_refutation(refutation_id: int) -> Response:
 @bp.get("/<int:refutation_id>/media/<int:media_id>")
 def get_media(refutation_id: int, media_id: int) -> Response:
     """The stored original, to show beside the page's copy."""
-    item = _state().storage.refuted_media_by_id(media_id)
+    item = _state().storage.refuted_media_by_id(media_id, include_withdrawn=True)
     path = _matcher().media_path(item) if item is not None and item.refutation_id == refutation_id else None
     if item is None or path is None:
         raise Problem(404, "media-not-found", "No such media", "This refutation has no stored media with that id.")

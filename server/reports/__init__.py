@@ -56,6 +56,7 @@ def init_app(app: Flask) -> None:
     from . import api, review
     from .accounts import Accounts
     from .api import ReviewState
+    from .settings import AdminSettings
     from .store import ReportStore
 
     state = app.extensions["verify"]
@@ -68,7 +69,9 @@ def init_app(app: Flask) -> None:
                                secret=str(app.config["SECRET_KEY"]).encode())
     app.extensions["verity_audit"] = audit
     app.extensions["verity_reports"] = review_state
-    retention = float(app.config["AUDIT_RETENTION_DAYS"])
+    settings = AdminSettings(state.storage, audit, float(app.config["AUDIT_RETENTION_DAYS"]))
+    app.extensions["verity_settings"] = settings
+    retention, _ = settings.retention_days()  # an admin's value (review UI) over the configured default
     if retention > 0:
         audit.prune(retention)
 
