@@ -30,7 +30,7 @@ class JSONInputError(ValueError):
 
 
 def nesting_depth(text: str) -> int:
-    """The deepest nesting of arrays and objects in `text`, counted without parsing (brackets inside strings skipped)."""
+    """The deepest nesting of arrays and objects in `text`, counted without parsing (brackets in strings skipped)."""
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
     opening = brackets.count("[") + brackets.count("{")
     if opening <= 1:
@@ -40,8 +40,11 @@ def nesting_depth(text: str) -> int:
     return int(np.cumsum(steps).max())
 
 
-def loads(data: str | bytes | bytearray, max_depth: int = MAX_DEPTH, max_bytes: int = MAX_BYTES) -> Any:
+def loads(data: str | bytes | bytearray, max_depth: int = MAX_DEPTH, max_bytes: int = MAX_BYTES,
+          **kwargs: Any) -> Any:
     """Parse JSON from outside, refusing it before parsing when it is larger or deeper than the bounds.
+
+    `kwargs` go to `json.loads` (Flask's tagged session serializer passes an `object_hook`).
 
     Raises:
         JSONInputError: not UTF-8, larger than `max_bytes`, nested deeper than `max_depth`, or not valid JSON.
@@ -59,7 +62,7 @@ def loads(data: str | bytes | bytearray, max_depth: int = MAX_DEPTH, max_bytes: 
     if depth > max_depth:
         raise JSONInputError(f"the JSON nests {depth} levels deep; the limit is {max_depth}")
     try:
-        return json.loads(text)
+        return json.loads(text, **kwargs)
     except (ValueError, RecursionError) as exc:  # RecursionError cannot happen below max_depth; kept as a backstop
         raise JSONInputError(f"invalid JSON ({exc})" if isinstance(exc, ValueError) else "invalid JSON") from None
 
@@ -68,7 +71,7 @@ class BoundedJSONProvider(DefaultJSONProvider):
     """Flask's JSON provider with bounded parsing: `request.get_json()` refuses deep or huge JSON as a ValueError."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        return loads(s)
+        return loads(s, **kwargs)
 
 
 class BoundedJSONSerializer:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import (MIGRATIONS, CachedVerdict, Connection, HashRow, Record, RefutationAlreadyWithdrawn,
-                   RefutationNotFound, Refutation, RefutedMedia, SQLStorage, Storage, StorageError, StorageUnavailable, TextContainsNul,
-                   Withdrawal, like_escape, refuse_nul)
+from .base import (MIGRATIONS, CachedVerdict, Connection, HashRow, Record, Refutation, RefutationAlreadyWithdrawn,
+                   RefutationNotFound, RefutedMedia, SQLStorage, Storage, StorageError, StorageUnavailable,
+                   TextContainsNul, Withdrawal, like_escape, refuse_nul)
 from .sqlite import SQLiteStorage
 
 __all__ = ["MIGRATIONS", "CachedVerdict", "Connection", "HashRow", "Record", "Refutation", "RefutationAlreadyWithdrawn",
