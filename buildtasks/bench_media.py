@@ -126,8 +126,8 @@ def _child(clip: Path = CLIP) -> None:
 
 def peak_rss(clip: Path = CLIP) -> dict[str, Any]:
     """{baseline_mb, peak_mb, e2e_s} of one end-to-end verification of `clip`, in a fresh process, with the allocator
-    setting `build.py run` gives the server (MALLOC_ARENA_MAX=2, buildtasks/serve.py)."""
-    env = dict(os.environ, MALLOC_ARENA_MAX="2")
+    settings `build.py run` gives the server (buildtasks/serve.py)."""
+    env = dict(os.environ, MALLOC_ARENA_MAX="2", MALLOC_MMAP_THRESHOLD_="131072")
     child = subprocess.run([sys.executable, "-m", "buildtasks.bench_media", "--child", str(clip)], cwd=ROOT,
                            check=True, capture_output=True, text=True, env=env)
     return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]

@@ -3,10 +3,11 @@
 Video decoding is bounded by design (server/verify/av_decode.py: streaming keyframe selection, samples in a fixed
 memory budget), so the peak must not grow with the clip: the bench's 60 s 720p fixture, and a 10-minute and a
 30-minute 640x640 clip with a scene cut every second (a new keyframe candidate every second, the worst case for
-keyframe selection), generated here with PyAV (libx264, a keyframe at each cut), since no fixture that long is kept.
+keyframe selection), generated here with PyAV (libx264 at 10 fps, a keyframe at each cut), since no fixture that
+long is kept.
 
 Each figure is measured in a fresh process (`ru_maxrss` keeps the peak of whatever ran before in a process), with the
-allocator setting `build.py run` gives the server (MALLOC_ARENA_MAX=2, buildtasks/serve.py), through the same
+allocator settings `build.py run` gives the server (buildtasks/serve.py), through the same
 end-to-end path as `bench media` (create_app with the models loaded, the refuted-clip database, the pipeline).
 """
 
@@ -23,7 +24,7 @@ TARGET_MB = 400
 SCENE_CUT_CLIPS = (("10min", 600), ("30min", 1800))
 
 
-def scene_cut_clip(path: Path, seconds: int, size: int = 640, fps: int = 25, seed: int = 0) -> Path:
+def scene_cut_clip(path: Path, seconds: int, size: int = 640, fps: int = 10, seed: int = 0) -> Path:
     """An H.264 clip of `seconds` with a new random 8x8-block picture every second (a scene cut, and a keyframe)."""
     import av
     import numpy as np

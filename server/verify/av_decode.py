@@ -6,8 +6,10 @@ frame count and a wall-clock decode budget (`Limits.max_duration_s`, `max_video_
 RGB keyframes, small RGB samples, a Chromaprint fingerprint), and memory is bounded by design, not by the clip length:
   - keyframes are selected while streaming (`KeyframeSelector`): at most 2 x `Limits.max_keyframes` candidates are
     ever held, thinned evenly as more arrive, so a clip with a scene cut every second keeps as few as a still one;
+    their pixels wait in a `SampleStore`, and only the chosen ones become images;
   - samples go into a `SampleStore`, a fixed in-memory budget (`SAMPLE_MEMORY_BYTES`) that spills further samples
-    to an unlinked temporary file and reads them back one at a time when a check iterates over them.
+    to an unlinked temporary file and reads them back one at a time when a check iterates over them;
+  - FFmpeg's decoder threads are capped (`DECODE_THREADS`), so decoder buffers do not grow with the host's cores.
 
 `probe()` is the cheap up-front step the API runs before any check (like `Media.image()` for images): it opens the
 container, bounds it and decodes the first frame of each main stream. `analysis(media)` runs the one streaming pass
@@ -38,7 +40,8 @@ log = logging.getLogger(__name__)
 FINGERPRINT_RATE = 11025  # Chromaprint's own internal rate: resampling once here saves it the work
 SAMPLE_SIZE = 320         # longest side of the frames kept for hashing and scene detection
 KEYFRAME_SIZE = 640       # longest side of the keyframes kept for frame-level image checks
-SAMPLE_MEMORY_BYTES = 32 * 1024 * 1024  # samples held in memory per analysis; more spill to a temporary file
+SAMPLE_MEMORY_BYTES = 4 * 1024 * 1024    # samples held in memory per analysis; more spill to a temporary file
+KEYFRAME_MEMORY_BYTES = 4 * 1024 * 1024  # keyframe candidates' pixels held in memory; more spill likewise
 # FFmpeg's automatic thread count follows the host's cores (up to 16 frame threads, each holding frames in flight):
 # a fixed cap keeps decoder memory the same on a 2-core and a 64-core host.
 DECODE_THREADS = 4
@@ -168,38 +171,44 @@ class SampleStore(Sequence[Sample]):
 
 
 class KeyframeSelector:
-    """Streaming keyframe selection with a fixed-size buffer: at most 2 x `cap` candidates are held at any time.
+    """Streaming keyframe selection in fixed memory: at most 2 x `cap` candidates are held, their pixels in a
+    `SampleStore` (a small in-memory budget, the rest in its temporary file), so only the chosen ones become images.
 
     Candidates are kept with a stride that doubles whenever the buffer fills (every other kept one is dropped), so
     what is held stays evenly spread over the candidates seen so far; `result()` then picks `cap` of them evenly, as
-    the old keep-everything-then-subsample did (identical while there are at most 2 x `cap` candidates). `want()` says
-    whether the next candidate will be kept, so one that would be dropped is never even scaled.
+    the old keep-everything-then-subsample did (identical while there are fewer than 2 x `cap` candidates). `want()`
+    says whether the next candidate will be kept, so one that would be dropped is never even scaled.
     """
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, memory_bytes: int | None = None) -> None:
         self.cap = max(1, cap)
-        self.kept: list[Keyframe] = []
+        self.store = SampleStore(KEYFRAME_MEMORY_BYTES if memory_bytes is None else memory_bytes)
+        self.kept: list[int] = []  # indices into self.store
         self.stride = 1
         self.seen = 0
 
     def want(self) -> bool:
         return self.seen % self.stride == 0
 
-    def offer(self, keyframe: Keyframe | None) -> None:
-        """One more candidate: the keyframe when `want()` said so, else None (it would be dropped)."""
+    def offer(self, time_s: float, rgb: np.ndarray | None) -> None:
+        """One more candidate: its pixels when `want()` said so, else None (it would be dropped)."""
         if self.want():
-            assert keyframe is not None
-            self.kept.append(keyframe)
+            assert rgb is not None
+            self.kept.append(len(self.store))
+            self.store.append(Sample(time_s, rgb))
             if len(self.kept) >= 2 * self.cap:
                 self.kept = self.kept[::2]
                 self.stride *= 2
         self.seen += 1
 
     def result(self) -> list[Keyframe]:
-        if len(self.kept) <= self.cap:
-            return list(self.kept)
-        idx = np.linspace(0, len(self.kept) - 1, self.cap).round().astype(int)
-        return [self.kept[i] for i in sorted(set(idx.tolist()))]
+        chosen = self.kept
+        if len(chosen) > self.cap:
+            idx = np.linspace(0, len(chosen) - 1, self.cap).round().astype(int)
+            chosen = [chosen[i] for i in sorted(set(idx.tolist()))]
+        frames = [self.store[i] for i in chosen]
+        self.store.close()
+        return [Keyframe(f.time_s, Image.fromarray(np.array(f.rgb))) for f in frames]
 
 
 @dataclass(slots=True)
@@ -387,7 +396,7 @@ def _video_pass(data: bytes, probe_: Probe, limits: Limits, deadline: _Deadline,
                 if last_kf is None or (t - last_kf[0] >= limits.keyframe_min_spacing_s
                                        and _scene_distance(rgb, last_kf[1]) >= limits.scene_threshold):
                     keep = selector.want()  # a candidate that would be dropped is not even scaled
-                    selector.offer(Keyframe(t, Image.fromarray(_small(frame, KEYFRAME_SIZE))) if keep else None)
+                    selector.offer(t, _small(frame, KEYFRAME_SIZE) if keep else None)
                     last_kf = (t, rgb)
                 if progress and probe_.duration_s > 0:
                     progress(min(1.0, t / probe_.duration_s))

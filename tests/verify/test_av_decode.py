@@ -123,15 +123,17 @@ def test_keyframe_selector_buffer_bounded_result_spread_over_candidates():
     import numpy as np
 
     rng = random.Random(17)
-    for _ in range(200):
-        cap, n = rng.randint(1, 30), rng.randint(0, 5000)
-        selector = av_decode.KeyframeSelector(cap)
+    for _ in range(60):
+        cap, n = rng.randint(1, 30), rng.randint(0, 3000)
+        selector = av_decode.KeyframeSelector(cap, memory_bytes=rng.choice([0, 10**6]))
         held = 0
         for i in range(n):
             keep = selector.want()
-            selector.offer(av_decode.Keyframe(float(i), None) if keep else None)  # type: ignore[arg-type]
+            selector.offer(float(i), np.full((2, 4, 3), i % 256, dtype=np.uint8) if keep else None)
             held = max(held, len(selector.kept))
-        chosen = [int(k.time_s) for k in selector.result()]
+        keyframes = selector.result()
+        chosen = [int(k.time_s) for k in keyframes]
+        assert all(k.image.size == (4, 2) and k.image.getpixel((0, 0))[0] == int(k.time_s) % 256 for k in keyframes)
         assert held <= 2 * cap and len(chosen) <= cap and chosen == sorted(set(chosen))
         if n <= 2 * cap - 1:  # nothing thinned yet: exactly the old keep-all-then-linspace choice
             old = sorted(set(np.linspace(0, n - 1, cap).round().astype(int).tolist())) if n > cap else list(range(n))
@@ -166,12 +168,14 @@ def test_analyse_scene_cut_clip_keyframes_and_samples_bounded(tmp_path, monkeypa
 
     data = scene_cut_clip(tmp_path / "cuts.mp4", 90, size=320, fps=10).read_bytes()
     limits = Limits(full_decode_max_frames=0, max_keyframes=8)  # long-clip mode: one sample per sync frame
+    monkeypatch.setattr(av_decode, "SAMPLE_MEMORY_BYTES", 10**9)
     in_memory = av_decode.analyse(data, limits)
     monkeypatch.setattr(av_decode, "SAMPLE_MEMORY_BYTES", 0)
+    monkeypatch.setattr(av_decode, "KEYFRAME_MEMORY_BYTES", 0)
     spilled = av_decode.analyse(data, limits)
     assert in_memory.stats["keyframe_candidates"] >= 80  # a cut every second, each a candidate
-    assert len(spilled.keyframes) <= 8 and [k.time_s for k in spilled.keyframes] == \
-        [k.time_s for k in in_memory.keyframes]
+    assert len(spilled.keyframes) <= 8 and [(k.time_s, k.image.tobytes()) for k in spilled.keyframes] == \
+        [(k.time_s, k.image.tobytes()) for k in in_memory.keyframes]
     assert in_memory.samples.spilled == 0 and spilled.samples.spilled == len(spilled.samples) >= 80
     # the checks read spilled samples exactly as held ones
     a, b = clip_match.query_video_hashes(in_memory), clip_match.query_video_hashes(spilled)
