@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     # glibc raises its mmap threshold after the first large free, after which frame-sized buffers (video samples and
     # keyframes, images) come from the heap and fragment it; a fixed threshold returns them to the system when freed.
-    # Measured: peak RSS of a 30-minute clip's verification 462 -> 366 MB (docs/security.md #19).
+    # Measured on a 30-minute clip's verification with the models loaded: 462 -> 366 MB peak (docs/security.md #19).
     os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
     os.execv(sys.executable, gunicorn_args(config, argv))
     return 0
