@@ -307,7 +307,9 @@ def test_admin_manages_users_and_retention_302(admin_app) -> None:
     client, csrf = _signed_in(admin_app, "ada")
     assert 'id="admin-link"' in client.get("/review/").get_data(as_text=True)
     page = client.get("/review/admin")
-    assert page.status_code == 200 and 'data-user="rita"' in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'data-user="rita"' in html
+    assert all(f'id="{form}"' in html for form in ("add-user", "retention", "withdraw-form"))
     assert client.post("/review/admin/users", data={"csrf": csrf, "name": "newbie", "role": "reviewer",
                                                     "password": "x" * 12}).status_code == 302
     assert client.post("/review/admin/users/rita", data={"csrf": csrf, "action": "role",
