@@ -10,6 +10,7 @@ check (OCR, detector, watermark and image refutation match on keyframes) is also
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -112,15 +113,24 @@ def _rss_kb() -> int:
     return 0
 
 
-def _child() -> None:
+def _child(clip: Path = CLIP) -> None:
     """In a fresh process: resident memory after imports, and the peak after one end-to-end verification."""
     import server.verify.checks.clip_match  # noqa: F401  (imports counted in the baseline)
 
     base = _rss_kb()
     with tempfile.TemporaryDirectory() as tmp:
-        elapsed = end_to_end(CLIP.read_bytes(), tmp)
+        elapsed = end_to_end(clip.read_bytes(), tmp)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"baseline_mb": base / 1024, "peak_mb": peak / 1024, "e2e_s": elapsed}))
+
+
+def peak_rss(clip: Path = CLIP) -> dict[str, Any]:
+    """{baseline_mb, peak_mb, e2e_s} of one end-to-end verification of `clip`, in a fresh process, with the allocator
+    settings `build.py run` gives the server (buildtasks/serve.py)."""
+    env = dict(os.environ, MALLOC_ARENA_MAX="2", MALLOC_MMAP_THRESHOLD_="131072")
+    child = subprocess.run([sys.executable, "-m", "buildtasks.bench_media", "--child", str(clip)], cwd=ROOT,
+                           check=True, capture_output=True, text=True, env=env)
+    return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def run(results: dict[str, Any]) -> None:
@@ -128,9 +138,7 @@ def run(results: dict[str, Any]) -> None:
     decode_s = min(decode_only(data) for _ in range(3))
     with tempfile.TemporaryDirectory() as tmp:
         e2e_s = min(end_to_end(data, f"{tmp}/{i}") for i in range(2))
-    child = subprocess.run([sys.executable, "-m", "buildtasks.bench_media", "--child"], cwd=ROOT, check=True,
-                           capture_output=True, text=True)
-    mem = json.loads(child.stdout.strip().splitlines()[-1])
+    mem = peak_rss()
     seconds, fp_s = fingerprint_speed(data)
     with tempfile.TemporaryDirectory() as tmp:
         kf_s, kf_frames = keyframes_check(data, tmp)
@@ -150,6 +158,7 @@ def run(results: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     if "--child" in sys.argv:
-        _child()
+        rest = sys.argv[sys.argv.index("--child") + 1:]
+        _child(Path(rest[0]) if rest else CLIP)
     else:
         run({})

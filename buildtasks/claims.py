@@ -8,15 +8,18 @@ that name no media are listed as skipped."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from server import build_state, load_config
 from server.fetching import FetchError, policy_from_config
 from server.fetching import fetch as fetch_url
 from server.page_media import decode_html, extract_media, looks_like_html
+from server import build_state, jsonio, load_config
 from server.refutations.claims import ClaimsError, dumps, export_document, import_document, media_fetcher
+
+
+# A fact-checker's full export can be large; the depth bound is the same as the API's (server/jsonio.py).
+CLAIMS_MAX_BYTES = 512 * 1024 * 1024
 
 
 def main(argv: list[str]) -> int:
@@ -48,11 +51,11 @@ def main(argv: list[str]) -> int:
             print(text)
         return 0
     try:
-        doc = json.loads(args.file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+        doc = jsonio.loads(args.file.read_bytes(), max_bytes=CLAIMS_MAX_BYTES)
+    except OSError as exc:
         print(f"claims import: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
-    except json.JSONDecodeError as exc:
+    except jsonio.JSONInputError as exc:
         print(f"claims import: {args.file} is not JSON: {exc}", file=sys.stderr)
         return 2
     policy = policy_from_config(config)

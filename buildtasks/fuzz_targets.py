@@ -127,13 +127,14 @@ def _app() -> Any:
 
 def claims(data: bytes) -> None:
     """JSON-LD bytes -> import (validate, read media, one transaction) -> the API's add endpoint."""
+    from server import jsonio
     from server.refutations.claims import ClaimsError, import_document
     from server.refutations.ingest import RefutationIngest
 
     limits, _ = _context()
     try:
-        doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        doc = jsonio.loads(data)  # as `build.py claims import` reads it
+    except jsonio.JSONInputError:
         return
     media = _claims_media()
 

@@ -14,6 +14,7 @@ from . import config as defaults
 from .errors import register_error_handlers
 from .refutations.ingest import RefutationIngest
 from .service import VerificationService
+from .jsonio import BoundedJSONProvider
 from .storage import Storage, open_storage
 from .verdict_cache import VerdictCache
 from .verify import pipeline_id
@@ -125,6 +126,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     state = build_state(dict(app.config))
     # Multipart framing needs a little room above the media limit; the exact limit is enforced on the media bytes.
     app.config["MAX_CONTENT_LENGTH"] = state.settings.max_upload_bytes + 1024 * 1024
+    app.json = BoundedJSONProvider(app)  # request.get_json() parses with depth and size bounds (server/jsonio.py)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["verify"] = state
 

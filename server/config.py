@@ -31,11 +31,14 @@ VERIFY_RATELIMIT_STORAGE_URI  flask-limiter storage (memory:// is per process; u
                                                                                               memory://
 VERIFY_CORS_ORIGINS    origins allowed to call /v1 from a web page (comma-separated); the extension needs none
                        (host_permissions): empty = no cross-origin access                    (empty)
+VERIFY_TRUSTED_PROXIES reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For and
+                       X-Forwarded-Proto are believed; rate limits then key on the client they name. Unset = the
+                       headers are ignored (server/security.py)                                          (empty)
 VERIFY_API_RATE_LIMIT  requests one client may make to any /v1 or /review route            "1200 per minute"
 VERIFY_VERIFY_RATE_LIMIT  POST /v1/verify calls one client may make (in addition)   "120 per minute;2000 per hour"
 VERIFY_REPORT_TEXT_MAX  longest free text of a report, in characters              2000
 VERIFY_LOGIN_RATE_LIMIT sign-in attempts one client may make                      "10 per minute"
-VERIFY_LOGIN_MAX_FAILURES  failed sign-ins for one account before it is throttled 5
+VERIFY_LOGIN_MAX_FAILURES  failed sign-ins for one account from one client before that client is throttled for it 5
 VERIFY_LOGIN_WINDOW_S  the window those failures are counted in, in seconds       900
 VERIFY_SESSION_HOURS   a reviewer's session lifetime, in hours                    12
 VERIFY_AUDIT_RETENTION_DAYS  audit entries older than this are pruned behind a checkpoint entry 180
@@ -77,6 +80,7 @@ SECRET_KEY: str | None = None
 REPORT_RATE_LIMIT = "10 per minute;200 per day"
 RATELIMIT_STORAGE_URI = "memory://"
 CORS_ORIGINS = ""
+TRUSTED_PROXIES = ""
 API_RATE_LIMIT = "1200 per minute"
 VERIFY_RATE_LIMIT = "120 per minute;2000 per hour"
 REPORT_TEXT_MAX = 2000

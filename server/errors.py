@@ -10,8 +10,9 @@ from werkzeug.exceptions import HTTPException
 
 from .fetching import (FetchError, FetchHTTPError, FetchNetworkError, FetchRefused, FetchTimeout, ResponseTooLarge,
                        TooManyRedirects)
+from .jsonio import JSONInputError
 from .reports.store import InvalidReceipt, ItemAlreadyDecided, ItemNotFound, ReportNotFound
-from .storage import StorageUnavailable, TextContainsNul
+from .storage import RefutationAlreadyWithdrawn, RefutationNotFound, StorageUnavailable, TextContainsNul
 from .verify.av_decode import DecodeBudgetExceeded
 from .verify.types import MediaTooLarge, UndecodableMedia, UnsupportedMedia
 
@@ -50,6 +51,9 @@ DOMAIN_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     ItemAlreadyDecided: (409, "already-decided", "This queue item already has a decision"),
     DecodeBudgetExceeded: (413, "decode-budget-exceeded", "Decoding the media took too long"),
     TextContainsNul: (400, "invalid-text", "Invalid text"),
+    JSONInputError: (400, "invalid-json", "Invalid JSON"),
+    RefutationNotFound: (404, "refutation-not-found", "No such refutation"),
+    RefutationAlreadyWithdrawn: (409, "already-withdrawn", "This refutation was already withdrawn"),
     StorageUnavailable: (503, "storage-unavailable", "The database is unavailable; try again shortly"),
     # server/fetching.py: the most specific class wins (Flask looks handlers up along the exception's MRO)
     FetchRefused: (400, "fetch-refused", "The URL is not fetched"),

@@ -12,11 +12,21 @@ pages set theirs in server/reports/review.py; stored media gets `sandbox`).
 Rate limits (flask-limiter, the limiter server/reports/__init__.py creates; per client address): API_RATE_LIMIT on every
 /v1 and /review route, VERIFY_RATE_LIMIT in addition on POST /v1/verify (the expensive one), REPORT_RATE_LIMIT and
 LOGIN_RATE_LIMIT as before. The defaults are generous: the extension asks by hash first, one GET per image on a page.
+
+Client addresses: behind a reverse proxy every request comes from the proxy. VERIFY_TRUSTED_PROXIES lists the proxies
+(addresses or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are believed (`TrustedProxyFix`, like werkzeug's ProxyFix
+but only for listed peers, and walking the chain from the right past every trusted hop); from any other peer the
+headers are ignored, so a client cannot pick its own address. Limits are keyed by `client_key`: an IPv4 address, or
+the /64 an IPv6 address belongs to (one subscriber usually gets a whole /64, so per-address keys would be unlimited).
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response
+import ipaddress
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask, Response, request
 from flask_cors import CORS
 
 DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -49,6 +59,9 @@ def init_app(app: Flask) -> None:
         CORS(app, resources={r"/v1/*": {"origins": origins}}, supports_credentials=False,
              expose_headers=["X-Verity-Cache", "Location", "Retry-After"], max_age=600)
     app.after_request(_headers)
+    proxies = trusted_proxies(app.config.get("TRUSTED_PROXIES"))
+    if proxies:
+        app.wsgi_app = TrustedProxyFix(app.wsgi_app, proxies)  # type: ignore[method-assign]
 
     limiter = app.extensions["verity_reports"].limiter
     api_limit = str(app.config["API_RATE_LIMIT"])
@@ -60,3 +73,87 @@ def init_app(app: Flask) -> None:
         # in addition to the blueprint's limit, not instead of it; flask-limiter checks it in the wrapper it returns
         app.view_functions["api.verify_media"] = limiter.limit(str(app.config["VERIFY_RATE_LIMIT"]),
                                                                override_defaults=False)(verify_view)
+
+
+# --- client addresses behind trusted proxies, and rate-limit keys -----------------------------------------------------
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_proxies(value: object) -> list[Network]:
+    """VERIFY_TRUSTED_PROXIES (comma-separated addresses/CIDRs, or a list) -> networks.
+
+    Raises:
+        ValueError: an entry is neither an address nor a network (a clear start-up error).
+    """
+    items = value.split(",") if isinstance(value, str) else list(value or [])  # type: ignore[call-overload]
+    networks = []
+    for item in (str(i).strip() for i in items):
+        if item:
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ValueError(f"VERIFY_TRUSTED_PROXIES: {item!r} is not an address or CIDR") from None
+    return networks
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An X-Forwarded-For entry ("1.2.3.4", "1.2.3.4:5678", "[2001:db8::1]:443", "2001:db8::1") -> address, or None."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:text.find("]")] if "]" in text else ""
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
+class TrustedProxyFix:
+    """WSGI middleware: REMOTE_ADDR (and the scheme) from X-Forwarded-* when, and only when, the peer is trusted.
+
+    The chain is read from the right: each trusted proxy appends the peer it saw, so the first address that is not a
+    trusted proxy is the client. Entries further left were written by the client and are never used.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], proxies: list[Network]) -> None:
+        self.app, self.proxies = app, proxies
+
+    def _trusted(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+        return address is not None and any(address.version == n.version and address in n for n in self.proxies)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        peer = _address(environ.get("REMOTE_ADDR") or "")
+        if self._trusted(peer):
+            client = peer
+            for entry in reversed(environ.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+                hop = _address(entry)
+                if hop is None:
+                    break  # garbage where a trusted proxy should have written an address: keep the last good hop
+                client = hop
+                if not self._trusted(hop):
+                    break
+            environ["verity.proxy_peer"] = environ.get("REMOTE_ADDR")
+            environ["REMOTE_ADDR"] = str(client)
+            proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[-1].strip().lower()
+            if proto in ("http", "https"):
+                environ["wsgi.url_scheme"] = proto
+        return self.app(environ, start_response)
+
+
+def rate_limit_key(remote_addr: str | None) -> str:
+    """The rate-limit bucket of a client address: IPv4 as is, IPv6 by its /64 (IPv4-mapped IPv6 as IPv4)."""
+    address = _address(remote_addr or "")
+    if address is None:
+        return remote_addr or "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def client_key() -> str:
+    """flask-limiter's key function: the request's client, as `rate_limit_key` buckets it."""
+    return rate_limit_key(request.remote_addr)

@@ -336,12 +336,15 @@ export function createApiClient(options) {
     }
   }
 
-  /** GET /v1/reports/<id>?receipt=...: the reporter's own report's status. */
+  /**
+   * GET /v1/reports/<id> with the X-Verity-Receipt header: the reporter's own report's status. The receipt is a
+   * secret, so it never goes in the URL (URLs end up in access logs and proxies' logs).
+   */
   async function reportStatus(id, receipt) {
     if (!/^[0-9a-f]{20}$/.test(String(id))) {
       throw new ApiProblem({ type: 'invalid-report-id', title: 'Invalid report id' });
     }
-    const response = await api(`/v1/reports/${id}?receipt=${encodeURIComponent(receipt)}`, { method: 'GET' },
+    const response = await api(`/v1/reports/${id}`, { method: 'GET', headers: { 'X-Verity-Receipt': String(receipt) } },
       Math.min(opts.timeoutMs, 10000));
     if (!response.ok) throw new ApiProblem(await problemFrom(response));
     return response.json();

@@ -35,10 +35,10 @@ from flask import Flask
 from rq import Queue, SimpleWorker
 from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
-from rq.serializers import JSONSerializer
 from rq.timeouts import JobTimeoutException
 
 from ..errors import Problem
+from ..jsonio import BoundedJSONSerializer
 from .runner import JobRunner, _owner, _owner_alive, runner
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class RQJobRunner(JobRunner):
         self.url = url
         self.redis = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=30)
         # JSON, not pickle: a job's arguments are one id, and nothing read from Redis should be able to run code.
-        self.queue = Queue(QUEUE_NAME, connection=self.redis, serializer=JSONSerializer)
+        self.queue = Queue(QUEUE_NAME, connection=self.redis, serializer=BoundedJSONSerializer)
 
     def close(self) -> None:
         """Close the Redis connections."""
@@ -197,7 +197,7 @@ def work(app: Flask, *, burst: bool = False, max_jobs: int | None = None) -> boo
         Whether any job was run.
     """
     jobs = runner_of(app)
-    worker = VerityWorker([jobs.queue], connection=jobs.redis, serializer=JSONSerializer)
+    worker = VerityWorker([jobs.queue], connection=jobs.redis, serializer=BoundedJSONSerializer)
     worker.app = app
     # RQ installs its own SIGINT/SIGTERM handlers (warm, then cold shutdown) and leaves them; put the caller's back.
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

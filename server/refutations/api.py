@@ -4,13 +4,14 @@ media for the side-by-side view, and add (bearer token; never open by default)."
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from .claims import ClaimsError, parse_item, review_items
 from .ingest import IngestError, MediaSource
+
+from .. import jsonio
 from ..errors import Problem
 from ..storage import Refutation, RefutedMedia
 from ..verify.refutation_index import RefutationMatcher
@@ -41,9 +42,13 @@ def _media_json(item: RefutedMedia) -> dict[str, Any]:
 
 
 def _full_json(refutation: Refutation) -> dict[str, Any]:
-    media = _state().storage.refuted_media(refutation_id=refutation.id)
+    storage = _state().storage
+    media = storage.refuted_media(refutation_id=refutation.id, include_withdrawn=True)
     body = refutation.to_json()
     body["media"] = [_media_json(m) for m in media]
+    withdrawal = storage.withdrawal(refutation.id)
+    if withdrawal is not None:  # an admin withdrew it: shown, but it matches nothing any more
+        body["withdrawn"] = {"reason": withdrawal.reason, "time": withdrawal.time}
     jsonld = refutation.extra.get("jsonld")
     if isinstance(jsonld, dict):
         body["media_authenticity_category"] = jsonld.get("mediaAuthenticityCategory")
@@ -86,7 +91,7 @@ def get_refutation(refutation_id: int) -> Response:
 @bp.get("/<int:refutation_id>/media/<int:media_id>")
 def get_media(refutation_id: int, media_id: int) -> Response:
     """The stored original, to show beside the page's copy."""
-    item = _state().storage.refuted_media_by_id(media_id)
+    item = _state().storage.refuted_media_by_id(media_id, include_withdrawn=True)
     path = _matcher().media_path(item) if item is not None and item.refutation_id == refutation_id else None
     if item is None or path is None:
         raise Problem(404, "media-not-found", "No such media", "This refutation has no stored media with that id.")
@@ -137,9 +142,10 @@ def add_refutation() -> Response:
         raw = request.get_data(as_text=True)
         files = []
     try:
-        doc = json.loads(raw or "")
-    except ValueError:
-        raise Problem(400, "invalid-refutation", "Invalid refutation", "The refutation is not valid JSON.") from None
+        doc = jsonio.loads(raw or "")
+    except jsonio.JSONInputError as exc:
+        raise Problem(400, "invalid-refutation", "Invalid refutation", f"The refutation is not accepted: {exc}.") \
+            from None
     if not isinstance(doc, dict):
         raise Problem(400, "invalid-refutation", "Invalid refutation", "Expected one JSON object.")
     try:

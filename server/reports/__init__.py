@@ -50,25 +50,28 @@ def init_app(app: Flask) -> None:
     # Imported here, not above: the package is imported whenever one of its modules is (errors.py maps store.py's
     # exceptions), and the blueprints import errors.py.
     from flask_limiter import Limiter
-    from flask_limiter.util import get_remote_address
 
     from ..audit import AuditLog
+    from ..security import client_key
     from . import api, review
     from .accounts import Accounts
     from .api import ReviewState
+    from .settings import AdminSettings
     from .store import ReportStore
 
     state = app.extensions["verify"]
     app.config["SECRET_KEY"] = ensure_secret_key(app.config)
     audit = AuditLog(state.storage)
-    limiter = Limiter(get_remote_address, app=app, storage_uri=str(app.config["RATELIMIT_STORAGE_URI"]),
+    limiter = Limiter(client_key, app=app, storage_uri=str(app.config["RATELIMIT_STORAGE_URI"]),
                       default_limits=[])
     review_state = ReviewState(store=ReportStore(state.storage, audit, state.settings.data_dir / "media"),
                                accounts=Accounts(state.storage, audit), audit=audit, limiter=limiter,
                                secret=str(app.config["SECRET_KEY"]).encode())
     app.extensions["verity_audit"] = audit
     app.extensions["verity_reports"] = review_state
-    retention = float(app.config["AUDIT_RETENTION_DAYS"])
+    settings = AdminSettings(state.storage, audit, float(app.config["AUDIT_RETENTION_DAYS"]))
+    app.extensions["verity_settings"] = settings
+    retention, _ = settings.retention_days()  # an admin's value (review UI) over the configured default
     if retention > 0:
         audit.prune(retention)
 

@@ -137,24 +137,32 @@ class Accounts:
                 for r in self.storage.connect().execute("SELECT * FROM users ORDER BY name")]
 
     # -- sign-in
-    def authenticate(self, name: str, password: str, max_failures: int, window_s: float) -> User | None:
+    def authenticate(self, name: str, password: str, max_failures: int, window_s: float,
+                     client: str = "") -> User | None:
         """The user when name and password match an enabled account, else None (the failure is counted).
 
+        Failures are counted per (account, client): wrong passwords sent from one client throttle that client for
+        that account only, so nobody can lock the real reviewer out by guessing from elsewhere. `client` is a
+        pseudonym of the client's rate-limit key (server/reports/api.py `client_id`), never an address. Failures
+        older than the window are pruned here, so the table holds at most one window of failures.
+
         Raises:
-            LoginThrottled: too many recent failures for this name; the password is not even checked.
+            LoginThrottled: too many recent failures for this name from this client; the password is not checked.
         """
         conn = self.storage.connect()
-        since = time.time() - window_s
-        failures = conn.execute("SELECT COUNT(*) FROM login_failures WHERE name = ? AND time >= ?",
-                                (name, since)).fetchone()[0]
+        now = time.time()
+        since = now - window_s
+        failures = conn.execute("SELECT COUNT(*) FROM login_failures WHERE name = ? AND client = ? AND time >= ?",
+                                (name, client, since)).fetchone()[0]
         if failures >= max_failures:
             raise LoginThrottled(name)
         row = conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
         ok = check_password(password, row["password_hash"] if row else _dummy_hash())
         if row is None or not ok or row["disabled"]:
-            conn.execute("INSERT INTO login_failures (name, time) VALUES (?, ?)", (name, time.time()))
+            conn.execute("DELETE FROM login_failures WHERE time < ?", (since,))
+            conn.execute("INSERT INTO login_failures (name, client, time) VALUES (?, ?, ?)", (name, client, now))
             return None
-        conn.execute("DELETE FROM login_failures WHERE name = ?", (name,))
+        conn.execute("DELETE FROM login_failures WHERE name = ? AND client = ?", (name, client))
         return User(row["id"], row["name"], row["role"], False)
 
     def start_session(self, user: User, hours: float) -> tuple[str, Session]:
@@ -184,7 +192,7 @@ class Accounts:
 
 
 class LoginThrottled(Exception):
-    """Too many failed sign-ins for one name within the window."""
+    """Too many failed sign-ins for one name from one client within the window."""
 
 
 def _check_name(name: str) -> None:

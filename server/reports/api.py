@@ -2,8 +2,8 @@
 
     POST /v1/reports              a report: JSON or multipart with `sha256` (of media Verity has seen) or `file`,
                                   `category`, optional `text`, `source_url`, `page_url` -> 201 {id, receipt, ...}
-    GET  /v1/reports/<id>?receipt=...   the reporter's own report status (the receipt may also come as the header
-                                  X-Verity-Receipt); nothing about other reporters is ever returned
+    GET  /v1/reports/<id>         the reporter's own report status, the receipt in the header X-Verity-Receipt
+                                  (`?receipt=` still works for older clients); nothing about other reporters
     GET  /v1/reports              the review queue as JSON, for signed-in reviewers only (401 otherwise)
 
 `server.reports.init_app(app)` wires this blueprint and the reviewer UI (review.py) into an app.
@@ -20,13 +20,14 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 
 from .accounts import Accounts, Session
 from ..audit import AuditLog
 from ..errors import Problem
 from ..verify.image_hashing import pdq_hex
 from .store import CATEGORIES, STATUSES, ReportStore
+from ..security import client_key
+
 from ..verify.media import load_media
 from ..verify.types import MediaKind
 
@@ -56,7 +57,7 @@ def _rs() -> ReviewState:
 def client_id() -> str:
     """A pseudonym for the reporting client (keyed hash of its address): lets reviewers count distinct reporters
     without storing addresses. Never returned by any endpoint."""
-    addr = (get_remote_address() or "unknown").encode()
+    addr = client_key().encode()  # the rate-limit key: the address (behind trusted proxies), an IPv6 client's /64
     return hmac.new(_rs().secret, b"client:" + addr, hashlib.sha256).hexdigest()[:16]
 
 
@@ -165,10 +166,10 @@ def create_report() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/<report_id>")
 def report_status(report_id: str) -> Response:
     """A reporter's view of their own report, by receipt."""
-    receipt = request.args.get("receipt") or request.headers.get("X-Verity-Receipt") or ""
+    receipt = request.headers.get("X-Verity-Receipt") or request.args.get("receipt") or ""
     if not receipt:
         raise Problem(401, "receipt-required", "Receipt required",
-                      "Pass the receipt returned when the report was made: ?receipt=...")
+                      "Pass the receipt returned when the report was made in the X-Verity-Receipt header.")
     if not _REPORT_ID.match(report_id) or len(receipt) > 200:
         raise Problem(404, "report-not-found", "No such report")
     response = jsonify(_rs().store.report_status(report_id, receipt))

@@ -1,5 +1,10 @@
 """The reviewer's web UI (blueprint "review", /review): sign in, the queue, an item, and the three decisions.
 
+Roles: a reviewer works the queue (sign in, queue, item, decide). An admin may also do what changes the system
+rather than one item: manage users (add, role, disable/enable, password), change the audit retention, and withdraw a
+wrongful refutation with a reason (an audited tombstone: it stops matching, the record stays). Every admin route is
+wrapped in `admin_only` (403 for reviewers) and the admin controls are rendered for admins only.
+
 Server-rendered Jinja pages in English and Chinese. Every form carries a CSRF token: before sign-in one bound to a
 random pre-session cookie (HMAC with the secret key), after sign-in the session's own token, stored server-side, which
 dies with the session at sign-out. Pages redirect to the sign-in page without a session; a POST without a valid session
@@ -19,13 +24,14 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, send_file, url_for
 from flask_limiter.errors import RateLimitExceeded
 
-from .accounts import LoginThrottled
+from .accounts import ROLES, AccountError, LoginThrottled
+from .settings import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, AdminSettings, SettingError
 from ..audit import canonical
 from .store import ACTIONS, CATEGORIES, STATUSES, ItemAlreadyDecided, ItemNotFound
-from .api import SESSION_COOKIE, ReviewState, current_session
+from .api import SESSION_COOKIE, ReviewState, client_id, current_session
 from .i18n import LANGUAGES, translate
 from ..refutations.ingest import IngestError, MediaSource
-from ..storage import Refutation, RefutedMedia
+from ..storage import Refutation, RefutationAlreadyWithdrawn, RefutationNotFound, RefutedMedia, TextContainsNul
 from ..verify.media import load_media
 from ..verify.types import MediaError
 
@@ -105,6 +111,18 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Admin routes: 403 for a signed-in reviewer. Goes under `signed_in`, which has checked session and CSRF."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if g.session is None or g.session.user.role != "admin":
+            return _refuse(403, "admin_only")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 def _pre_token(pre: str) -> str:
     return hmac.new(_rs().secret, b"login:" + pre.encode(), hashlib.sha256).hexdigest()
 
@@ -144,7 +162,7 @@ def login_post() -> Any:
     password = request.form.get("password", "")[:1024]
     try:
         user = rs.accounts.authenticate(name, password, int(current_app.config["LOGIN_MAX_FAILURES"]),
-                                        float(current_app.config["LOGIN_WINDOW_S"]))
+                                        float(current_app.config["LOGIN_WINDOW_S"]), client=client_id())
     except LoginThrottled:
         rs.audit.append("signin.throttled", f"user:{name}", None, {})
         return _login_page(429, "login_throttled", name)
@@ -224,9 +242,13 @@ def _render_item(item_id: int, error_key: str | None = None, status: int = 200) 
     if decision and decision["refutation_id"]:
         ref = current_app.extensions["verify"].storage.get_refutation(decision["refutation_id"])
         refutation = ref.to_json() if ref else None
+    withdrawal = None
+    if refutation is not None:
+        withdrawal = current_app.extensions["verify"].storage.withdrawal(refutation["id"])
     return _page("item.html", status, item=it, verdict=verdict, reports=store.item_reports(item_id),
                  duplicates=store.near_duplicates(it), decision=decision, refutation=refutation, ratings=RATINGS,
-                 csrf=g.session.csrf, error_key=error_key, form=request.form)
+                 csrf=g.session.csrf, error_key=error_key, form=request.form, withdrawal=withdrawal,
+                 is_admin=g.session.user.role == "admin")
 
 
 @bp.get("/media/<sha256>")
@@ -321,6 +343,103 @@ def decide(item_id: int) -> Any:
     return redirect(url_for("review.item", item_id=item_id))
 
 
+
+# --- admin ------------------------------------------------------------------------------------------------------------
+
+def _actor() -> str:
+    return f"admin:{g.session.user.name}"
+
+
+def _admin_page(status: int = 200, error_key: str | None = None, done_key: str | None = None) -> Any:
+    settings: AdminSettings = current_app.extensions["verity_settings"]
+    retention, retention_set = settings.retention_days()
+    return _page("admin.html", status, users=_rs().accounts.users(), roles=ROLES, csrf=g.session.csrf,
+                 retention=retention, retention_set=retention_set, retention_min=MIN_RETENTION_DAYS,
+                 retention_max=MAX_RETENTION_DAYS, session_hours=current_app.config["SESSION_HOURS"],
+                 login_window_s=current_app.config["LOGIN_WINDOW_S"], error_key=error_key, done_key=done_key)
+
+
+@bp.get("/admin")
+@signed_in
+@admin_only
+def admin() -> Any:
+    return _admin_page()
+
+
+@bp.post("/admin/users")
+@signed_in
+@admin_only
+def admin_add_user() -> Any:
+    """Add a user (name, role, an initial password the new user should change)."""
+    try:
+        _rs().accounts.add_user(request.form.get("name", "")[:64], request.form.get("role", ""),
+                                request.form.get("password", "")[:1025], actor=_actor())
+    except AccountError:
+        return _admin_page(400, "error_account")
+    return redirect(url_for("review.admin"))
+
+
+@bp.post("/admin/users/<name>")
+@signed_in
+@admin_only
+def admin_update_user(name: str) -> Any:
+    """One change to a user: action role (with `role`), disable, enable or password (with `password`)."""
+    accounts, action = _rs().accounts, request.form.get("action", "")
+    if name == g.session.user.name and action in ("role", "disable"):
+        return _admin_page(400, "error_self")  # an admin cannot lock out the last way back in: their own account
+    try:
+        if action == "role":
+            accounts.set_role(name, request.form.get("role", ""), actor=_actor())
+        elif action in ("disable", "enable"):
+            accounts.set_disabled(name, action == "disable", actor=_actor())
+        elif action == "password":
+            accounts.set_password(name, request.form.get("password", "")[:1025], actor=_actor())
+        else:
+            return _admin_page(400, "error_bad_action")
+    except AccountError:
+        return _admin_page(400, "error_account")
+    return redirect(url_for("review.admin"))
+
+
+@bp.post("/admin/retention")
+@signed_in
+@admin_only
+def admin_retention() -> Any:
+    """Change the audit retention (days); entries older than it are pruned now, behind a checkpoint."""
+    try:
+        days = float(request.form.get("days", ""))
+        current_app.extensions["verity_settings"].set_retention_days(days, _actor())
+    except (ValueError, SettingError):
+        return _admin_page(400, "error_retention")
+    return redirect(url_for("review.admin"))
+
+
+@bp.post("/admin/withdraw")
+@signed_in
+@admin_only
+def admin_withdraw() -> Any:
+    """Withdraw a wrongful refutation (`refutation_id`) with a `reason`: a tombstone plus an audit entry, in one
+    transaction. Its media stop matching at once, in every process (the matchers' queries skip withdrawn ones)."""
+    reason = _form_text("reason", _MAX_NOTE)
+    raw_id = request.form.get("refutation_id", "")
+    if not raw_id.isdigit() or len(raw_id) > 18:
+        return _admin_page(404, "error_no_refutation")
+    refutation_id = int(raw_id)
+    if not reason or len(reason) > _MAX_NOTE:
+        return _admin_page(400, "error_reason_required")
+    rs, state = _rs(), current_app.extensions["verify"]
+    try:
+        with state.storage.transaction() as conn:
+            state.storage.withdraw_refutation(refutation_id, reason, _actor(), conn=conn)
+            rs.audit.append("refutation.withdraw", _actor(), f"refutation:{refutation_id}", {"reason": reason},
+                            conn=conn)
+    except RefutationNotFound:
+        return _admin_page(404, "error_no_refutation")
+    except RefutationAlreadyWithdrawn:
+        return _admin_page(409, "error_already_withdrawn")
+    except TextContainsNul:
+        return _admin_page(400, "error_reason_required")
+    return _admin_page(200, done_key="withdrawn_done")
 
 
 def _today() -> str:

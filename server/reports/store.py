@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..audit import AuditLog, canonical
-from ..storage import Connection, SQLStorage
+from ..storage import Connection, SQLStorage, like_escape
 from ..verify.image_hashing import MATCH_RADIUS, hamming_hex
 
 CATEGORIES = ("synthetic", "misleading_context", "manipulated", "other")
@@ -168,10 +168,11 @@ class ReportStore:
             args.append(media_kind + "/%")
         if q:
             like_op = self.storage.like()
-            where.append(f"(i.sha256 LIKE ? OR EXISTS (SELECT 1 FROM reports r WHERE r.item_id = i.id AND"
-                         f" (r.source_url {like_op} ? OR r.page_url {like_op} ?)))")
-            like = "%" + q.replace("%", "").replace("_", "") + "%"
-            args += [q.lower() + "%", like, like]
+            # client text is escaped, not stripped: `q=%` finds a literal "%", never every item
+            where.append(f"(i.sha256 LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM reports r WHERE r.item_id = i.id AND"
+                         f" (r.source_url {like_op} ? ESCAPE '\\' OR r.page_url {like_op} ? ESCAPE '\\')))")
+            like = "%" + like_escape(q) + "%"
+            args += [like_escape(q.lower()) + "%", like, like]
         order = "i.last_reported DESC, i.report_count DESC" if sort == "recent" else \
             "i.report_count DESC, i.last_reported DESC"
         sql = (f"SELECT i.*, (SELECT {self.storage.group_concat_distinct('r.category')} FROM reports r"

@@ -3,7 +3,13 @@
 Untrusted bytes are opened from memory and bounded before and while decoding: container duration, frame size,
 frame count and a wall-clock decode budget (`Limits.max_duration_s`, `max_video_pixels`, `max_frames`,
 `max_decode_s`). A decoded clip is never held: frames are reduced on the fly to what the checks need (a few small
-RGB keyframes, PDQ hashes, a Chromaprint fingerprint), so memory stays flat whatever the clip length.
+RGB keyframes, small RGB samples, a Chromaprint fingerprint), and memory is bounded by design, not by the clip length:
+  - keyframes are selected while streaming (`KeyframeSelector`): at most 2 x `Limits.max_keyframes` candidates are
+    ever held, thinned evenly as more arrive, so a clip with a scene cut every second keeps as few as a still one;
+    their pixels wait in a `SampleStore`, and only the chosen ones become images;
+  - samples go into a `SampleStore`, a fixed in-memory budget (`SAMPLE_MEMORY_BYTES`) that spills further samples
+    to an unlinked temporary file and reads them back one at a time when a check iterates over them;
+  - FFmpeg's decoder threads are capped (`DECODE_THREADS`), so decoder buffers do not grow with the host's cores.
 
 `probe()` is the cheap up-front step the API runs before any check (like `Media.image()` for images): it opens the
 container, bounds it and decodes the first frame of each main stream. `analysis(media)` runs the one streaming pass
@@ -14,8 +20,9 @@ from __future__ import annotations
 
 import io
 import logging
+import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +40,11 @@ log = logging.getLogger(__name__)
 FINGERPRINT_RATE = 11025  # Chromaprint's own internal rate: resampling once here saves it the work
 SAMPLE_SIZE = 320         # longest side of the frames kept for hashing and scene detection
 KEYFRAME_SIZE = 640       # longest side of the keyframes kept for frame-level image checks
+SAMPLE_MEMORY_BYTES = 4 * 1024 * 1024    # samples held in memory per analysis; more spill to a temporary file
+KEYFRAME_MEMORY_BYTES = 4 * 1024 * 1024  # keyframe candidates' pixels held in memory; more spill likewise
+# FFmpeg's automatic thread count follows the host's cores (up to 16 frame threads, each holding frames in flight):
+# a fixed cap keeps decoder memory the same on a 2-core and a 64-core host.
+DECODE_THREADS = 4
 
 
 class PartiallyDecoded(UndecodableMedia):
@@ -91,12 +103,125 @@ class Sample:
     rgb: np.ndarray = field(repr=False)  # HxWx3 uint8, longest side SAMPLE_SIZE
 
 
+class SampleStore(Sequence[Sample]):
+    """The regular samples of a clip, in time order, in bounded memory: a list to the checks that read them.
+
+    The first `memory_bytes` of pixels stay in memory (a short clip never touches the disk); later samples are
+    written to an anonymous temporary file and read back on access, one at a time. Append-only.
+    """
+
+    def __init__(self, memory_bytes: int | None = None) -> None:
+        self.memory_bytes = SAMPLE_MEMORY_BYTES if memory_bytes is None else memory_bytes
+        self._held = 0
+        self._memory: list[Sample] = []
+        self._spilled: list[tuple[float, tuple[int, ...], int]] = []  # (time, shape, offset) in the file
+        self._file: Any = None
+        self._end = 0
+
+    def append(self, sample: Sample) -> None:
+        rgb = np.ascontiguousarray(sample.rgb, dtype=np.uint8)
+        if not self._spilled and self._held + rgb.nbytes <= self.memory_bytes:
+            self._memory.append(Sample(sample.time_s, rgb))
+            self._held += rgb.nbytes
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="verity-samples-")
+        self._file.seek(self._end)
+        self._file.write(rgb.tobytes())
+        self._spilled.append((sample.time_s, rgb.shape, self._end))
+        self._end += rgb.nbytes
+
+    def _read(self, i: int) -> Sample:
+        t, shape, offset = self._spilled[i]
+        self._file.seek(offset)
+        data = self._file.read(int(np.prod(shape)))
+        return Sample(t, np.frombuffer(data, dtype=np.uint8).reshape(shape))
+
+    def __len__(self) -> int:
+        return len(self._memory) + len(self._spilled)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        n = len(self)
+        i = index + n if index < 0 else index
+        if not 0 <= i < n:
+            raise IndexError("sample index out of range")
+        return self._memory[i] if i < len(self._memory) else self._read(i - len(self._memory))
+
+    def __iter__(self) -> Iterator[Sample]:
+        yield from self._memory
+        for i in range(len(self._spilled)):
+            yield self._read(i)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, list | SampleStore):
+            return len(self) == len(other) and all(
+                a.time_s == b.time_s and np.array_equal(a.rgb, b.rgb) for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def spilled(self) -> int:
+        """How many samples live in the temporary file."""
+        return len(self._spilled)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class KeyframeSelector:
+    """Streaming keyframe selection in fixed memory: at most 2 x `cap` candidates are held, their pixels in a
+    `SampleStore` (a small in-memory budget, the rest in its temporary file), so only the chosen ones become images.
+
+    Candidates are kept with a stride that doubles whenever the buffer fills (every other kept one is dropped), so
+    what is held stays evenly spread over the candidates seen so far; `result()` then picks `cap` of them evenly, as
+    the old keep-everything-then-subsample did (identical while there are fewer than 2 x `cap` candidates). `want()`
+    says whether the next candidate will be kept, so one that would be dropped is never even scaled.
+    """
+
+    def __init__(self, cap: int, memory_bytes: int | None = None) -> None:
+        self.cap = max(1, cap)
+        self.store = SampleStore(KEYFRAME_MEMORY_BYTES if memory_bytes is None else memory_bytes)
+        self.kept: list[int] = []  # indices into self.store
+        self.stride = 1
+        self.seen = 0
+
+    def want(self) -> bool:
+        return self.seen % self.stride == 0
+
+    def offer(self, time_s: float, rgb: np.ndarray | None) -> None:
+        """One more candidate: its pixels when `want()` said so, else None (it would be dropped)."""
+        if self.want():
+            assert rgb is not None
+            self.kept.append(len(self.store))
+            self.store.append(Sample(time_s, rgb))
+            if len(self.kept) >= 2 * self.cap:
+                self.kept = self.kept[::2]
+                self.stride *= 2
+        self.seen += 1
+
+    def result(self) -> list[Keyframe]:
+        chosen = self.kept
+        if len(chosen) > self.cap:
+            idx = np.linspace(0, len(chosen) - 1, self.cap).round().astype(int)
+            chosen = [chosen[i] for i in sorted(set(idx.tolist()))]
+        frames = [self.store[i] for i in chosen]
+        self.store.close()
+        return [Keyframe(f.time_s, Image.fromarray(np.array(f.rgb))) for f in frames]
+
+
 @dataclass(slots=True)
 class AVAnalysis:
     """The result of the one streaming pass over a clip."""
 
     probe: Probe
-    samples: list[Sample] = field(default_factory=list)
+    samples: SampleStore | list[Sample] = field(default_factory=SampleStore)
     keyframes: list[Keyframe] = field(default_factory=list)
     video_mode: str | None = None            # "sampled" (full decode, regular samples) | "keyframes" (sync frames only)
     frames_decoded: int = 0
@@ -250,9 +375,13 @@ def _video_pass(data: bytes, probe_: Probe, limits: Limits, deadline: _Deadline,
     next_t = 0.0
     last_kf: tuple[float, np.ndarray] | None = None
     frames = 0
+    selector = KeyframeSelector(limits.max_keyframes)
+    samples = result.samples if isinstance(result.samples, SampleStore) else SampleStore()
+    result.samples = samples
     with _open(data) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = DECODE_THREADS
         if not full:
             stream.codec_context.skip_frame = "NONKEY"
         try:
@@ -267,24 +396,25 @@ def _video_pass(data: bytes, probe_: Probe, limits: Limits, deadline: _Deadline,
                     continue
                 next_t = t + step
                 rgb = _small(frame, SAMPLE_SIZE)
-                result.samples.append(Sample(t, rgb))
-                # Scene change: far enough from the last kept keyframe in content and in time.
+                samples.append(Sample(t, rgb))
+                # Scene change: far enough from the last candidate keyframe in content and in time.
                 if last_kf is None or (t - last_kf[0] >= limits.keyframe_min_spacing_s
                                        and _scene_distance(rgb, last_kf[1]) >= limits.scene_threshold):
-                    result.keyframes.append(Keyframe(t, Image.fromarray(_small(frame, KEYFRAME_SIZE))))
+                    keep = selector.want()  # a candidate that would be dropped is not even scaled
+                    selector.offer(t, _small(frame, KEYFRAME_SIZE) if keep else None)
                     last_kf = (t, rgb)
                 if progress and probe_.duration_s > 0:
                     progress(min(1.0, t / probe_.duration_s))
         except av.error.FFmpegError as exc:
-            if not result.samples:
+            if not samples:
                 raise UndecodableMedia(f"the video stream cannot be decoded ({exc.strerror or type(exc).__name__})") \
                     from exc
             log.info("video decode stopped at frame %d: %s", frames, exc)
             result.partial = True
     result.frames_decoded = frames
-    if len(result.keyframes) > limits.max_keyframes:  # keep the cap, spread over the clip
-        idx = np.linspace(0, len(result.keyframes) - 1, limits.max_keyframes).round().astype(int)
-        result.keyframes = [result.keyframes[i] for i in sorted(set(idx.tolist()))]
+    result.keyframes = selector.result()  # the cap, spread over the clip
+    result.stats["keyframe_candidates"] = selector.seen
+    result.stats["samples_spilled"] = samples.spilled
 
 
 def iter_pcm(data: bytes, limits: Limits, deadline: _Deadline, rate: int = FINGERPRINT_RATE,

@@ -188,11 +188,13 @@ test('api_client_report_bytes_changed_since_check_sends_hash_only', async () => 
   assert.deepEqual(JSON.parse(post.init.body), { sha256: SHA, category: 'other', source_url: MEDIA });
 });
 
-test('api_client_report_status_by_receipt', async () => {
+test('api_client_report_status_receipt_in_header_not_url', async () => {
   const id = '0123456789abcdef0123';
-  const net = fakeFetch({ [`GET ${SERVER}/v1/reports/${id}?receipt=a%2Fb`]: () => json(200, { id, status: 'refuted' }) });
+  const net = fakeFetch({ [`GET ${SERVER}/v1/reports/${id}`]: () => json(200, { id, status: 'refuted' }) });
   const { c } = client(net.fetch);
   assert.equal((await c.reportStatus(id, 'a/b')).status, 'refuted');
+  assert.equal(net.calls[0].init.headers['X-Verity-Receipt'], 'a/b');
+  assert.ok(!net.calls[0].key.includes('receipt'));
   await assert.rejects(c.reportStatus('../v1/checks', 'x'), (err) => err.problem.type === 'invalid-report-id');
 });
 

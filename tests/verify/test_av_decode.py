@@ -113,3 +113,71 @@ def test_wav_truncated_header_detected():
 def test_limits_replace_keeps_other_bounds():
     limits = dataclasses.replace(Limits(), sample_fps=5.0)
     assert limits.max_duration_s == Limits().max_duration_s
+
+
+# --- memory bounded by design (issue 17): streaming keyframe selection, samples in a fixed budget ---------------------
+
+def test_keyframe_selector_buffer_bounded_result_spread_over_candidates():
+    import random
+
+    import numpy as np
+
+    rng = random.Random(17)
+    for _ in range(60):
+        cap, n = rng.randint(1, 30), rng.randint(0, 3000)
+        selector = av_decode.KeyframeSelector(cap, memory_bytes=rng.choice([0, 10**6]))
+        held = 0
+        for i in range(n):
+            keep = selector.want()
+            selector.offer(float(i), np.full((2, 4, 3), i % 256, dtype=np.uint8) if keep else None)
+            held = max(held, len(selector.kept))
+        keyframes = selector.result()
+        chosen = [int(k.time_s) for k in keyframes]
+        assert all(k.image.size == (4, 2) and k.image.getpixel((0, 0))[0] == int(k.time_s) % 256 for k in keyframes)
+        assert held <= 2 * cap and len(chosen) <= cap and chosen == sorted(set(chosen))
+        if n <= 2 * cap - 1:  # nothing thinned yet: exactly the old keep-all-then-linspace choice
+            old = sorted(set(np.linspace(0, n - 1, cap).round().astype(int).tolist())) if n > cap else list(range(n))
+            assert chosen == old
+        elif n:
+            # evenly spread: no gap between chosen candidates (or to the ends) is far above n / cap
+            gaps = np.diff([0, *chosen, n - 1])
+            assert max(gaps) <= 4 * n / cap + 2, (cap, n, chosen)
+
+
+def test_sample_store_spills_beyond_budget_and_reads_back_identical():
+    import numpy as np
+
+    rng = np.random.default_rng(17)
+    store = av_decode.SampleStore(memory_bytes=50_000)
+    kept = []
+    for i in range(40):
+        h, w = rng.integers(2, 60, size=2)
+        rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        store.append(av_decode.Sample(i / 2, rgb))
+        kept.append(av_decode.Sample(i / 2, rgb))
+    assert 0 < store.spilled < len(store) == 40
+    assert store == kept and store[-1].time_s == 19.5 and np.array_equal(store[-1].rgb, kept[-1].rgb)
+    assert [s.time_s for s in store[5:8]] == [2.5, 3.0, 3.5]
+    with pytest.raises(IndexError):
+        store[40]
+
+
+def test_analyse_scene_cut_clip_keyframes_and_samples_bounded(tmp_path, monkeypatch):
+    from buildtasks.bench_media_memory import scene_cut_clip
+    from server.verify.checks import clip_match
+
+    data = scene_cut_clip(tmp_path / "cuts.mp4", 90, size=320, fps=10).read_bytes()
+    limits = Limits(full_decode_max_frames=0, max_keyframes=8)  # long-clip mode: one sample per sync frame
+    monkeypatch.setattr(av_decode, "SAMPLE_MEMORY_BYTES", 10**9)
+    in_memory = av_decode.analyse(data, limits)
+    monkeypatch.setattr(av_decode, "SAMPLE_MEMORY_BYTES", 0)
+    monkeypatch.setattr(av_decode, "KEYFRAME_MEMORY_BYTES", 0)
+    spilled = av_decode.analyse(data, limits)
+    assert in_memory.stats["keyframe_candidates"] >= 80  # a cut every second, each a candidate
+    assert len(spilled.keyframes) <= 8 and [(k.time_s, k.image.tobytes()) for k in spilled.keyframes] == \
+        [(k.time_s, k.image.tobytes()) for k in in_memory.keyframes]
+    assert in_memory.samples.spilled == 0 and spilled.samples.spilled == len(spilled.samples) >= 80
+    # the checks read spilled samples exactly as held ones
+    a, b = clip_match.query_video_hashes(in_memory), clip_match.query_video_hashes(spilled)
+    assert [(f.time_s, [h.tobytes() for h in f.hashes]) for f in a] == \
+        [(f.time_s, [h.tobytes() for h in f.hashes]) for f in b]
