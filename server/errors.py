@@ -109,6 +109,7 @@ PROBLEM_PAGES: dict[str, str] = {
     "job-timeout": "The job took longer than allowed.",
     "job-queue-unavailable": "The job queue cannot be reached; try again shortly.",
     "server-busy": "Too many verifications are running; retry shortly.",
+    "already-withdrawn": "This refutation was already withdrawn; the withdrawal and its reason are in the audit log.",
     "job-queue-full": "Too many long verifications are queued, on the server or for this client; retry after the "
                       "time Retry-After gives, or when one of your jobs has finished.",
     "report-quota-exceeded": "This client has reported as much media as one client may in 24 hours; report by "
