@@ -14,7 +14,7 @@ from . import config as defaults
 from .errors import register_error_handlers
 from .storage import Storage, open_storage
 from .verdict_cache import VerdictCache
-from .verify import pipeline_id
+from .verify import enabled_checks, pipeline_id
 from .verify.refutation_index import RefutationMatcher
 from .verify.checks.clip_match import ClipIndex
 from .verify.types import CheckContext, Limits
@@ -72,13 +72,17 @@ def build_state(config: dict[str, Any]) -> VerifyState:
     # Indexes are loaded once here and kept current by their owners (see refutation_index, clip_match).
     resources: dict[str, Any] = {"refutations": RefutationMatcher(storage, settings.data_dir / "refuted_media"),
                                  "clip_index": ClipIndex(storage)}
+    checks = enabled_checks(config.get("CHECKS", ""), config.get("EXTRA_CHECKS", ""))
     if config.get("LOAD_MODELS", True):
-        # ONNX sessions are loaded once per process, here, rather than on the first request.
+        # ONNX sessions are loaded once per process, here, rather than on the first request; only for checks that run
+        # (the keyframes check reads video frames with visible_label's OCR).
         from .verify import DESCRIPTORS
 
-        resources |= {d.name: d.loader() for d in DESCRIPTORS if d.loader is not None}
-    ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"), resources=resources)
-    pipeline = pipeline_id()
+        wanted = set(checks) | ({"visible_label"} if "keyframes" in checks else set())
+        resources |= {d.name: d.loader() for d in DESCRIPTORS if d.loader is not None and d.name in wanted}
+    ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"), resources=resources,
+                       checks=checks)
+    pipeline = pipeline_id(checks)
     return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline,
                        verdicts=VerdictCache(storage, pipeline, resources["refutations"]))
 

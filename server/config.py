@@ -12,6 +12,10 @@ VERIFY_WORKERS         WSGI worker processes for `build.py run`                 
 VERIFY_THREADS         threads per worker for `build.py run` (cheap requests get one while verifications run)  16
 VERIFY_MAX_CONCURRENT_VERIFIES  uncached verifications one worker runs at once (the rest wait)   2
 VERIFY_QUEUE_TIMEOUT_S how long a verification waits for a slot before 503 server-busy, in seconds   60
+VERIFY_CHECKS          the checks to run (comma-separated names from GET /v1/checks), replacing the default set;
+                       empty = the default set: every check except ai_detector and speech_detector, whose measured
+                       false-positive bounds miss their targets (models/*.MODEL_CARD.md)        (empty)
+VERIFY_EXTRA_CHECKS    checks to run besides the default set, e.g. "ai_detector,speech_detector"   (empty)
 VERIFY_RAISE_CHECK_ERRORS  re-raise a check's exception instead of outcome "error" false
 VERIFY_LOAD_MODELS     load the ONNX models at start (false: they load on first use)  true
 VERIFY_URL_MAX_MB      largest download the CLI accepts for an http(s) input        50
@@ -54,6 +58,8 @@ WORKERS = 2
 THREADS = 16
 MAX_CONCURRENT_VERIFIES = 2
 QUEUE_TIMEOUT_S = 60.0
+CHECKS = ""
+EXTRA_CHECKS = ""
 RAISE_CHECK_ERRORS = False
 LOAD_MODELS = True
 URL_MAX_MB = 50

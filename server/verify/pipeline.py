@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import CHECKS, CheckFn, run_checks
+from . import CheckFn, run_checks
 from .types import CheckContext, CheckResult, Media
 from .verdict import Verdict, decide
 
@@ -32,6 +32,6 @@ class VerifyReport:
 def verify(media: Media, ctx: CheckContext, checks: Mapping[str, CheckFn] | None = None,
            raise_errors: bool = False) -> VerifyReport:
     """Run the checks and decide the verdict. A check that matched a refutation puts it under evidence["refutation"]."""
-    results = run_checks(media, ctx, checks or CHECKS, raise_errors)
+    results = run_checks(media, ctx, checks, raise_errors)
     refutation = next((dict(r.evidence["refutation"]) for r in results if r.evidence.get("refutation")), None)
     return VerifyReport(media.sha256, media.mime, decide(results), results, refutation)
