@@ -64,7 +64,7 @@ _AI = r"(?:a[il1|!]|人工智能)"  # OCR reads "AI" as "Al" / "A1" often enough
 PATTERNS: list[tuple[str, Signal, re.Pattern[str]]] = [
     ("suspected_ai", Signal.POSSIBLY_SYNTHETIC, re.compile(rf"疑似.{{0,8}}{_AI}(?:生成|合成|创作|制作)?(?:信息|内容)?")),
     # "AI" before a Chinese verb is often read as a bare "A" ("由A生成"); ordinary Chinese text rarely has "A生成".
-    ("explicit_zh", Signal.DECLARED_SYNTHETIC, re.compile(r"(?:a[il1|!t]?|人工智能)(?:生成|合成|创作|制作|绘制|作画|绘画)|深度合成")),
+    ("explicit_zh", Signal.DECLARED_SYNTHETIC, re.compile(r"(?:a[il1|!t]?|人?工智能)(?:生成|合成|创作|制作|绘制|作画|绘画)|深度合成")),
     ("generator_mark", Signal.DECLARED_SYNTHETIC, re.compile(r"即梦\s*a[il1]|通义万相|文心一格|可灵\s*a[il1]|海螺\s*a[il1]|豆包\s*a[il1]")),
     ("explicit_en", Signal.DECLARED_SYNTHETIC, re.compile(
         r"\ba[il1]\s?-?\s?(?:generated|created|generation)\b"
@@ -192,7 +192,7 @@ class Reader:
             elif ys.min() >= bh + sep:
                 kept.append(box + np.float32([0, (h - bh) - (bh + sep)]))
         fx = full.width / w
-        boxes = [b * np.float32([fx, full.height / h]) for b in kept]
+        boxes = [_pad(b, 0.3, 0.08) * np.float32([fx, full.height / h]) for b in kept]  # thin end glyphs ("I")
         wf = np.float32([full.width / whole.shape[1], full.height / whole.shape[0]])
         for box in b2:
             big = _pad(box, 0.6, 0.15) * wf  # boxes found at low resolution are loose: widen them before recognition
