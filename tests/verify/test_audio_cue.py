@@ -133,3 +133,33 @@ def test_audio_cue_real_audio_never_detected():
 
 def test_audio_cue_image_unsupported(media):
     assert audio_cue.check(media("photos/wiki_035.jpg"), None).outcome is Outcome.UNSUPPORTED
+
+
+def test_audio_cue_in_video_soundtrack_detected():
+    """An H.264 + AAC clip whose soundtrack opens with the cue under speech."""
+    import av
+
+    c = cue(1200, 0.09, -12, 0.6)
+    x = mix(c, bed(BEDS[1], c.size), 4)
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 160, 90, "yuv420p"
+        audio = container.add_stream("aac", rate=RATE)
+        audio.layout = "mono"
+        for i in range(int(x.size / RATE * 10)):
+            frame = av.VideoFrame.from_ndarray(np.full((90, 160, 3), i % 255, np.uint8), format="rgb24")
+            for packet in video.encode(frame):
+                container.mux(packet)
+        for start in range(0, x.size, 1024):
+            block = x[start:start + 1024].reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(block, format="flt", layout="mono")
+            frame.sample_rate = RATE
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                container.mux(packet)
+    result = audio_cue.check(load_media(out.getvalue(), Limits()), None)
+    assert result.outcome is Outcome.DETECTED, result.summary
+    assert abs(result.evidence["cue"]["start_s"] - 0.6) < 0.15
