@@ -29,6 +29,10 @@ VERIFY_CORS_ORIGINS    origins allowed to call /v1 from a web page (comma-separa
                        (host_permissions): empty = no cross-origin access                    (empty)
 VERIFY_API_RATE_LIMIT  requests one client may make to any /v1 or /review route            "1200 per minute"
 VERIFY_VERIFY_RATE_LIMIT  POST /v1/verify calls one client may make (in addition)   "120 per minute;2000 per hour"
+VERIFY_LOCAL_API_RATE_LIMIT  API_RATE_LIMIT for loopback clients when HOST is a loopback address (a local
+                       install: the user's own browser)                                "20000 per minute"
+VERIFY_LOCAL_VERIFY_RATE_LIMIT  VERIFY_RATE_LIMIT for those clients (a 300-image feed page in seconds)
+                                                                                       "6000 per minute"
 VERIFY_REPORT_TEXT_MAX  longest free text of a report, in characters              2000
 VERIFY_LOGIN_RATE_LIMIT sign-in attempts one client may make                      "10 per minute"
 VERIFY_LOGIN_MAX_FAILURES  failed sign-ins for one account before it is throttled 5
@@ -70,6 +74,8 @@ RATELIMIT_STORAGE_URI = "memory://"
 CORS_ORIGINS = ""
 API_RATE_LIMIT = "1200 per minute"
 VERIFY_RATE_LIMIT = "120 per minute;2000 per hour"
+LOCAL_API_RATE_LIMIT = "20000 per minute"
+LOCAL_VERIFY_RATE_LIMIT = "6000 per minute"
 REPORT_TEXT_MAX = 2000
 LOGIN_RATE_LIMIT = "10 per minute"
 LOGIN_MAX_FAILURES = 5
