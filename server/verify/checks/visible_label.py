@@ -20,11 +20,13 @@ How: text is located in two cheap passes (Reader.detect): the top and bottom edg
 (GB 45438 asks for label text at least 5% of the shortest side, >= 21 px there) and the whole picture at WHOLE_SIDE;
 then only lines tall enough to be a label are recognised, tallest first, on crops of the full-resolution image.
 
-Cannot: read labels smaller than about 3% of the shortest side, heavily stylised or vertical text, labels in
-languages other than Chinese and English, or labels cropped off by re-uploads. The absence of a label means
-nothing: most AI images carry none. A photo *about* AI ("an exhibition of AI-generated art") printed on a sign
-could match; the position and the text are reported so a reader can judge. Video keyframes are read by the
-keyframes check.
+Cannot: read labels smaller than about 3% of the shortest side in the edge bands, or text smaller than about 6% or
+faint (translucent) away from them (the whole-picture pass is at reduced resolution: one centred translucent
+watermark of 40 rendered labels is missed that a full-resolution pass read), heavily stylised or vertical text,
+labels in languages other than Chinese and English, or labels cropped off by re-uploads. A label phrase in an edge
+band with an unusual filler word reads as prose (a miss, never a false declaration). The absence of a label means
+nothing: most AI images carry none. Video keyframes and the first and last 2 s of a clip are read by the keyframes
+check.
 
 Evidence keys: labels [{text, kind, signal, confidence, box [[x,y]x4], position, corner, edge}], mentions [{text,
 reason negation|question|mention, position}] (text about AI that declares nothing), texts_read (first 20 lines),
