@@ -103,6 +103,19 @@ def upper95(k: int, n: int) -> float:
     return min(1.0, (p + z * z / (2 * n) + z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n))
 
 
+def auc_ci(pos: list[float], neg: list[float], rounds: int = 2000, seed: int = 20) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of the AUC (both classes resampled; seeded, so reproducible)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    p, n = np.asarray(pos), np.asarray(neg)
+    values = []
+    for _ in range(rounds):
+        ps, ns = rng.choice(p, p.size), rng.choice(n, n.size)
+        values.append(float(((ps[:, None] > ns[None, :]) + 0.5 * (ps[:, None] == ns[None, :])).mean()))
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+
+
 def fit_threshold(cal: dict[str, tuple[float, float]]) -> float:
     """Smallest 0.01 step strictly above every calibration score (0 false positives on the calibration half)."""
     top = max(max(v) for v in cal.values())
@@ -134,7 +147,21 @@ def metrics(detector: Any, threshold: float) -> dict[str, Any]:
         "at_raw_0.5": {"fpr_heldout": round(up_fpr, 4), "k_fp": up_fp, "recall_ai_fixtures": round(up_rec, 4),
                        "k_tp": up_tp},
         "n_calibration_photos": len(cal_names),
+        # Issue 20's bar for a default check: AUC >= 0.8 and <= 1% false positives (95% upper bound) on held-out real
+        # photos including re-encoded and resized copies. Pooled: each held-out photo and each AI image as is and
+        # after the 0.5x + JPEG q70 copy.
+        "heldout_pooled": _pooled(ev, ai, threshold),
     }
+
+
+def _pooled(ev: dict[str, tuple[float, float]], ai: dict[str, tuple[float, float]], threshold: float) -> dict[str, Any]:
+    real = [s for v in ev.values() for s in v]
+    fake = [s for v in ai.values() for s in v]
+    lo, hi = auc_ci(fake, real)
+    _, fp, n = rate(real, threshold)
+    return {"auc": round(auc(fake, real), 4), "auc_ci95": [round(lo, 4), round(hi, 4)], "n_pos": len(fake),
+            "n_neg": len(real), "fpr": round(fp / n, 4), "k_fp": fp, "fpr_upper95": round(upper95(fp, n), 4),
+            "meets_default_bar": bool(auc(fake, real) >= 0.8 and upper95(fp, n) <= 0.01)}
 
 
 def calibrate(detector: Any) -> tuple[float, dict[str, Any]]:

@@ -17,7 +17,7 @@ from .service import VerificationService
 from .jsonio import BoundedJSONProvider
 from .storage import Storage, open_storage
 from .verdict_cache import VerdictCache
-from .verify import pipeline_id
+from .verify import enabled_checks, pipeline_id
 from .verify.refutation_index import RefutationMatcher
 from .verify.checks.clip_match import ClipIndex
 from .verify.types import CheckContext, Limits
@@ -82,12 +82,15 @@ def build_state(config: dict[str, Any]) -> VerifyState:
         matcher = RefutationMatcher(storage, matcher.media_dir)
         ingest = RefutationIngest(storage, matcher, limits)
     resources: dict[str, Any] = {"refutations": matcher, "clip_index": ClipIndex(storage)}
+    checks = enabled_checks(config.get("CHECKS", ""), config.get("EXTRA_CHECKS", ""))
     if config.get("LOAD_MODELS", True):
-        # ONNX sessions are loaded once per process, here, rather than on the first request.
+        # ONNX sessions are loaded once per process, here, rather than on the first request; only for checks that run
+        # (the keyframes check reads video frames with visible_label's OCR).
         from .verify import DESCRIPTORS
 
-        resources |= {d.name: d.loader() for d in DESCRIPTORS if d.loader is not None}
-    pipeline = pipeline_id()
+        wanted = set(checks) | ({"visible_label"} if "keyframes" in checks else set())
+        resources |= {d.name: d.loader() for d in DESCRIPTORS if d.loader is not None and d.name in wanted}
+    pipeline = pipeline_id(checks)
     if _flag(config.get("FETCH_REMOTE_MANIFESTS", False)):
         # Off by default (privacy: the manifest's host learns who looks at which file); see config.py.
         from .fetching import fetch, policy_from_config
@@ -95,7 +98,8 @@ def build_state(config: dict[str, Any]) -> VerifyState:
         policy = policy_from_config(config, max_bytes=limits.max_bytes)
         resources["remote_manifests"] = lambda url: fetch(url, policy).data
         pipeline += "+remote-manifests"  # verdicts made with remote manifests are cached apart
-    ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"), resources=resources)
+    ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"), resources=resources,
+                       checks=checks)
     verdicts = VerdictCache(storage, pipeline, matcher)
     return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline, verdicts=verdicts,
                        ingest=ingest, service=VerificationService(

@@ -12,6 +12,10 @@ VERIFY_WORKERS         WSGI worker processes for `build.py run`                 
 VERIFY_THREADS         threads per worker for `build.py run` (cheap requests get one while verifications run)  16
 VERIFY_MAX_CONCURRENT_VERIFIES  uncached verifications one worker runs at once (the rest wait)   2
 VERIFY_QUEUE_TIMEOUT_S how long a verification waits for a slot before 503 server-busy, in seconds   60
+VERIFY_CHECKS          the checks to run (comma-separated names from GET /v1/checks), replacing the default set;
+                       empty = the default set: every check except ai_detector and speech_detector, whose measured
+                       false-positive bounds miss their targets (models/*.MODEL_CARD.md)        (empty)
+VERIFY_EXTRA_CHECKS    checks to run besides the default set, e.g. "ai_detector,speech_detector"   (empty)
 VERIFY_RAISE_CHECK_ERRORS  re-raise a check's exception instead of outcome "error" false
 VERIFY_LOAD_MODELS     load the ONNX models at start (false: they load on first use)  true
 VERIFY_URL_MAX_MB      largest download the CLI accepts for an http(s) input        50
@@ -36,6 +40,10 @@ VERIFY_TRUSTED_PROXIES reverse proxies (addresses or CIDRs, comma-separated) who
                        headers are ignored (server/security.py)                                          (empty)
 VERIFY_API_RATE_LIMIT  requests one client may make to any /v1 or /review route            "1200 per minute"
 VERIFY_VERIFY_RATE_LIMIT  POST /v1/verify calls one client may make (in addition)   "120 per minute;2000 per hour"
+VERIFY_LOCAL_API_RATE_LIMIT  API_RATE_LIMIT for loopback clients when HOST is a loopback address (a local
+                       install: the user's own browser)                                "20000 per minute"
+VERIFY_LOCAL_VERIFY_RATE_LIMIT  VERIFY_RATE_LIMIT for those clients (a 300-image feed page in seconds)
+                                                                                       "6000 per minute"
 VERIFY_REPORT_TEXT_MAX  longest free text of a report, in characters              2000
 VERIFY_LOGIN_RATE_LIMIT sign-in attempts one client may make                      "10 per minute"
 VERIFY_LOGIN_MAX_FAILURES  failed sign-ins for one account from one client before that client is throttled for it 5
@@ -69,6 +77,8 @@ WORKERS = 2
 THREADS = 16
 MAX_CONCURRENT_VERIFIES = 2
 QUEUE_TIMEOUT_S = 60.0
+CHECKS = ""
+EXTRA_CHECKS = ""
 RAISE_CHECK_ERRORS = False
 LOAD_MODELS = True
 URL_MAX_MB = 50
@@ -83,6 +93,8 @@ CORS_ORIGINS = ""
 TRUSTED_PROXIES = ""
 API_RATE_LIMIT = "1200 per minute"
 VERIFY_RATE_LIMIT = "120 per minute;2000 per hour"
+LOCAL_API_RATE_LIMIT = "20000 per minute"
+LOCAL_VERIFY_RATE_LIMIT = "6000 per minute"
 REPORT_TEXT_MAX = 2000
 LOGIN_RATE_LIMIT = "10 per minute"
 LOGIN_MAX_FAILURES = 5

@@ -18,6 +18,10 @@ Client addresses: behind a reverse proxy every request comes from the proxy. VER
 but only for listed peers, and walking the chain from the right past every trusted hop); from any other peer the
 headers are ignored, so a client cannot pick its own address. Limits are keyed by `client_key`: an IPv4 address, or
 the /64 an IPv6 address belongs to (one subscriber usually gets a whole /64, so per-address keys would be unlimited).
+A local install (HOST a loopback address, as `build.py run` binds by default) gives its own loopback clients
+LOCAL_API_RATE_LIMIT and LOCAL_VERIFY_RATE_LIMIT instead, sized for a busy feed page: there the only loopback client is
+the user's own browser. A server bound elsewhere keeps the ordinary limits for loopback too (a reverse proxy on the
+same host would otherwise make every client look local).
 """
 
 from __future__ import annotations
@@ -52,6 +56,25 @@ def _headers(response: Response) -> Response:
     return response
 
 
+def is_loopback(address: str | None) -> bool:
+    """127.0.0.0/8, ::1 and IPv4-mapped loopback; anything unparsable is not."""
+    try:
+        ip = ipaddress.ip_address((address or "").split("%")[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+def _limit(app: Flask, key: str) -> str | Callable[[], str]:
+    """The limit string for `key`, or a callable choosing LOCAL_<key> for loopback clients of a local install."""
+    default = str(app.config[key])
+    local = str(app.config.get(f"LOCAL_{key}") or "")
+    if not local or not is_loopback(str(app.config.get("HOST", ""))):
+        return default
+    return lambda: local if is_loopback(request.remote_addr) else default
+
+
 def init_app(app: Flask) -> None:
     """Call after every blueprint is registered (create_app does)."""
     origins = cors_origins(app.config.get("CORS_ORIGINS"))
@@ -64,14 +87,14 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = TrustedProxyFix(app.wsgi_app, proxies)  # type: ignore[method-assign]
 
     limiter = app.extensions["verity_reports"].limiter
-    api_limit = str(app.config["API_RATE_LIMIT"])
+    api_limit = _limit(app, "API_RATE_LIMIT")
     for name in ("api", "refutations", "jobs", "reports", "review"):
         if name in app.blueprints:
             limiter.limit(api_limit)(app.blueprints[name])
     verify_view = app.view_functions.get("api.verify_media")
     if verify_view is not None:
         # in addition to the blueprint's limit, not instead of it; flask-limiter checks it in the wrapper it returns
-        app.view_functions["api.verify_media"] = limiter.limit(str(app.config["VERIFY_RATE_LIMIT"]),
+        app.view_functions["api.verify_media"] = limiter.limit(_limit(app, "VERIFY_RATE_LIMIT"),
                                                                override_defaults=False)(verify_view)
 
 

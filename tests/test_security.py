@@ -20,7 +20,9 @@ PHOTO = "photos/" + sorted(p.name for p in fixture_path("photos").glob("*.jpg"))
 
 
 def _app(tmp_path: Path, **config):
-    return create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "LOAD_MODELS": False, **config})
+    # The test client is a loopback client: the local-install limits (tests/test_rate_limits_local.py) are off here.
+    return create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "LOAD_MODELS": False,
+                       "LOCAL_API_RATE_LIMIT": "", "LOCAL_VERIFY_RATE_LIMIT": "", **config})
 
 
 def _png_with_html() -> bytes:

@@ -10,33 +10,45 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from .registry import BY_NAME, DESCRIPTORS, CheckDescriptor, CheckFn, Kind
-from .types import CheckContext, CheckResult, Media, Outcome, Signal
+from .registry import BY_NAME, DEFAULT_CHECKS, DESCRIPTORS, CheckDescriptor, CheckFn, Kind, enabled_checks
+from .types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
 
-__all__ = ["BY_NAME", "CHECKS", "DESCRIPTIONS", "DESCRIPTORS", "LEARNED", "PIPELINE_VERSION", "CheckDescriptor",
-           "CheckFn", "Kind", "pipeline_id", "run_check", "run_checks"]
+__all__ = ["BY_NAME", "CHECKS", "DEFAULT_CHECKS", "DESCRIPTIONS", "DESCRIPTORS", "LEARNED", "PIPELINE_VERSION",
+           "CheckDescriptor", "CheckFn", "Kind", "active_checks", "enabled_checks", "pipeline_id", "run_check",
+           "run_checks"]
 
 log = logging.getLogger(__name__)
 
-# In registry order: the order of the response's "checks".
+# Every registered check, in registry order (the order of the response's "checks"); active_checks(ctx) is the subset a
+# deployment runs.
 CHECKS: dict[str, CheckFn] = {d.name: d.fn for d in DESCRIPTORS}
 DESCRIPTIONS: dict[str, str] = {d.name: d.description for d in DESCRIPTORS}
 # Learned checks: skipped once a declared check has found an AI declaration, so a model never delays a declared result.
 LEARNED: frozenset[str] = frozenset(d.name for d in DESCRIPTORS if d.learned)
 
 # Bump when the verdict rule or a check's meaning changes: cached verdicts of another pipeline are not reused.
-# 5: untrusted_provenance (a signer no trust list vouches for), per-class C2PA summaries, refutations lead.
+# 5: untrusted_provenance (a signer no trust list vouches for), per-class C2PA summaries, refutations lead; the
+#    checks that ran are named (some are off by default), visible text counts as what it says, damaged files.
 PIPELINE_VERSION = "5"
 
 
-def pipeline_id() -> str:
-    """Identifies the rule and checks that produced a verdict; the cache key besides the sha256."""
-    return f"{PIPELINE_VERSION}:{','.join(CHECKS)}"
+def pipeline_id(names: tuple[str, ...] | None = None) -> str:
+    """Identifies the rule and the checks that ran (default: the default set); the cache key besides the sha256."""
+    return f"{PIPELINE_VERSION}:{','.join(DEFAULT_CHECKS if names is None else names)}"
+
+
+def active_checks(ctx: CheckContext) -> dict[str, CheckFn]:
+    """The checks this context runs (CheckContext.checks, else the default set), in registry order."""
+    names = DEFAULT_CHECKS if ctx.checks is None else ctx.checks
+    return {n: CHECKS[n] for n in CHECKS if n in names}
 
 
 # Threads for the per-check time budget. A check that overruns is reported as an error and its thread is left to
 # finish on its own (Python cannot kill a thread); input bounds keep such overruns short-lived.
-_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="verify-check")
+_POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="verify-check")
+# Runs run_check itself when an image's checks fan out: a separate pool, so a fan-out task never waits on a worker
+# of the pool it occupies.
+_FANOUT = ThreadPoolExecutor(max_workers=32, thread_name_prefix="verify-fanout")
 
 
 def run_check(name: str, fn: CheckFn, media: Media, ctx: CheckContext, raise_errors: bool = False) -> CheckResult:
@@ -61,11 +73,30 @@ def run_check(name: str, fn: CheckFn, media: Media, ctx: CheckContext, raise_err
 
 def run_checks(media: Media, ctx: CheckContext, checks: Mapping[str, CheckFn] | None = None,
                raise_errors: bool = False) -> list[CheckResult]:
-    """Run every registered check (or `checks`) on `media`, in registry order; learned checks only when needed."""
-    results: list[CheckResult] = []
-    for name, fn in (checks or CHECKS).items():
-        if name in LEARNED and any(r.signal is Signal.DECLARED_SYNTHETIC for r in results):
-            results.append(CheckResult(name, Outcome.SKIPPED, "Not run: a declared AI signal already decides the verdict."))
+    """Run the active checks (or `checks`) on `media`; results in registry order; learned checks only when needed.
+
+    Images: the pixels are decoded once here, then the declared and match checks run at the same time (OCR holds
+    the GIL only between ONNX calls, so the cheap checks finish while it runs). Audio and video run one check after
+    the other, because their checks share one lazily computed decode pass (av_decode.analysis).
+    """
+    chosen = dict(checks or active_checks(ctx))
+    first = {n: fn for n, fn in chosen.items() if n not in LEARNED}
+    done: dict[str, CheckResult] = {}
+    if media.kind is MediaKind.IMAGE and len(first) > 1:
+        try:
+            media.image()  # decode once, before the checks share it
+        except MediaError:
+            pass  # each check reports the undecodable image itself
+        futures = {n: _FANOUT.submit(run_check, n, fn, media, ctx, raise_errors) for n, fn in first.items()}
+        done = {n: f.result() for n, f in futures.items()}
+    else:
+        done = {n: run_check(n, fn, media, ctx, raise_errors) for n, fn in first.items()}
+    declared = any(r.signal is Signal.DECLARED_SYNTHETIC for r in done.values())
+    for name, fn in chosen.items():
+        if name not in LEARNED:
             continue
-        results.append(run_check(name, fn, media, ctx, raise_errors))
-    return results
+        if declared:
+            done[name] = CheckResult(name, Outcome.SKIPPED, "Not run: a declared AI signal already decides the verdict.")
+        else:
+            done[name] = run_check(name, fn, media, ctx, raise_errors)
+    return [done[n] for n in chosen]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from . import CHECKS, PIPELINE_VERSION, CheckFn, pipeline_id, run_checks
+from . import PIPELINE_VERSION, CheckFn, pipeline_id, run_checks
 from .types import CheckContext, CheckResult, Media
 from .verdict import Verdict, decide
 
@@ -20,6 +20,7 @@ class VerifyReport:
     verdict: Verdict
     checks: list[CheckResult]
     refutation: dict[str, Any] | None = None
+    pipeline: str = field(default_factory=pipeline_id)  # the rule and the checks that ran
     # Which verification this is, when and by which rule: a cached answer carries the verification that produced it.
     verification_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     verified_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
@@ -27,7 +28,7 @@ class VerifyReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "verification": {"id": self.verification_id, "verified_at": self.verified_at,
-                             "pipeline_version": PIPELINE_VERSION, "pipeline": pipeline_id()},
+                             "pipeline_version": PIPELINE_VERSION, "pipeline": self.pipeline},
             "sha256": self.sha256,
             "media_type": self.media_type,
             "verdict": self.verdict.to_json(),
@@ -39,6 +40,7 @@ class VerifyReport:
 def verify(media: Media, ctx: CheckContext, checks: Mapping[str, CheckFn] | None = None,
            raise_errors: bool = False) -> VerifyReport:
     """Run the checks and decide the verdict. A check that matched a refutation puts it under evidence["refutation"]."""
-    results = run_checks(media, ctx, checks or CHECKS, raise_errors)
+    results = run_checks(media, ctx, checks, raise_errors)
     refutation = next((dict(r.evidence["refutation"]) for r in results if r.evidence.get("refutation")), None)
-    return VerifyReport(media.sha256, media.mime, decide(results, media.damage), results, refutation)
+    return VerifyReport(media.sha256, media.mime, decide(results, media.damage), results, refutation,
+                        pipeline=pipeline_id(ctx.checks))

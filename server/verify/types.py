@@ -163,3 +163,6 @@ class CheckContext:
     limits: Limits = field(default_factory=Limits)
     c2pa_settings_json: str | None = None
     resources: Mapping[str, Any] = field(default_factory=dict)
+    # The checks this deployment runs (registry.enabled_checks: VERIFY_CHECKS / VERIFY_EXTRA_CHECKS); None = the
+    # registry's default set.
+    checks: tuple[str, ...] | None = None

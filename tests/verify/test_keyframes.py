@@ -168,7 +168,8 @@ def _with_threshold(ctx, threshold: float) -> CheckContext:
     detector = ctx.resources.get("ai_detector") or ai_detector.shared()
     spec = json.loads(json.dumps(detector.spec))
     spec["threshold"] = threshold
-    return dataclasses.replace(ctx, resources={**ctx.resources, "ai_detector": dataclasses.replace(detector, spec=spec)})
+    return dataclasses.replace(ctx, resources={**ctx.resources, "ai_detector": dataclasses.replace(detector, spec=spec)},
+                               checks=(*(ctx.checks or ()), "ai_detector"))  # off by default: enabled here
 
 
 def test_keyframes_detector_on_most_frames_possibly_synthetic(ctx):
@@ -180,10 +181,42 @@ def test_keyframes_detector_on_most_frames_possibly_synthetic(ctx):
     assert "learned detector" in result.summary and "hint, not proof" in result.summary
 
 
+def test_keyframes_detector_off_by_default_skipped(ctx):
+    clip = load_media(fixture_path("video/match/originals/v01_bikes.mp4").read_bytes(), Limits())
+    entry = keyframes.check(clip, ctx).evidence["checks"]["ai_detector"]
+    assert entry["frames_checked"] == 0 and "off by default" in entry["skipped"]
+
+
 def test_keyframes_detector_on_one_frame_of_two_no_signal(ctx):
     clip = load_media(fixture_path("video/match/originals/v01_bikes.mp4").read_bytes(), Limits())
-    scores = sorted(s["score"] for s in keyframes.check(clip, ctx).evidence["checks"]["ai_detector"]["scores"])
+    scores = sorted(s["score"] for s in keyframes.check(clip, _with_threshold(ctx, 0.92)).evidence["checks"]["ai_detector"]["scores"])
     assert len(scores) == 2 and scores[0] < scores[1]
     result = keyframes.check(clip, _with_threshold(ctx, (scores[0] + scores[1]) / 2))
     assert result.outcome is Outcome.NOT_DETECTED and result.signal is None
     assert len(result.evidence["checks"]["ai_detector"]["detected"]) == 1
+
+
+@needs_fonts
+def test_keyframes_label_only_in_first_two_seconds_between_keyframes_declared(ctx):
+    """GB 45438: a label in the first 2 s. Shown from 0.3 s to 1.8 s of a 6 s clip whose keyframes are 0, 3 s:
+    no keyframe carries it, the edge frames do."""
+    base = Image.open(fixture_path("photos/wiki_035.jpg")).convert("RGB").resize((640, 360))
+    labelled = _burn_label(base, "AI生成")
+    fps = 10
+    frames = [labelled if 0.3 <= i / fps < 1.8 else base for i in range(6 * fps)]
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        stream.options = {"crf": "23", "preset": "veryfast", "g": "30", "keyint_min": "30", "sc_threshold": "0"}
+        for img in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.asarray(img), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    result = keyframes.check(_video(out.getvalue()), ctx)
+    edges = result.evidence["checks"]["visible_label_edges"]
+    assert edges["edges"] == ["end", "start"] and edges["frames_checked"] == 2 * keyframes.EDGE_FRAMES
+    assert edges["detected"] and all(0.3 <= d["time_s"] < 1.9 and d["edge"] == "start" for d in edges["detected"])
+    assert result.outcome is Outcome.DETECTED and result.signal is Signal.DECLARED_SYNTHETIC
+    assert "AI生成" in result.summary

@@ -36,3 +36,14 @@ def test_watermark_real_photos_no_detection(media, ctx):
 
 def test_watermark_audio_unsupported(media, ctx):
     assert watermark.check(media("c2pa/testsigner_audio.wav"), ctx).outcome is Outcome.UNSUPPORTED
+
+
+def test_watermark_haar_ll_equals_pywt_bit_for_bit(media):
+    """haar_ll replaces pywt.dwt2 for speed; the bits sit on exact ties, so the values must be identical."""
+    import numpy as np
+    import pywt
+
+    rng = np.random.default_rng(7)
+    for u in (rng.integers(0, 256, (96, 128), dtype=np.uint8),
+              np.asarray(media("photos/wiki_035.jpg").image().convert("L"))[:256, :256]):
+        assert np.array_equal(watermark.haar_ll(u), pywt.dwt2(u, "haar")[0])

@@ -6,9 +6,12 @@ its own module on `av_decode.frame_media(keyframe)`:
   - `watermark` on every keyframe (cheap);
   - `visible_label` (OCR) on up to MAX_OCR_FRAMES keyframes spread over the clip: a burned-in "AI生成" /
     "AI-generated" label on a frame is DECLARED_SYNTHETIC, a "疑似AI生成" label POSSIBLY_SYNTHETIC;
+  - `visible_label` (OCR) also on EDGE_FRAMES frames of each of the first and last EDGE_SECONDS, decoded frame by
+    frame with av_edges (not keyframes): GB 45438 shows a video's explicit label in its first 2 s, so a label that
+    appears between keyframes there is read (evidence checks.visible_label_edges);
   - `debunked_match` on every keyframe when the refutation database holds perceptual hashes: a frame that matches a
     refuted image puts that refutation under evidence["refutation"] (a video built from a debunked still is caught);
-  - `ai_detector` on up to MAX_DETECTOR_FRAMES keyframes, only when no frame carries a declared label or watermark:
+  - `ai_detector` (only when the deployment enables it: it is off by default) on up to MAX_DETECTOR_FRAMES keyframes, only when no frame carries a declared label or watermark:
     POSSIBLY_SYNTHETIC when at least half of the scored frames, and at least two when two or more were scored, reach
     its threshold. Agreement rather than "any frame", because the detector's false-positive rate is measured per
     image and a clip gives it several tries at the same content.
@@ -19,7 +22,8 @@ fixed, evenly spread subset of the keyframes, chosen so that the 60 s 720p bench
 end-to-end budget (buildtasks/bench_media.py). When that subset is smaller than the keyframes, evidence["reduced"]
 says so. The subset is fixed (not time-driven), so the same clip always gets the same answer.
 
-What it cannot: see labels or marks that appear only between keyframes or outside the OCR subset; read labels that
+What it cannot: see labels or marks that appear only between keyframes in the middle of a clip, outside the OCR
+subset; read labels that
 video compression has blurred below OCR's reach; find invisible watermarks (lossy video encoding destroys the
 dwtDct mark, so `watermark` practically never fires on a video frame); score motion or audio (the detector sees
 still frames only). Images and audio are UNSUPPORTED: the image checks see images directly.
@@ -42,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from . import ai_detector, debunked_match, visible_label, watermark
-from .. import av_decode
+from .. import av_decode, av_edges
 from ..types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,8 @@ DESCRIPTION = ("Video keyframes through the image checks: visible AI labels (OCR
 
 MAX_OCR_FRAMES = 3
 MAX_DETECTOR_FRAMES = 2
+EDGE_SECONDS = 2.0  # GB 45438: a video's explicit label shows in its first 2 s (optionally again at the end)
+EDGE_FRAMES = 4     # frames read per edge, evenly spread (every 0.5 s)
 
 _STRENGTH = {Signal.DECLARED_SYNTHETIC: 2, Signal.POSSIBLY_SYNTHETIC: 1}
 
@@ -123,14 +129,21 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
         checks[visible_label.NAME]["labels"] = sorted({lab["text"] for _, r in label_hits
                                                        for lab in r.evidence.get("labels", [])})
 
+    _edge_labels(media, ctx, errors, checks, findings)
+
     refutation = _match_frames(frames, times, ctx, errors, checks, findings)
 
     declared = any(f["signal"] == Signal.DECLARED_SYNTHETIC for f in findings)
-    detector_subset = [] if declared else spread(len(frames), MAX_DETECTOR_FRAMES)
+    # The detector is off unless the deployment enabled it (VERIFY_EXTRA_CHECKS): see its model card.
+    detector_on = ctx.checks is not None and ai_detector.NAME in ctx.checks
+    detector_subset = [] if declared or not detector_on else spread(len(frames), MAX_DETECTOR_FRAMES)
     detector = _detector(run_on, detector_subset, times, checks, findings) if detector_subset else None
     if declared:
         checks[ai_detector.NAME] = {"frames_checked": 0, "times_checked": [], "detected": [],
                                     "skipped": "a declared AI label or watermark was found on a frame"}
+    elif not detector_on:
+        checks[ai_detector.NAME] = {"frames_checked": 0, "times_checked": [], "detected": [],
+                                    "skipped": "the learned detector is off by default (models/ai_detector.MODEL_CARD.md)"}
 
     evidence: dict[str, Any] = {"keyframes": len(frames), "video_mode": analysis.video_mode, "checks": checks,
                                 "frames": _by_frame(findings)}
@@ -170,6 +183,36 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
         refutation.pop("summary")
         evidence["refutation"] = refutation
     return CheckResult(NAME, Outcome.DETECTED, summary, score=score, evidence=evidence, signal=signal)
+
+
+def _edge_labels(media: Media, ctx: CheckContext, errors: list[dict[str, Any]], checks: dict[str, dict[str, Any]],
+                 findings: list[dict[str, Any]]) -> None:
+    """OCR every EDGE_FRAMES-th of a second of the first and last EDGE_SECONDS (all frames decoded there, not only
+    keyframes), where GB 45438 shows a video's explicit label; hits join the visible_label findings."""
+    try:
+        edge = av_edges.edge_frames(media.data, media.limits, EDGE_SECONDS, EDGE_FRAMES)
+    except MediaError as exc:
+        checks["visible_label_edges"] = {"frames_checked": 0, "times_checked": [], "detected": [],
+                                         "skipped": f"the clip's edges cannot be read: {exc}"}
+        return
+    hits = []
+    done = 0
+    for ef in edge:
+        frame = av_decode.frame_media(media, av_decode.Keyframe(ef.time_s, ef.image))
+        r = _run(visible_label.check, visible_label.NAME, frame, ctx, errors, ef.time_s)
+        done += r is not None
+        if r is not None and r.outcome is Outcome.DETECTED:
+            hits.append((ef, r))
+            findings.append(_finding(visible_label.NAME, ef.time_s, r, r.signal))
+    checks["visible_label_edges"] = {
+        "frames_checked": done, "times_checked": [ef.time_s for ef in edge],
+        "edges": sorted({ef.edge for ef in edge}),
+        "detected": [{"time_s": ef.time_s, "edge": ef.edge, "summary": r.summary, "score": r.score} for ef, r in hits]}
+    if hits:
+        ocr = checks.setdefault(visible_label.NAME, {"frames_checked": 0, "times_checked": [], "detected": []})
+        ocr["labels"] = sorted(set(ocr.get("labels", [])) | {lab["text"] for _, r in hits
+                                                                for lab in r.evidence.get("labels", [])})
+        ocr["frames_checked"] += done
 
 
 def _detector(run_on: Callable[[str, FrameCheck, list[int]], list[tuple[int, CheckResult]]], subset: list[int],
