@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from . import jobs
 from .errors import Problem
+from .security import request_key
 from .verify import CHECKS, DESCRIPTIONS
 from .verify.media import load_media
 from .verify.types import MediaKind
@@ -93,7 +94,9 @@ def verify_media() -> Response:
             body = service.compute(media, found.generation)
         finally:
             slots.release()
-    service.record(media, body, cached=found.body is not None, source_url=source_url, page_url=page_url, actor="api")
+    key = request_key()
+    service.record(media, body, cached=found.body is not None, source_url=source_url, page_url=page_url,
+                   actor=f"key:{key}" if key else "api", client=key)
     response = jsonify(body)
     response.headers["X-Verity-Cache"] = "hit" if found.body is not None else "miss"
     return response
@@ -123,6 +126,13 @@ def list_checks() -> Response:
 def openapi() -> Response:
     """The OpenAPI 3.1 document of this API (the response shapes are a contract)."""
     return Response(OPENAPI_PATH.read_text(encoding="utf-8"), mimetype="application/json")
+
+
+@bp.get("/keys/me")
+def key_status() -> Response:
+    """Whether the X-Verity-Key sent works (the extension's options page asks): its name, and whether this server
+    requires keys. A wrong or revoked key is 401 before this view runs (server/security.py)."""
+    return jsonify({"key": request_key(), "required": bool(current_app.config.get("VERITY_KEYS_REQUIRED"))})
 
 
 @bp.get("/health")

@@ -41,6 +41,20 @@ VERIFY_JOB_MIN_DURATION_S  audio/video at least this long is verified as a job (
 VERIFY_JOB_MIN_MB      media at least this large (MB) is verified as a job (202)    20
 VERIFY_JOB_QUEUE       who runs jobs: empty or "inline" = a thread in each API process; redis://host:port/db = RQ on
                        that Redis, run by `build.py worker` processes sharing DATA_DIR/jobs (docs/deploy.md)  (inline)
+VERIFY_FETCH_ALLOW_PRIVATE  let the fetcher (server/fetching.py) reach loopback, private, link-local and reserved
+                       addresses: only for intranet feeds and tests; a URL from a feed could otherwise reach the
+                       server's own network (SSRF)                                    false
+VERIFY_FETCH_ALLOW_NETWORKS  comma-separated CIDR networks the fetcher may reach although private  (empty)
+VERIFY_FEED_SYNC       sync fact-check feeds on schedule (`build.py feeds`) in a daemon thread of the API process (or of
+                       `build.py worker` when VERIFY_JOB_QUEUE is set); one process at a time holds the lease  true
+VERIFY_FEED_MAX_MB     largest feed document or page, in MB                          20
+VERIFY_FEED_TIMEOUT_S  total time limit of one feed download, in seconds             60
+VERIFY_FEED_MAX_ITEMS  most reviews one feed may hold (the rest are ignored, with an error on the feed)  5000
+VERIFY_REQUIRE_KEYS    client API keys (`build.py keys add NAME`, sent as X-Verity-Key) for every /v1 route:
+                       "auto" = required when VERIFY_HOST is not loopback (127.0.0.1, ::1, localhost), "true", or
+                       "false" (explicitly open; say why in your deployment notes)    auto
+VERIFY_KEY_RATE_LIMIT  requests one key may make to /v1 (per key; `keys add --rate` overrides it per person)
+                                                                                      "600 per minute"
 """
 
 DATA_DIR = "./data"
@@ -79,3 +93,11 @@ AV_MAX_DECODE_S = 60.0
 JOB_MIN_DURATION_S = 120.0
 JOB_MIN_MB = 20.0
 JOB_QUEUE = ""
+FETCH_ALLOW_PRIVATE = False
+FETCH_ALLOW_NETWORKS = ""
+FEED_SYNC = True
+FEED_MAX_MB = 20.0
+FEED_TIMEOUT_S = 60.0
+FEED_MAX_ITEMS = 5000
+REQUIRE_KEYS = "auto"
+KEY_RATE_LIMIT = "600 per minute"

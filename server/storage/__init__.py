@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import (MIGRATIONS, CachedVerdict, Connection, HashRow, Record, Refutation, RefutedMedia, SQLStorage,
-                   Storage, StorageError, StorageUnavailable, TextContainsNul, refuse_nul)
+from .base import (MIGRATIONS, CachedVerdict, Connection, HashRow, Record, Refutation, RefutationAlreadyWithdrawn,
+                   RefutationNotFound, RefutedMedia, SQLStorage, Storage, StorageError, StorageUnavailable,
+                   TextContainsNul, Withdrawal, refuse_nul)
 from .sqlite import SQLiteStorage
 
-__all__ = ["MIGRATIONS", "CachedVerdict", "Connection", "HashRow", "Record", "Refutation", "RefutedMedia",
+__all__ = ["MIGRATIONS", "CachedVerdict", "Connection", "HashRow", "Record", "Refutation", "RefutationAlreadyWithdrawn",
+           "RefutationNotFound", "RefutedMedia", "Withdrawal",
            "SQLStorage", "SQLiteStorage", "Storage", "StorageError", "StorageUnavailable", "TextContainsNul",
            "open_storage", "refuse_nul"]
 

@@ -31,6 +31,29 @@ class StorageError(Exception):
     """Base of the storage errors the API answers with a problem (server/errors.py)."""
 
 
+class RefutationNotFound(StorageError, LookupError):
+    """No refutation has this id (404)."""
+
+
+class RefutationAlreadyWithdrawn(StorageError):
+    """The refutation was withdrawn before (409); a withdrawal is never repeated or undone."""
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """The tombstone of a withdrawn refutation: who withdrew it, when and why."""
+
+    refutation_id: int
+    reason: str
+    actor: str
+    time: float
+
+
+# Refuted media of a withdrawn refutation no longer matches: every query the matchers use adds this condition.
+# (The same table, method and condition as the admin "withdraw" on the harden branch, so the two converge at merge.)
+_NOT_WITHDRAWN = "refutation_id NOT IN (SELECT refutation_id FROM refutation_withdrawals)"
+
+
 class TextContainsNul(StorageError, ValueError):
     """A text value holds a NUL character: PostgreSQL refuses it, so both engines refuse it, before any write."""
 
@@ -150,13 +173,18 @@ class Storage(Protocol):
     def get_verdict(self, sha256: str, pipeline: str) -> dict[str, Any] | None: ...
     def put_verdict(self, sha256: str, pipeline: str, body: dict[str, Any]) -> None: ...
     def add_record(self, sha256: str, media_type: str, label: str, source_url: str | None = None,
-                   page_url: str | None = None, cached: bool = False, conn: Connection | None = None) -> int: ...
+                   page_url: str | None = None, cached: bool = False, conn: Connection | None = None,
+                   client: str | None = None) -> int: ...
     def records(self, sha256: str | None = None, limit: int = 100) -> list[Record]: ...
     def add_refutation(self, refutation: Refutation, media: list[RefutedMedia]) -> int: ...
     def add_refutations(self, batch: list[tuple[Refutation, list[RefutedMedia]]]) -> list[int]: ...
     def get_refutation(self, refutation_id: int) -> Refutation | None: ...
-    def refuted_media(self, refutation_id: int | None = None, sha256: str | None = None) -> list[RefutedMedia]: ...
-    def refuted_media_by_id(self, media_id: int) -> RefutedMedia | None: ...
+    def refuted_media(self, refutation_id: int | None = None, sha256: str | None = None,
+                      include_withdrawn: bool = False) -> list[RefutedMedia]: ...
+    def refuted_media_by_id(self, media_id: int, include_withdrawn: bool = False) -> RefutedMedia | None: ...
+    def withdraw_refutation(self, refutation_id: int, reason: str, actor: str,
+                            conn: Connection | None = None) -> Withdrawal: ...
+    def withdrawal(self, refutation_id: int) -> Withdrawal | None: ...
     def list_refutations(self, query: str | None = None, limit: int = 20, offset: int = 0) -> tuple[list[Refutation], int]: ...
     def media_hashes(self, kind: str, after_id: int = 0) -> list[HashRow]: ...
     def refutation_generation(self) -> int: ...
@@ -215,10 +243,13 @@ class SQLStorage:
         return self.connect().execute(sql, (after_id, sha256) if sha256 else (after_id,)).fetchone() is not None
 
     def add_record(self, sha256: str, media_type: str, label: str, source_url: str | None = None,
-                   page_url: str | None = None, cached: bool = False, conn: Connection | None = None) -> int:
+                   page_url: str | None = None, cached: bool = False, conn: Connection | None = None,
+                   client: str | None = None) -> int:
+        """One identification record; `client` names the API key the request came with (a team server)."""
         cur = (conn or self.connect()).execute(
-            "INSERT INTO records (time, sha256, media_type, label, source_url, page_url, cached) VALUES (?,?,?,?,?,?,?)"
-            " RETURNING id", (time.time(), sha256, media_type, label, source_url, page_url, int(cached)))
+            "INSERT INTO records (time, sha256, media_type, label, source_url, page_url, cached, client)"
+            " VALUES (?,?,?,?,?,?,?,?) RETURNING id",
+            (time.time(), sha256, media_type, label, source_url, page_url, int(cached), client))
         return int(cur.fetchone()[0])
 
     def records(self, sha256: str | None = None, limit: int = 100) -> list[Record]:
@@ -294,8 +325,10 @@ class SQLStorage:
         row = self.connect().execute("SELECT * FROM refutations WHERE id = ?", (refutation_id,)).fetchone()
         return _refutation(row) if row is not None else None
 
-    def refuted_media(self, refutation_id: int | None = None, sha256: str | None = None) -> list[RefutedMedia]:
-        where, args = [], []
+    def refuted_media(self, refutation_id: int | None = None, sha256: str | None = None,
+                      include_withdrawn: bool = False) -> list[RefutedMedia]:
+        """Refuted media, in id order; those of withdrawn refutations only with `include_withdrawn` (display)."""
+        where, args = [] if include_withdrawn else [_NOT_WITHDRAWN], []
         if refutation_id is not None:
             where.append("refutation_id = ?")
             args.append(refutation_id)
@@ -305,10 +338,45 @@ class SQLStorage:
         sql = "SELECT * FROM refuted_media" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
         return [_refuted_media(r) for r in self.connect().execute(sql, args)]
 
-    def refuted_media_by_id(self, media_id: int) -> RefutedMedia | None:
-        """One refuted media item by its id."""
-        row = self.connect().execute("SELECT * FROM refuted_media WHERE id = ?", (media_id,)).fetchone()
+    def refuted_media_by_id(self, media_id: int, include_withdrawn: bool = False) -> RefutedMedia | None:
+        """One refuted media item by its id (None for a withdrawn refutation's unless `include_withdrawn`)."""
+        sql = "SELECT * FROM refuted_media WHERE id = ?" + ("" if include_withdrawn else " AND " + _NOT_WITHDRAWN)
+        row = self.connect().execute(sql, (media_id,)).fetchone()
         return _refuted_media(row) if row is not None else None
+
+    def withdraw_refutation(self, refutation_id: int, reason: str, actor: str,
+                            conn: Connection | None = None) -> Withdrawal:
+        """Withdraw a refutation: an append-only tombstone (who, when, why); the refutation row stays.
+
+        From then on its media no longer match (refuted_media, refuted_media_by_id and media_hashes skip it), and
+        cached verdicts are dropped, since any of them may have matched it (withdrawals are rare; additions, which
+        are frequent, revalidate instead). With `conn`, the caller's transaction is used, so an audit entry can
+        commit with it.
+
+        Raises:
+            RefutationNotFound: no such refutation.
+            RefutationAlreadyWithdrawn: it was withdrawn before.
+            TextContainsNul: the reason holds NUL.
+        """
+        if conn is None:
+            with self.transaction() as own:
+                return self.withdraw_refutation(refutation_id, reason, actor, conn=own)
+        if conn.execute("SELECT 1 FROM refutations WHERE id = ?", (refutation_id,)).fetchone() is None:
+            raise RefutationNotFound(f"no refutation {refutation_id}")
+        if conn.execute("SELECT 1 FROM refutation_withdrawals WHERE refutation_id = ?",
+                        (refutation_id,)).fetchone() is not None:
+            raise RefutationAlreadyWithdrawn(f"refutation {refutation_id} was already withdrawn")
+        withdrawal = Withdrawal(refutation_id, reason, actor, time.time())
+        conn.execute("INSERT INTO refutation_withdrawals (refutation_id, reason, actor, time) VALUES (?, ?, ?, ?)",
+                     (withdrawal.refutation_id, withdrawal.reason, withdrawal.actor, withdrawal.time))
+        conn.execute("DELETE FROM verdicts")
+        return withdrawal
+
+    def withdrawal(self, refutation_id: int) -> Withdrawal | None:
+        """The tombstone of a withdrawn refutation, or None while it stands."""
+        row = self.connect().execute("SELECT * FROM refutation_withdrawals WHERE refutation_id = ?",
+                                     (refutation_id,)).fetchone()
+        return Withdrawal(int(row["refutation_id"]), row["reason"], row["actor"], float(row["time"])) if row else None
 
     def list_refutations(self, query: str | None = None, limit: int = 20,
                          offset: int = 0) -> tuple[list[Refutation], int]:
@@ -328,8 +396,8 @@ class SQLStorage:
     def media_hashes(self, kind: str, after_id: int = 0) -> list[HashRow]:
         """Stored hashes of one kind with row id above `after_id`, in id order (the matcher's incremental load)."""
         rows = self.connect().execute(
-            "SELECT id, media_id, refutation_id, region, hash FROM media_hashes WHERE kind = ? AND id > ? ORDER BY id",
-            (kind, after_id))
+            "SELECT id, media_id, refutation_id, region, hash FROM media_hashes WHERE kind = ? AND id > ? AND "
+            + _NOT_WITHDRAWN + " ORDER BY id", (kind, after_id))
         return [HashRow(*r) for r in rows]
 
     def refutation_generation(self) -> int:

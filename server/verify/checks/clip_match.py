@@ -182,7 +182,8 @@ class ClipIndex:
         connect = getattr(self.storage, "connect", None)
         if connect is None:
             return None
-        return tuple(connect().execute("SELECT COUNT(*), MAX(id) FROM refuted_media").fetchone())
+        return tuple(connect().execute("SELECT COUNT(*), MAX(id), (SELECT COUNT(*) FROM refutation_withdrawals)"
+                                       " FROM refuted_media").fetchone())  # a withdrawal reloads too
 
     def references(self) -> list[Reference]:
         with self._lock:
