@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
             print(f"revoked the key of {args.name}")
         else:
             print(f"keys are {'required' if keys_required(config) else 'not required'} on this server "
-                  f"(VERIFY_HOST={config['HOST']}, VERIFY_REQUIRE_KEYS={config['REQUIRE_KEYS']})")
+                  f"(VERIFY_HOST={config['HOST']}, VERIFY_REQUIRE_KEYS={str(config['REQUIRE_KEYS']).lower()})")
             for k in keys.all():
                 print(f"{k.name}\t{k.prefix}...\t{'revoked ' + _when(k.revoked) if k.revoked else 'active'}\t"
                       f"last used {_when(k.last_used)}\t{k.rate_limit or config['KEY_RATE_LIMIT']}")

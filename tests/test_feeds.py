@@ -87,7 +87,8 @@ def site() -> Iterator[Site]:
                 return
             self.send_response(route.status)
             self.send_header("Content-Type", route.content_type)
-            self.send_header("Content-Length", str(route.declared_length or len(route.body)))
+            if route.declared_length != -1:  # -1: no Content-Length, the body ends when the connection closes
+                self.send_header("Content-Length", str(route.declared_length or len(route.body)))
             if route.etag:
                 self.send_header("ETag", route.etag)
             self.end_headers()
@@ -188,7 +189,7 @@ def test_feed_broken_huge_slow_record_error_change_nothing(tmp_path: Path, site:
         "not json": Route(b"{not json", content_type="application/json"),
         "huge": Route(b"[" + b" " * 200_000 + b"]", content_type="application/json"),
         "huge, undeclared": Route(b"[" + b" " * 200_000 + b"]", content_type="application/json",
-                                  declared_length=None),
+                                  declared_length=-1),
         "slow": Route(b"[]", content_type="application/json", delay_s=3),
         "empty now": Route(b"[]", content_type="application/json"),
     }
