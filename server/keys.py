@@ -22,7 +22,7 @@ from .storage import SQLStorage
 
 HEADER = "X-Verity-Key"
 PREFIX = "vk_"
-_LOOPBACK = ("127.0.0.1", "::1", "localhost", "")
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")  # an empty host binds every interface: not loopback
 
 
 class ApiKeyError(ValueError):

@@ -28,6 +28,8 @@ from server.refutations.feeds import FeedScheduler, FeedStore, FeedSync, parse_e
 from server.verify.media import load_media
 from server.verify.types import Limits
 
+ENGINES = ("sqlite", "postgresql")  # the tests that take `database_url` run on both storage engines
+
 ORIGINALS = FIXTURES / "refutation" / "originals"
 VARIANTS = FIXTURES / "refutation" / "variants"
 IMAGE_A = "budgie_oakland-zoo-otters.jpg"
@@ -144,8 +146,8 @@ def _audit(app: Any, kind: str) -> list[Any]:
 
 # --- feeds --------------------------------------------------------------------------------------------------------------
 
-def test_feed_sync_add_update_retract_audited(tmp_path: Path, site: Site) -> None:
-    app = _app(tmp_path)
+def test_feed_sync_add_update_retract_audited(tmp_path: Path, site: Site, database_url: str) -> None:
+    app = _app(tmp_path, DATABASE_URL=database_url)
     url = site.json("/feed.json", [_review(site, "a", IMAGE_A), _review(site, "b", IMAGE_B)])
     FeedStore(app.extensions["verify"].storage).add("desk", url, parse_every("6h"))
 
@@ -235,8 +237,8 @@ def test_feed_private_address_refused_without_allow_private(tmp_path: Path, site
     assert result.errors and "private" in result.errors[0] and site.requests == []
 
 
-def test_feed_scheduler_one_lease_holder_syncs_due_feeds(tmp_path: Path, site: Site) -> None:
-    app = _app(tmp_path)
+def test_feed_scheduler_one_lease_holder_syncs_due_feeds(tmp_path: Path, site: Site, database_url: str) -> None:
+    app = _app(tmp_path, DATABASE_URL=database_url)
     state = app.extensions["verify"]
     FeedStore(state.storage).add("desk", site.json("/feed.json", [_review(site, "a", IMAGE_A)]), 3600)
     first, second = (FeedScheduler(FeedSync.from_state(state, app.config)) for _ in range(2))
@@ -366,8 +368,8 @@ def test_hash_bank_import_bad_hash_nothing_stored(tmp_path: Path) -> None:
 
 # --- client keys ----------------------------------------------------------------------------------------------------
 
-def test_keys_missing_wrong_revoked_401_named_in_audit_and_records(tmp_path: Path) -> None:
-    app = _app(tmp_path, REQUIRE_KEYS="true", KEY_RATE_LIMIT="1000 per minute")
+def test_keys_missing_wrong_revoked_401_named_in_audit_and_records(tmp_path: Path, database_url: str) -> None:
+    app = _app(tmp_path, REQUIRE_KEYS="true", KEY_RATE_LIMIT="1000 per minute", DATABASE_URL=database_url)
     client = app.test_client()
     keys = ApiKeys(app.extensions["verify"].storage)
     _, alice = keys.add("alice", actor="test")
@@ -407,6 +409,7 @@ def test_keys_required_beyond_loopback_unless_disabled() -> None:
     assert not keys_required({"HOST": "127.0.0.1", "REQUIRE_KEYS": "auto"})
     assert not keys_required({"HOST": "::1", "REQUIRE_KEYS": "auto"})
     assert keys_required({"HOST": "0.0.0.0", "REQUIRE_KEYS": "auto"})
+    assert keys_required({"HOST": "", "REQUIRE_KEYS": "auto"})
     assert not keys_required({"HOST": "0.0.0.0", "REQUIRE_KEYS": "false"})
     assert keys_required({"HOST": "127.0.0.1", "REQUIRE_KEYS": "true"})
 
