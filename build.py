@@ -10,6 +10,9 @@
     python3 build.py audit verify | export --since DATE [--out DIR] | prune [--days N]   the hash-chained audit log
     python3 build.py models [--verify|--eval|--calibrate|--train-speech]  model files vs models/manifest.json; metrics; fit the speech head
     python3 build.py claims import FILE.jsonld [--media DIR] | claims export [--out FILE]   ClaimReview/MediaReview
+    python3 build.py feeds add URL [--name NAME] [--every 6h] | list | remove NAME | sync [NAME]   fact-check feeds
+    python3 build.py keys add NAME | list | revoke NAME   client API keys for a team server
+    python3 build.py hashes export|import --format te|hma   the refutation hash bank for HMA / ThreatExchange
     python3 build.py extension [--no-lint]   build dist/chromium, dist/firefox and their zips; web-ext lint the Firefox build
     python3 build.py fuzz --minutes N [--target image|av|claims]   atheris fuzzing of decode -> checks and the JSON-LD import
 
@@ -43,6 +46,9 @@ COMMANDS: dict[str, str] = {
     "audit": "buildtasks.audit:main",
     "models": "buildtasks.models:main",
     "claims": "buildtasks.claims:main",
+    "feeds": "buildtasks.feeds:main",
+    "keys": "buildtasks.keys:main",
+    "hashes": "buildtasks.hashes:main",
     "extension": "buildtasks.extension:main",
     "fuzz": "buildtasks.fuzz:main",
 }

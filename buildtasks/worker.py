@@ -38,5 +38,9 @@ def main(argv: list[str]) -> int:
     app = create_app()
     print(f"Verity worker on {app.extensions['verify_jobs'].queue.name} (data in {os.path.abspath(config['DATA_DIR'])})",
           flush=True)
+    from server.refutations.feeds import flag, start_scheduler
+
+    if flag(config["FEED_SYNC"]) and not args.burst:
+        start_scheduler(app)  # feeds sync here when a queue is configured (the API processes then leave them)
     work(app, burst=args.burst, max_jobs=args.max_jobs)
     return 0

@@ -143,4 +143,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     reports.init_app(app)
     jobs.init_app(app, state)
     security.init_app(app)  # last: CORS, headers and rate limits over every blueprint
+    from .refutations.feeds import flag, start_scheduler
+
+    if flag(app.config["FEED_SYNC"]) and not app.testing and not str(app.config.get("JOB_QUEUE") or "").strip():
+        start_scheduler(app)  # with a job queue, `build.py worker` syncs the feeds instead
     return app

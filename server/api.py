@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from . import jobs
 from .errors import Problem, problem_page
+from .security import request_key
 from .verify import CHECKS, DESCRIPTIONS
 from .verify.media import load_media
 from .verify.types import MediaKind
@@ -72,7 +73,9 @@ def verify_media() -> Response:
                 if probe is not None and jobs.should_queue(media, probe, current_app.config):
                     return jobs.submit_response(media, source_url, page_url)
             body = service.compute(media, found.generation)
-    service.record(media, body, cached=found.body is not None, source_url=source_url, page_url=page_url, actor="api")
+    key = request_key()
+    service.record(media, body, cached=found.body is not None, source_url=source_url, page_url=page_url,
+                   actor=f"key:{key}" if key else "api", client=key)
     response = jsonify(body)
     response.headers["X-Verity-Cache"] = "hit" if found.body is not None else "miss"
     return response
@@ -109,6 +112,13 @@ def problem_type(slug: str) -> Response:
     """The page a problem's `type` URI points to: what the problem means and what to do."""
     text, status = problem_page(slug)
     return Response(text, status=status, mimetype="text/html")
+
+
+@bp.get("/keys/me")
+def key_status() -> Response:
+    """Whether the X-Verity-Key sent works (the extension's options page asks): its name, and whether this server
+    requires keys. A wrong or revoked key is 401 before this view runs (server/security.py)."""
+    return jsonify({"key": request_key(), "required": bool(current_app.config.get("VERITY_KEYS_REQUIRED"))})
 
 
 @bp.get("/health")

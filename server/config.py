@@ -64,6 +64,16 @@ VERIFY_JOB_MAX_QUEUED_PER_CLIENT  jobs one client may have queued or running at 
 VERIFY_JOB_RETENTION_DAYS  finished job rows (and any media left) are pruned after this many days       7
 VERIFY_JOB_QUEUE       who runs jobs: empty or "inline" = a thread in each API process; redis://host:port/db = RQ on
                        that Redis, run by `build.py worker` processes sharing DATA_DIR/jobs (docs/deploy.md)  (inline)
+VERIFY_FEED_SYNC       sync fact-check feeds on schedule (`build.py feeds`) in a daemon thread of the API process (or of
+                       `build.py worker` when VERIFY_JOB_QUEUE is set); one process at a time holds the lease  true
+VERIFY_FEED_MAX_MB     largest feed document or page, in MB                          20
+VERIFY_FEED_TIMEOUT_S  total time limit of one feed download, in seconds             60
+VERIFY_FEED_MAX_ITEMS  most reviews one feed may hold (the rest are ignored, with an error on the feed)  5000
+VERIFY_REQUIRE_KEYS    client API keys (`build.py keys add NAME`, sent as X-Verity-Key) for every /v1 route:
+                       "auto" = required when VERIFY_HOST is not loopback (127.0.0.1, ::1, localhost), "true", or
+                       "false" (explicitly open; say why in your deployment notes)    auto
+VERIFY_KEY_RATE_LIMIT  requests one key may make to /v1 (per key; `keys add --rate` overrides it per person)
+                                                                                      "600 per minute"
 """
 
 DATA_DIR = "./data"
@@ -114,3 +124,9 @@ REPORT_CLIENT_QUOTA_MB = 200.0
 JOB_MAX_QUEUED = 200
 JOB_MAX_QUEUED_PER_CLIENT = 5
 JOB_RETENTION_DAYS = 7.0
+FEED_SYNC = True
+FEED_MAX_MB = 20.0
+FEED_TIMEOUT_S = 60.0
+FEED_MAX_ITEMS = 5000
+REQUIRE_KEYS = "auto"
+KEY_RATE_LIMIT = "600 per minute"

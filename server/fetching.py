@@ -13,6 +13,8 @@ Why each rule:
   second cannot hold a download open; a watchdog shuts the socket at the deadline.
 - A byte bound, checked against Content-Length and again while reading.
 - No cookies are sent or kept; no credentials, no proxy environment variables.
+- Extra request headers (a feed's conditional GET validators, a Verity key) go only to the origin first asked: a
+  redirect to another host does not carry them. A 304 answer to a conditional request is returned, not raised.
 
 Errors are a FetchError hierarchy whose messages are plain sentences; errors.py maps them to problem+json and the
 CLI prints them as they are.
@@ -113,6 +115,7 @@ class Fetched:
     content_type: str
     data: bytes
     redirects: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # the response's, names lower-case
 
 
 def policy_from_config(config: dict[str, Any], deadline_s: float | None = None,
@@ -220,12 +223,13 @@ def _check_url(url: str, policy: FetchPolicy, deadline: _Deadline,
 
 
 def fetch(url: str, policy: FetchPolicy, progress: Progress | None = None,
-          resolver: Resolver = _system_resolver) -> Fetched:
+          resolver: Resolver = _system_resolver, headers: dict[str, str] | None = None) -> Fetched:
     """Download `url` within `policy`.
 
     Args:
         progress: called as progress(bytes_received, total_or_None) while the body is read.
         resolver: host, port -> IP addresses (the system resolver; a parameter so a caller can pin DNS).
+        headers: extra request headers, sent to the first URL's origin only (If-None-Match, If-Modified-Since, ...).
 
     Raises:
         FetchRefused: not http(s), or a (redirect) target on a local/private address.
@@ -238,11 +242,17 @@ def fetch(url: str, policy: FetchPolicy, progress: Progress | None = None,
     deadline = _Deadline(policy.deadline_s)
     seen: list[str] = []
     current = url
+    origin = _origin(url)
+    conditional = bool(headers) and any(k.lower() in ("if-none-match", "if-modified-since") for k in headers or {})
     while True:
         scheme, host, port, path, address = _check_url(current, policy, deadline, resolver)
-        status, headers, data = _one_request(current, scheme, host, port, path, address, policy, deadline, progress)
-        if status in _REDIRECTS and headers.get("location"):
-            target = urljoin(current, headers["location"].strip())
+        extra = headers if headers and _origin(current) == origin else None
+        status, answer, data = _one_request(current, scheme, host, port, path, address, policy, deadline, progress,
+                                            extra)
+        if status == 304 and conditional and extra:
+            return Fetched(current, status, answer.get("content-type", ""), b"", seen, answer)
+        if status in _REDIRECTS and answer.get("location"):
+            target = urljoin(current, answer["location"].strip())
             seen.append(current)
             if target in seen:
                 raise TooManyRedirects(url, f"{url} redirects in a loop.")
@@ -254,11 +264,20 @@ def fetch(url: str, policy: FetchPolicy, progress: Progress | None = None,
             raise FetchHTTPError(current, f"The server answered {status} for {current}.", status)
         if status != 200 and status not in (203,):
             raise FetchHTTPError(current, f"The server answered {status} for {current}, not the file.", status)
-        return Fetched(current, status, headers.get("content-type", ""), data, seen)
+        return Fetched(current, status, answer.get("content-type", ""), data, seen, answer)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return "", "", None
 
 
 def _one_request(url: str, scheme: str, host: str, port: int, path: str, address: str, policy: FetchPolicy,
-                 deadline: _Deadline, progress: Progress | None) -> tuple[int, dict[str, str], bytes]:
+                 deadline: _Deadline, progress: Progress | None,
+                 extra: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     cls = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
     conn: _PinnedHTTPConnection | _PinnedHTTPSConnection = cls(host, port, address, timeout=deadline.left(url))
     # The watchdog closes the socket at the deadline, so a read blocked on a trickling server returns at once.
@@ -282,6 +301,9 @@ def _one_request(url: str, scheme: str, host: str, port: int, path: str, address
         conn.putheader("User-Agent", policy.user_agent)
         conn.putheader("Accept", policy.accept)
         conn.putheader("Accept-Encoding", "identity")
+        for name, value in (extra or {}).items():
+            if name.lower() not in ("host", "cookie", "accept-encoding") and "\n" not in value and "\r" not in value:
+                conn.putheader(name, value)
         conn.endheaders()
         response = conn.getresponse()
         headers = {k.lower(): v for k, v in response.getheaders()}

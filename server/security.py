@@ -22,6 +22,11 @@ A local install (HOST a loopback address, as `build.py run` binds by default) gi
 LOCAL_API_RATE_LIMIT and LOCAL_VERIFY_RATE_LIMIT instead, sized for a busy feed page: there the only loopback client is
 the user's own browser. A server bound elsewhere keeps the ordinary limits for loopback too (a reverse proxy on the
 same host would otherwise make every client look local).
+
+Client API keys (server/keys.py): with VERIFY_REQUIRE_KEYS in force (by default whenever VERIFY_HOST is not loopback)
+every /v1 route but /v1/health needs a live `X-Verity-Key` (401 `api-key-required`); a key that is sent is always
+checked (401 `api-key-invalid` when unknown or revoked). The check runs before the rate limiter, which then also
+counts each key on its own (VERIFY_KEY_RATE_LIMIT, or the key's own rate).
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, g, request
 from flask_cors import CORS
+
+from .errors import Problem
 
 DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'"
 
@@ -75,8 +82,36 @@ def _limit(app: Flask, key: str) -> str | Callable[[], str]:
     return lambda: local if is_loopback(request.remote_addr) else default
 
 
+def request_key() -> str | None:
+    """The name of the API key this request came with, or None."""
+    key = g.get("verity_key")
+    return key.name if key is not None else None
+
+
+def _authenticate() -> None:
+    if request.method == "OPTIONS" or not request.path.startswith("/v1/") or request.path == "/v1/health":
+        return
+    given = request.headers.get("X-Verity-Key", "").strip()
+    if given:
+        found = current_app.extensions["verity_keys"].check(given)
+        if found is None:
+            raise Problem(401, "api-key-invalid", "Invalid API key",
+                          "The X-Verity-Key sent is unknown or has been revoked; ask the server's admin for a key.")
+        g.verity_key = found
+    elif current_app.config["VERITY_KEYS_REQUIRED"]:
+        raise Problem(401, "api-key-required", "API key required",
+                      "This server requires a client key: send it as the X-Verity-Key header (the extension's "
+                      "options take it).")
+
+
 def init_app(app: Flask) -> None:
     """Call after every blueprint is registered (create_app does)."""
+    from .keys import ApiKeys, keys_required
+
+    app.extensions["verity_keys"] = ApiKeys(app.extensions["verify"].storage, app.extensions.get("verity_audit"))
+    app.config["VERITY_KEYS_REQUIRED"] = keys_required(app.config)
+    # First of all before_request functions: the rate limiter (registered earlier) must already know the key.
+    app.before_request_funcs.setdefault(None, []).insert(0, _authenticate)
     origins = cors_origins(app.config.get("CORS_ORIGINS"))
     if origins:
         CORS(app, resources={r"/v1/*": {"origins": origins}}, supports_credentials=False,
@@ -91,6 +126,8 @@ def init_app(app: Flask) -> None:
     for name in ("api", "refutations", "jobs", "reports", "review"):
         if name in app.blueprints:
             limiter.limit(api_limit)(app.blueprints[name])
+            limiter.limit(_key_limit(str(app.config["KEY_RATE_LIMIT"])), key_func=_key_bucket,
+                          exempt_when=lambda: g.get("verity_key") is None)(app.blueprints[name])
     verify_view = app.view_functions.get("api.verify_media")
     if verify_view is not None:
         # in addition to the blueprint's limit, not instead of it; flask-limiter checks it in the wrapper it returns
@@ -180,3 +217,14 @@ def rate_limit_key(remote_addr: str | None) -> str:
 def client_key() -> str:
     """flask-limiter's key function: the request's client, as `rate_limit_key` buckets it."""
     return rate_limit_key(request.remote_addr)
+
+
+def _key_limit(default: str) -> Any:
+    """The limit of the request's key: its own rate, else VERIFY_KEY_RATE_LIMIT."""
+    return lambda: (g.verity_key.rate_limit if g.get("verity_key") is not None and g.verity_key.rate_limit
+                    else default)
+
+
+def _key_bucket() -> str:
+    key = g.get("verity_key")
+    return f"verity-key:{key.id}" if key is not None else "verity-key:none"

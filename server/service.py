@@ -97,12 +97,12 @@ class VerificationService:
         return body
 
     def record(self, media: Media, body: dict[str, Any], *, cached: bool, source_url: str | None,
-               page_url: str | None, actor: str) -> None:
+               page_url: str | None, actor: str, client: str | None = None) -> None:
         """The identification record and its audit entry, committed together (without waiting for fsync: see
-        SQLStorage.transaction)."""
+        SQLStorage.transaction). `client` names the API key the request came with (server/keys.py)."""
         with self.storage.transaction(durable=False) as conn:
             self.storage.add_record(media.sha256, body["media_type"], body["verdict"]["label"], source_url, page_url,
-                                    cached, conn=conn)
+                                    cached, conn=conn, client=client)
             self.audit.append("verification", actor, f"sha256:{media.sha256}",
                               {"label": body["verdict"]["label"], "cached": cached}, conn=conn)
 

@@ -4,6 +4,8 @@
  * Bounded concurrency, a size cap, retries with backoff on 429/503, one result per URL per session.
  * Errors come back as ApiProblem carrying an RFC 9457-shaped `problem` (the server's own when it sent one).
  * `fetch`, `subtle`, `sleep` are injected so node --test can drive it with a fake server.
+ * A team server's client key (storage.local "apiKey", set on the options page; local, so it never syncs to other
+ * devices) goes with every API request as X-Verity-Key, never with the page media the client downloads.
  */
 
 export const DEFAULTS = Object.freeze({
@@ -66,6 +68,22 @@ export function createLimiter(limit) {
   };
 }
 
+export const KEY_HEADER = 'X-Verity-Key';
+export const KEY_STORAGE = 'apiKey';
+
+// The stored key, kept current from storage.local (the options page writes it), read by every request.
+let storedKey = '';
+(function watchStoredKey() {
+  const ext = globalThis.browser && globalThis.browser.runtime ? globalThis.browser : globalThis.chrome;
+  if (!ext || !ext.storage || !ext.storage.local) return; // node --test: keys are injected with getApiKey
+  Promise.resolve(ext.storage.local.get({ [KEY_STORAGE]: '' })).then((got) => {
+    storedKey = String((got && got[KEY_STORAGE]) || '');
+  }, () => {});
+  ext.storage.onChanged.addListener((changes, area) => {
+    if (area === 'local' && changes[KEY_STORAGE]) storedKey = String(changes[KEY_STORAGE].newValue || '');
+  });
+})();
+
 function trimSlash(url) {
   return String(url).replace(/\/+$/, '');
 }
@@ -103,6 +121,7 @@ export function createApiClient(options) {
   const now = opts.now || (() => Date.now());
   const cache = new Map(); // url -> {promise, at}: successful (or in-flight) results only
   const serverUrl = () => trimSlash(opts.getServerUrl());
+  const apiKey = () => String((opts.getApiKey ? opts.getApiKey() : storedKey) || '').trim();
   const onProgress = opts.onProgress || (() => {});
 
   /** One API request with a timeout and retries on 429/503 (Retry-After honoured, capped). */
@@ -113,7 +132,11 @@ export function createApiClient(options) {
       const timer = setTimeout(() => controller.abort(), timeoutMs);
       let response;
       try {
-        response = await doFetch(base + path, { ...init, signal: controller.signal, credentials: 'omit' });
+        const key = apiKey();
+        const headers = key ? { ...(init.headers || {}), [KEY_HEADER]: key } : init.headers;
+        response = await doFetch(base + path, {
+          ...init, ...(headers ? { headers } : {}), signal: controller.signal, credentials: 'omit',
+        });
       } catch (err) {
         const timedOut = controller.signal.aborted;
         throw new ApiProblem({
@@ -283,11 +306,25 @@ export function createApiClient(options) {
     return promise;
   }
 
-  /** GET /v1/health: {reachable: true, pipeline} or an ApiProblem. */
+  /**
+   * GET /v1/health, then GET /v1/keys/me: {reachable: true, pipeline, key: {ok, name, required} | {ok: false,
+   * problem}} or an ApiProblem when the server is unreachable. `key` tells the options page whether the key works.
+   */
   async function health() {
-    const response = await api('/v1/health', { method: 'GET' }, Math.min(opts.timeoutMs, 5000));
+    const timeout = Math.min(opts.timeoutMs, 5000);
+    const response = await api('/v1/health', { method: 'GET' }, timeout);
     if (!response.ok) throw new ApiProblem(await problemFrom(response));
-    return { reachable: true, serverUrl: serverUrl(), ...(await response.json()) };
+    const body = { reachable: true, serverUrl: serverUrl(), ...(await response.json()) };
+    const me = await api('/v1/keys/me', { method: 'GET' }, timeout);
+    if (me.ok) {
+      const info = await me.json();
+      body.key = { ok: true, name: info.key || null, required: Boolean(info.required) };
+    } else if (me.status === 404) {
+      body.key = { ok: true, name: null, required: false }; // a server without keys
+    } else {
+      body.key = { ok: false, problem: await problemFrom(me) };
+    }
+    return body;
   }
 
   /**

@@ -10,6 +10,36 @@
   I.localize(document);
 
   $('serverUrl').value = settings.serverUrl;
+  // The client key lives in storage.local (this device only); the API client reads it from there (api-client.js).
+  const ext = M.extensionApi();
+  $('apiKey').value = (await ext.storage.local.get({ apiKey: '' })).apiKey || '';
+
+  /** Ask the server (through the service worker) whether it is reachable and whether the key works. */
+  async function showKeyStatus() {
+    const line = $('keyStatus');
+    line.className = 'pending';
+    let status;
+    try {
+      status = await M.request('get-server-status', {});
+    } catch (err) {
+      status = { reachable: false, problem: err.problem || { title: String(err) } };
+    }
+    const key = status.key;
+    if (!status.reachable) {
+      line.className = 'error';
+      line.textContent = I.t('optKeyUnreachable', (status.problem && (status.problem.detail || status.problem.title)) || '');
+    } else if (key && key.ok && key.name) {
+      line.className = 'ok';
+      line.textContent = I.t('optKeyWorks', key.name);
+    } else if (key && key.ok) {
+      line.className = key.required ? 'error' : 'ok';
+      line.textContent = I.t(key.required ? 'optKeyNeeded' : 'optKeyNotNeeded');
+    } else {
+      line.className = 'error';
+      line.textContent = I.t('optKeyRefused', (key && key.problem && (key.problem.detail || key.problem.title)) || '');
+    }
+    line.dataset.state = line.className;
+  }
   $('autoCheck').checked = settings.autoCheck;
   $('language').value = settings.language;
   for (const label of M.SHOWABLE) {
@@ -35,12 +65,15 @@
     const status = $('status');
     try {
       await M.request('set-settings', { settings: patch });
+      await ext.storage.local.set({ apiKey: $('apiKey').value.trim() });
       status.className = '';
       status.textContent = I.t('optSaved');
+      await showKeyStatus();
     } catch (err) {
       status.className = 'error';
       status.textContent = I.t('optInvalid', (err.problem && err.problem.detail) || String(err));
     }
   });
   document.body.dataset.ready = 'true';
+  showKeyStatus();
 })();

@@ -13,6 +13,7 @@ from .ingest import IngestError, MediaSource
 
 from .. import jsonio
 from ..errors import Problem
+from ..security import request_key
 from ..storage import Refutation, RefutedMedia
 from ..verify.refutation_index import RefutationMatcher
 
@@ -78,6 +79,31 @@ def list_refutations() -> Response:
     per_page = _int_arg("per_page", 20, 1, MAX_PER_PAGE)
     items, total = _state().storage.list_refutations(query, per_page, (page - 1) * per_page)
     return jsonify({"items": [_full_json(r) for r in items], "total": total, "page": page, "per_page": per_page})
+
+
+@bp.get("/export")
+def export_refutations() -> Response:
+    """The standing refutations as a paged schema.org DataFeed with each media item's hashes (server/refutations/
+    exchange.py): another Verity subscribes to it as a feed and matches without downloading media. Oldest first;
+    `Link: rel="next"` names the next page; the ETag changes whenever a refutation is added or withdrawn."""
+    from .exchange import bank_version, etag_for, export_page
+
+    page = _int_arg("page", 1, 1, 1_000_000)
+    per_page = _int_arg("per_page", MAX_PER_PAGE, 1, MAX_PER_PAGE)
+    storage = _state().storage
+    etag = etag_for(bank_version(storage), page, per_page)
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        response = Response(status=304)
+        response.headers["ETag"] = etag
+        return response
+    body, total = export_page(storage, page, per_page)
+    response = jsonify(body)
+    response.mimetype = "application/ld+json"
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = "no-cache"
+    if page * per_page < total:
+        response.headers["Link"] = f'</v1/refutations/export?page={page + 1}&per_page={per_page}>; rel="next"'
+    return response
 
 
 @bp.get("/<int:refutation_id>")
@@ -173,7 +199,9 @@ def add_refutation() -> Response:
         media = state.ingest.describe([MediaSource(data) for data in uploads])
     except (ClaimsError, IngestError) as exc:
         raise Problem(400, "invalid-refutation", "Invalid refutation", str(exc)) from None
-    rid = state.ingest.add([(refutation, media)], source="api", actor="api:refutation-token")[0]
+    key = request_key()
+    rid = state.ingest.add([(refutation, media)], source="api",
+                           actor="api:refutation-token" + (f"+key:{key}" if key else ""))[0]
     stored = state.storage.get_refutation(rid)
     assert stored is not None
     response = jsonify(_full_json(stored))

@@ -11,7 +11,8 @@ and the refutation, its media, its hashes and an audit entry commit in one trans
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..audit import AuditLog
-from ..storage import Connection, Refutation, RefutedMedia, SQLStorage
+from ..storage import Connection, Refutation, RefutedMedia, SQLStorage, Withdrawal
 from ..verify.image_hashing import bits_to_bytes, pdq_hex
 from ..verify.media import load_media
 from ..verify.refutation_index import RefutationMatcher, describe_original
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 
 class IngestError(ValueError):
     """A refutation's media cannot be read (nothing was stored); the message names the item and the field."""
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_MEDIA_TYPES = ("image", "video", "audio")
+_MAX_HASHES = 20_000  # per kind and media item: a long clip's keyframes, far below what a hostile feed could send
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,71 @@ class RefutationIngest:
             self.matcher.store_file(source.data, item.stored_name or item.sha256)
             out.append(replace(item, content_url=source.content_url))
         return out
+
+    def describe_hashes(self, items: Iterable[Mapping[str, Any]], label: str = "refutation") -> list[RefutedMedia]:
+        """Media known only by precomputed hashes (another Verity's export, an HMA/ThreatExchange hash bank): each
+        item is validated to the shapes `describe` produces, so the matcher reads them like its own. Nothing is
+        downloaded; such media match by sha256 and by PDQ (without the geometric check, so only within the closer
+        unverified radius), and clips by their fingerprints.
+
+        Raises:
+            IngestError: an item or a hash is not in the expected format (the message names the field).
+        """
+        out = []
+        for n, item in enumerate(items):
+            where = f"{label}: media {n}"
+            if not isinstance(item, Mapping):
+                raise IngestError(f"{where}: expected an object")
+            sha256 = item.get("sha256") or ""
+            if not isinstance(sha256, str) or (sha256 and not _HEX64.fullmatch(sha256)):
+                raise IngestError(f"{where}: field sha256: expected 64 lower-case hex digits")
+            media_type = item.get("media_type")
+            if media_type not in _MEDIA_TYPES:
+                raise IngestError(f"{where}: field media_type: expected one of {', '.join(_MEDIA_TYPES)}")
+            size = [item.get(k) for k in ("width", "height")]
+            if not all(v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 < v < 1_000_000)
+                       for v in size):
+                raise IngestError(f"{where}: field width/height: expected positive integers")
+            hashes = _valid_hashes(item.get("hashes"), where)
+            if not hashes and not sha256:
+                raise IngestError(f"{where}: neither a sha256 nor a perceptual hash to match by")
+            url = item.get("content_url")
+            out.append(RefutedMedia(0, 0, sha256, str(media_type), size[0], size[1], hashes,
+                                    url if isinstance(url, str) and len(url) <= 4096 else None, None))
+        return out
+
+    def withdraw(self, refutation_id: int, reason: str, *, actor: str, source: str,
+                 conn: Connection | None = None) -> Withdrawal:
+        """Withdraw a refutation (a retracted review, an admin's decision) with its audit entry, in one transaction.
+
+        Raises:
+            RefutationNotFound, RefutationAlreadyWithdrawn: from storage.withdraw_refutation.
+        """
+        if conn is None:
+            with self.storage.transaction() as own:
+                return self.withdraw(refutation_id, reason, actor=actor, source=source, conn=own)
+        withdrawal = self.storage.withdraw_refutation(refutation_id, reason, actor, conn=conn)
+        self.audit.append("refutation_withdrawn", actor, f"refutation:{refutation_id}",
+                          {"source": source, "reason": reason[:500]}, conn=conn)
+        return withdrawal
+
+    def replace(self, old_id: int, refutation: Refutation, media: list[RefutedMedia], *, source: str,
+                actor: str, conn: Connection | None = None) -> int:
+        """An updated review: the new refutation is added and the old one withdrawn ("superseded by N"), both audited,
+        in one transaction. Why not an UPDATE in place: the matchers load hash rows incrementally by id and never
+        forget one, so a changed media list must arrive as new rows while the old ones stop matching. With `conn`
+        the caller commits, then calls `committed()`."""
+        if conn is None:
+            with self.storage.transaction() as own:
+                new_id = self.replace(old_id, refutation, media, source=source, actor=actor, conn=own)
+            self.committed()
+            return new_id
+        new_id = self.add([(replace(refutation, extra={**refutation.extra, "supersedes": old_id}), media)],
+                          source=source, actor=actor, conn=conn)[0]
+        if self.storage.withdrawal(old_id) is None:
+            self.withdraw(old_id, f"superseded by refutation {new_id} (the review was updated)", actor=actor,
+                          source=source, conn=conn)
+        return new_id
 
     def add(self, batch: list[tuple[Refutation, list[RefutedMedia]]], *, source: str, actor: str,
             conn: Connection | None = None) -> list[int]:
@@ -163,3 +234,59 @@ def _reordered_pdq(hashes: dict[str, Any]) -> dict[str, Any]:
             continue
         reordered.append({"region": "full", "hash": bits_to_bytes(bits).hex(), "quality": hashes.get("pdq_quality")})
     return {**{k: v for k, v in hashes.items() if k != "pdq_quality"}, "pdq": reordered}
+
+
+def _valid_hashes(hashes: Any, where: str) -> dict[str, Any]:
+    """Precomputed hashes in the shapes describe_original stores ("pdq" region list, "vpdq", "chromaprint").
+
+    Raises:
+        IngestError: any other kind or shape.
+    """
+    if hashes is None:
+        return {}
+    if not isinstance(hashes, Mapping):
+        raise IngestError(f"{where}: field hashes: expected an object")
+    out: dict[str, Any] = {}
+    for kind, value in hashes.items():
+        field = f"{where}: field hashes.{kind}"
+        if kind == "pdq":
+            entries = value if isinstance(value, list) else [value]
+            if not 0 < len(entries) <= _MAX_HASHES:
+                raise IngestError(f"{field}: expected 1 to {_MAX_HASHES} hashes")
+            pdq = []
+            for entry in entries:
+                entry = {"region": "full", "hash": entry} if isinstance(entry, str) else entry
+                if not isinstance(entry, Mapping) or not isinstance(entry.get("hash"), str) \
+                        or not _HEX64.fullmatch(entry["hash"].lower()):
+                    raise IngestError(f"{field}: expected PDQ as 64 hex digits")
+                region, quality = entry.get("region", "full"), entry.get("quality")
+                if not isinstance(region, str) or not 0 < len(region) <= 40:
+                    raise IngestError(f"{field}: region: expected a short name")
+                if quality is not None and (not isinstance(quality, int) or isinstance(quality, bool)
+                                            or not 0 <= quality <= 100):
+                    raise IngestError(f"{field}: quality: expected an integer 0..100")
+                pdq.append({"region": region, "hash": entry["hash"].lower(), "quality": quality})
+            out["pdq"] = pdq
+        elif kind == "vpdq":
+            if not isinstance(value, Mapping) or not isinstance(value.get("hashes"), list) \
+                    or not 0 < len(value["hashes"]) <= _MAX_HASHES \
+                    or not all(isinstance(h, str) and _HEX64.fullmatch(h) for h in value["hashes"]):
+                raise IngestError(f"{field}: expected {{hashes: [64-hex-digit frame hashes]}}")
+            n = len(value["hashes"])
+            regions, times = value.get("regions"), value.get("times")
+            if regions is not None and (not isinstance(regions, list) or len(regions) != n
+                                        or not all(isinstance(r, str) and len(r) <= 40 for r in regions)):
+                raise IngestError(f"{field}.regions: expected one short name per hash")
+            if times is not None and (not isinstance(times, list) or len(times) != n or not all(
+                    isinstance(t, int | float) and not isinstance(t, bool) and 0 <= t < 1e7 for t in times)):
+                raise IngestError(f"{field}.times: expected one time in seconds per hash")
+            out["vpdq"] = {k: list(v) for k, v in value.items() if k in ("hashes", "regions", "times") and v is not None}
+        elif kind == "chromaprint":
+            fp = value.get("fp") if isinstance(value, Mapping) else None
+            if not isinstance(fp, list) or not 0 < len(fp) <= 50 * _MAX_HASHES or not all(
+                    isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**32 for x in fp):
+                raise IngestError(f"{field}: expected {{fp: [unsigned 32-bit integers]}}")
+            out["chromaprint"] = {"fp": list(fp)}
+        else:
+            raise IngestError(f"{field}: unknown hash kind (expected pdq, vpdq or chromaprint)")
+    return out

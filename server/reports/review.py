@@ -13,6 +13,7 @@ and token is refused with 403 and changes nothing.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import secrets
@@ -207,6 +208,19 @@ def queue() -> Any:
                               media_kind=kind or None, q=q or None, sort=sort, limit=200)
     return _page("queue.html", items=items, status=status, category=category, kind=kind, sort=sort, q=q,
                  statuses=STATUSES, categories=CATEGORIES)
+
+
+@bp.get("/feeds")
+@signed_in
+def feeds() -> Any:
+    """Each fact-check feed's state: last sync, reviews, errors (server/refutations/feeds.py)."""
+    from ..refutations.feeds import FeedStore
+
+    rows = [f.to_json() for f in FeedStore(current_app.extensions["verify"].storage).all()]
+    for row in rows:
+        row["last_sync_text"] = (datetime.datetime.fromtimestamp(row["last_sync"], datetime.UTC)
+                                 .strftime("%Y-%m-%d %H:%M UTC") if row["last_sync"] else None)
+    return _page("feeds.html", feeds=rows)
 
 
 def _verdict_for(item: dict[str, Any]) -> dict[str, Any] | None:

@@ -181,7 +181,8 @@ class Storage(Protocol):
     def get_verdict(self, sha256: str, pipeline: str) -> dict[str, Any] | None: ...
     def put_verdict(self, sha256: str, pipeline: str, body: dict[str, Any]) -> None: ...
     def add_record(self, sha256: str, media_type: str, label: str, source_url: str | None = None,
-                   page_url: str | None = None, cached: bool = False, conn: Connection | None = None) -> int: ...
+                   page_url: str | None = None, cached: bool = False, conn: Connection | None = None,
+                   client: str | None = None) -> int: ...
     def records(self, sha256: str | None = None, limit: int = 100) -> list[Record]: ...
     def add_refutation(self, refutation: Refutation, media: list[RefutedMedia]) -> int: ...
     def add_refutations(self, batch: list[tuple[Refutation, list[RefutedMedia]]]) -> list[int]: ...
@@ -250,10 +251,13 @@ class SQLStorage:
         return self.connect().execute(sql, (after_id, sha256) if sha256 else (after_id,)).fetchone() is not None
 
     def add_record(self, sha256: str, media_type: str, label: str, source_url: str | None = None,
-                   page_url: str | None = None, cached: bool = False, conn: Connection | None = None) -> int:
+                   page_url: str | None = None, cached: bool = False, conn: Connection | None = None,
+                   client: str | None = None) -> int:
+        """One identification record; `client` names the API key the request came with (a team server)."""
         cur = (conn or self.connect()).execute(
-            "INSERT INTO records (time, sha256, media_type, label, source_url, page_url, cached) VALUES (?,?,?,?,?,?,?)"
-            " RETURNING id", (time.time(), sha256, media_type, label, source_url, page_url, int(cached)))
+            "INSERT INTO records (time, sha256, media_type, label, source_url, page_url, cached, client)"
+            " VALUES (?,?,?,?,?,?,?,?) RETURNING id",
+            (time.time(), sha256, media_type, label, source_url, page_url, int(cached), client))
         return int(cur.fetchone()[0])
 
     def records(self, sha256: str | None = None, limit: int = 100) -> list[Record]:

@@ -526,3 +526,30 @@ def test_chromium_check_this_frame_blob_video_one_frame_notice(chromium, verity_
     text, _ = shadow_text(page, host.get_attribute("data-verity-src"))
     assert "Only one frame of this video was checked" in text
     page.screenshot(path=str(artifacts / "chromium-frame-check-en.png"))
+
+
+def test_chromium_options_client_key_refused_then_accepted_and_sent(chromium, server_factory, artifacts: Path) -> None:
+    """A team server that requires keys: the options page says a wrong key is refused and a right one works, and the
+    service worker sends it with its API requests (the server names the key back)."""
+    from server.keys import ApiKeys
+
+    server = server_factory(REQUIRE_KEYS="true", LOAD_MODELS=False)
+    _, key = ApiKeys(server.app.extensions["verify"].storage).add("ana", actor="test")
+    ctx, ext_id = chromium()
+    page = ctx.new_page()
+    page.goto(f"chrome-extension://{ext_id}/options/options.html")
+    page.wait_for_selector("body[data-ready=true]")
+    page.fill("#serverUrl", server.url)
+    page.fill("#apiKey", "vk_wrong")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#keyStatus[data-state=error]", timeout=TIMEOUT_MS)
+    assert "Key refused" in page.inner_text("#keyStatus")
+    page.fill("#apiKey", key)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#keyStatus[data-state=ok]", timeout=TIMEOUT_MS)
+    assert page.inner_text("#keyStatus") == "Key accepted: ana."
+    page.screenshot(path=str(artifacts / "options-client-key.png"))
+    stored = page.evaluate("chrome.storage.local.get('apiKey')")
+    assert stored == {"apiKey": key}
+    status = page.evaluate("VerifyMessages.request('get-server-status', {})")
+    assert status["key"] == {"ok": True, "name": "ana", "required": True}

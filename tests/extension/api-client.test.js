@@ -255,3 +255,25 @@ test('api_client_limiter_bounds_concurrency', async () => {
   await Promise.all(Array.from({ length: 7 }, () => limiter.run(task)));
   assert.equal(peak, 2);
 });
+
+test('api_client_key_sent_to_api_never_to_media_and_health_reports_it', async () => {
+  const net = fakeFetch({
+    [`GET ${MEDIA}`]: mediaRoute,
+    [`GET ${SERVER}/v1/verdicts/${SHA}`]: () => json(200, VERDICT),
+    [`GET ${SERVER}/v1/health`]: () => json(200, { status: 'ok' }),
+    [`GET ${SERVER}/v1/keys/me`]: (init) => (init.headers['X-Verity-Key'] === 'vk_good'
+      ? json(200, { key: 'ana', required: true })
+      : json(401, { type: 'https://verity.invalid/problems/api-key-invalid', title: 'Invalid API key', status: 401 })),
+  });
+  let key = 'vk_good';
+  const { c } = client(net.fetch, { getApiKey: () => key });
+  await c.check(MEDIA);
+  const byKey = Object.fromEntries(net.calls.map((x) => [x.key, x.init.headers || {}]));
+  assert.equal(byKey[`GET ${SERVER}/v1/verdicts/${SHA}`]['X-Verity-Key'], 'vk_good');
+  assert.equal(byKey[`GET ${MEDIA}`]['X-Verity-Key'], undefined);
+  assert.deepEqual((await c.health()).key, { ok: true, name: 'ana', required: true });
+  key = 'vk_revoked';
+  const refused = (await c.health()).key;
+  assert.equal(refused.ok, false);
+  assert.equal(refused.problem.status, 401);
+});
