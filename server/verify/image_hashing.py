@@ -26,6 +26,8 @@ from PIL import Image
 
 HASH_BITS = 256
 HASH_BYTES = HASH_BITS // 8
+# THE PDQ match radius (ThreatExchange / HMA's customary threshold): images, clip keyframes and reports use it.
+PDQ_RADIUS = 31
 # PDQ is computed on a downscaled copy: 512 px is what the PDQ reference downsamples to anyway, at a tenth of the cost.
 _PDQ_SIDE = 512
 # Trimming: a pixel is "background" within this distance (max over RGB) of the edge colour.
@@ -127,14 +129,43 @@ def canonicalize(rgb: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def pdq(rgb: np.ndarray) -> tuple[bytes, int]:
-    """PDQ hash (32 bytes, big-endian bit order as in ThreatExchange hex) and its quality (0..100)."""
+    """PDQ hash (32 bytes, big-endian bit order as in ThreatExchange hex) and its quality (0..100).
+
+    The one PDQ function of the code base: image refutations, clip keyframes, reports and the benches all call it, so
+    every stored hash has the same bit order and can be compared with `hamming` and exchanged as ThreatExchange hex.
+    """
     bits, quality = pdqhash.compute(np.ascontiguousarray(_shrink(rgb, _PDQ_SIDE)))
     return bits_to_bytes(bits), int(quality)
+
+
+def pdq_hex(img: Image.Image) -> tuple[str, int]:
+    """PDQ of a Pillow image as 64 ThreatExchange hex digits, and its quality."""
+    digest, quality = pdq(to_rgb_array(img))
+    return digest.hex(), quality
 
 
 def bits_to_bytes(bits: np.ndarray) -> bytes:
     """pdqhash's 256-element bit vector -> 32 bytes in the ThreatExchange hex order (bit 255 first)."""
     return np.packbits(np.asarray(bits, dtype=np.uint8)[::-1]).tobytes()
+
+
+def from_legacy_order(packed: np.ndarray) -> np.ndarray:
+    """(n, 32) hashes packed in pdqhash's bit order (bit 0 first; clip fingerprints before version 2) -> the
+    ThreatExchange order that `pdq` returns: the same 256 bits, reversed."""
+    bits = np.unpackbits(np.asarray(packed, dtype=np.uint8).reshape(-1, 32), axis=1)
+    return np.packbits(bits[:, ::-1], axis=1)
+
+
+def hamming(a: bytes | str, b: bytes | str) -> int:
+    """Bits that differ between two PDQ hashes (32 bytes or 64 hex digits)."""
+    x = bytes.fromhex(a) if isinstance(a, str) else a
+    y = bytes.fromhex(b) if isinstance(b, str) else b
+    return (int.from_bytes(x, "big") ^ int.from_bytes(y, "big")).bit_count()
+
+
+def hamming_many(h: np.ndarray, many: np.ndarray) -> np.ndarray:
+    """Distances from one (32,) uint8 hash to each row of an (n, 32) uint8 array."""
+    return np.bitwise_count(np.bitwise_xor(many, h)).sum(axis=1)
 
 
 def _crop(rgb: np.ndarray, fx0: float, fy0: float, fx1: float, fy1: float) -> np.ndarray:
@@ -273,3 +304,166 @@ def verify_geometry(original: Keypoints, original_mirrored: Keypoints | None, qu
         if m_inliers > inliers:
             best = Geometry(m_inliers, m_matches, True)
     return best
+
+
+# --- local-feature bank: candidates that survive crops, rotation, screenshots and overlays --------------------------
+#
+# PDQ sees the picture as one block of pixels, so a copy that is a 25 % corner crop, rotated, or a screenshot where the
+# picture fills half the frame lands far from every stored region hash. ORB keypoints are local: most of them survive
+# those edits. Each stored original keeps its `BANK_FEATURES` strongest keypoints (and those of its mirror image); a
+# query's keypoints are searched among all of them (`refutation_index`), the originals that collect votes are
+# candidates, and a similarity transform fitted with RANSAC decides.
+
+BANK_FEATURES = 400
+BANK_VERSION = 1
+_BANK_SIDE = 640
+_QUERY_FEATURES = 1000
+_QUERY_SIDE = 800
+# Small queries (a 0.3x copy) are enlarged before ORB: its finest pyramid level then still sees the original's scale.
+_QUERY_MIN_SIDE = 480
+# Geometric acceptance, in the original's bank coordinates (long side `_BANK_SIDE` px).
+FIT_THRESHOLD_PX = 5.0
+MAX_ROTATION_DEG = 20.0
+MIN_SCALE, MAX_SCALE = 0.15, 8.0
+
+
+def _grey_at(rgb: np.ndarray, side: int, min_side: int = 0) -> tuple[np.ndarray, float]:
+    """A grey copy with its long side at most `side` (and at least `min_side`), and the scale applied."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    if min_side and max(h, w) * scale < min_side:
+        scale = min_side / max(h, w)
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
+    if scale != 1.0:
+        grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))),
+                          interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return grey, scale
+
+
+def _orb(grey: np.ndarray, n: int) -> Keypoints:
+    kps, desc = cv2.ORB_create(nfeatures=n, fastThreshold=12).detectAndCompute(grey, None)
+    if len(kps) < n // 3:
+        kps, desc = cv2.ORB_create(nfeatures=n, fastThreshold=4).detectAndCompute(grey, None)
+    pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
+    return Keypoints(pts, desc if desc is not None else np.zeros((0, 32), np.uint8))
+
+
+@dataclass(frozen=True, slots=True)
+class BankEntry:
+    """The stored keypoints of one original: as is and mirrored, in coordinates of the picture scaled by `scale`."""
+
+    plain: Keypoints
+    mirrored: Keypoints
+    width: int  # of the scaled picture
+    height: int
+
+
+def bank_entry(rgb: np.ndarray) -> BankEntry:
+    """The keypoints an original contributes to the feature bank."""
+    grey, _ = _grey_at(rgb, _BANK_SIDE)
+    return BankEntry(_orb(grey, BANK_FEATURES), _orb(np.ascontiguousarray(grey[:, ::-1]), BANK_FEATURES),
+                     grey.shape[1], grey.shape[0])
+
+
+def bank_to_json(entry: BankEntry) -> dict[str, object]:
+    """The stored form (refuted_media.hashes["orb"]): base64 of float16 points and uint8 descriptors."""
+    import base64
+
+    def enc(k: Keypoints) -> dict[str, str]:
+        return {"points": base64.b64encode(k.points.astype(np.float16).tobytes()).decode(),
+                "desc": base64.b64encode(np.ascontiguousarray(k.descriptors, np.uint8).tobytes()).decode()}
+
+    return {"v": BANK_VERSION, "size": [entry.width, entry.height], "plain": enc(entry.plain),
+            "mirrored": enc(entry.mirrored)}
+
+
+def bank_from_json(value: object) -> BankEntry | None:
+    """The inverse of `bank_to_json`; None for a missing or unknown version (then it is recomputed from the file)."""
+    import base64
+
+    if not isinstance(value, dict) or value.get("v") != BANK_VERSION:
+        return None
+    try:
+        def dec(d: dict[str, str]) -> Keypoints:
+            pts = np.frombuffer(base64.b64decode(d["points"]), np.float16).astype(np.float32).reshape(-1, 2)
+            desc = np.frombuffer(base64.b64decode(d["desc"]), np.uint8).reshape(-1, 32)
+            return Keypoints(pts, desc)
+
+        w, h = value["size"]
+        return BankEntry(dec(value["plain"]), dec(value["mirrored"]), int(w), int(h))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFeatures:
+    """A query's keypoints (in the scaled copy's coordinates), and the scale and size of the query as given."""
+
+    keypoints: Keypoints
+    scale: float
+    width: int
+    height: int
+
+
+def query_features(rgb: np.ndarray) -> QueryFeatures:
+    """ORB keypoints of a query picture, at a size where a copy's details match the stored originals'."""
+    grey, scale = _grey_at(rgb, _QUERY_SIDE, _QUERY_MIN_SIDE)
+    return QueryFeatures(_orb(grey, _QUERY_FEATURES), scale, rgb.shape[1], rgb.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """A similarity transform from query (scaled) to original (bank) coordinates, supported by `inliers` matches."""
+
+    inliers: int
+    matches: int
+    model: np.ndarray  # 2x3
+    scale: float
+    rotation_deg: float
+    spread: float  # share of the original's bank picture covered by the inliers' bounding box
+
+    @property
+    def ratio(self) -> float:
+        return self.inliers / self.matches if self.matches else 0.0
+
+
+def fit_similarity(src: np.ndarray, dst: np.ndarray, bank_size: tuple[int, int]) -> Fit | None:
+    """RANSAC similarity (rotation, uniform scale, shift) from query points to original points, or None when no
+    plausible one exists (a re-post is not rotated by more than `MAX_ROTATION_DEG` nor scaled absurdly)."""
+    if len(src) < 6:
+        return None
+    model, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=FIT_THRESHOLD_PX,
+                                              maxIters=2000, confidence=0.995)
+    if model is None or mask is None:
+        return None
+    scale = float(np.hypot(model[0, 0], model[1, 0]))
+    rotation = float(np.degrees(np.arctan2(model[1, 0], model[0, 0])))
+    if not MIN_SCALE <= scale <= MAX_SCALE or abs(rotation) > MAX_ROTATION_DEG:
+        return None
+    keep = mask.ravel().astype(bool)
+    inl = dst[keep]
+    w, h = bank_size
+    spread = float((np.ptp(inl[:, 0]) * np.ptp(inl[:, 1])) / max(1, w * h)) if len(inl) else 0.0
+    return Fit(int(keep.sum()), len(src), model, 1 / scale if scale else 0.0, -rotation, spread)
+
+
+def regions(fit: Fit, query: QueryFeatures, entry: BankEntry, mirrored: bool) -> dict[str, list[float]]:
+    """Where the match lies, as [x0, y0, x1, y1] shares of each picture: the original's outline mapped into the copy,
+    and the copy's outline mapped into the original (what the report page outlines on both pictures)."""
+    qw, qh = query.width * query.scale, query.height * query.scale
+    m = np.vstack([fit.model, [0, 0, 1]])
+    inv = np.linalg.inv(m)
+
+    def box(points: np.ndarray, tr: np.ndarray, w: float, h: float) -> list[float]:
+        p = points @ tr[:2, :2].T + tr[:2, 2]
+        x0, y0 = p.min(axis=0)
+        x1, y1 = p.max(axis=0)
+        return [round(float(np.clip(v, 0, 1)), 4) for v in (x0 / w, y0 / h, x1 / w, y1 / h)]
+
+    orig_corners = np.array([[0, 0], [entry.width, 0], [entry.width, entry.height], [0, entry.height]], np.float64)
+    query_corners = np.array([[0, 0], [qw, 0], [qw, qh], [0, qh]], np.float64)
+    in_query = box(orig_corners, inv, qw, qh)
+    in_original = box(query_corners, m, entry.width, entry.height)
+    if mirrored:
+        in_original = [round(1 - in_original[2], 4), in_original[1], round(1 - in_original[0], 4), in_original[3]]
+    return {"query": in_query, "original": in_original}

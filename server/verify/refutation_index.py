@@ -34,8 +34,9 @@ from .types import Limits, Media, MediaKind
 log = logging.getLogger(__name__)
 
 PDQ = "pdq"
-# PDQ's customary match threshold (ThreatExchange, HMA); the index search is exact within it.
-PDQ_RADIUS = 31
+# PDQ's customary match threshold (ThreatExchange, HMA); the index search is exact within it. One constant, owned by
+# the hashing module.
+PDQ_RADIUS = ih.PDQ_RADIUS
 # Without a geometric verdict (a picture with too few keypoints) only a closer PDQ match is trusted.
 PDQ_RADIUS_UNVERIFIED = 20
 # Geometric acceptance: enough keypoints agree on one similarity transform, and they are a fair share of the matches.
@@ -44,6 +45,77 @@ MIN_INLIER_RATIO = 0.4
 # Geometry can judge only with this many tentative matches; below it the check is inconclusive, not negative.
 MIN_MATCHES_TO_JUDGE = 15
 MAX_CANDIDATES = 5
+
+ORB = "orb"
+# Feature-bank search: a query keypoint votes for the original whose stored keypoint is nearest, if it is within
+# `BANK_MAX_DISTANCE` bits and clearly nearer than the second nearest (Lowe's ratio test).
+BANK_MAX_DISTANCE = 64
+BANK_RATIO = 0.85
+BANK_MIN_VOTES = 8
+BANK_CANDIDATES = 3
+# Acceptance of a feature-bank candidate: enough keypoints agree on one similarity transform, they are a fair share of
+# its votes, and they are spread over the original (not one repeated texture patch).
+BANK_MIN_INLIERS = 12
+BANK_MIN_RATIO = 0.25
+BANK_MIN_SPREAD = 0.02
+
+
+class FeatureBank:
+    """Every stored original's keypoints in one approximate nearest-neighbour index (faiss binary HNSW).
+
+    Approximate is enough here: a true copy shares dozens of keypoints with its original, and missing a few of them in
+    the search changes no decision. Not thread-safe by itself: RefutationMatcher serialises access with its lock.
+    """
+
+    def __init__(self) -> None:
+        import faiss
+
+        self._index = faiss.IndexBinaryHNSW(256, 16)
+        self._index.hnsw.efSearch = 48
+        self.entries: list[tuple[int, ih.BankEntry]] = []  # (media id, keypoints)
+        self._owner = np.zeros(0, dtype=np.int32)  # per stored keypoint: position in `entries`
+        self._mirrored = np.zeros(0, dtype=bool)
+        self._points = np.zeros((0, 2), dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def add(self, media_id: int, entry: ih.BankEntry) -> None:
+        pos = len(self.entries)
+        self.entries.append((media_id, entry))
+        parts = [(entry.plain, False), (entry.mirrored, True)]
+        desc = np.concatenate([k.descriptors for k, _ in parts]).astype(np.uint8)
+        if not len(desc):
+            return
+        self._index.add(np.ascontiguousarray(desc))
+        self._owner = np.concatenate([self._owner, np.full(len(desc), pos, np.int32)])
+        self._mirrored = np.concatenate([self._mirrored] + [np.full(len(k.descriptors), m) for k, m in parts])
+        self._points = np.concatenate([self._points] + [k.points for k, _ in parts])
+
+    def candidates(self, query: ih.QueryFeatures) -> list[tuple[int, bool, np.ndarray, np.ndarray]]:
+        """(entry position, mirrored, query points, original points) of the originals with the most votes."""
+        desc = query.keypoints.descriptors
+        if not len(self.entries) or desc is None or len(desc) < BANK_MIN_VOTES:
+            return []
+        dist, ids = self._index.search(np.ascontiguousarray(desc, np.uint8), 2)
+        d0, d1, i0 = dist[:, 0], dist[:, 1], ids[:, 0]
+        valid = i0 >= 0
+        same = np.zeros(len(i0), bool)
+        same[valid] = (ids[valid, 1] >= 0) & (self._owner[i0[valid]] == self._owner[np.maximum(ids[valid, 1], 0)])
+        good = valid & (d0 <= BANK_MAX_DISTANCE) & ((d0 < BANK_RATIO * d1) | same)
+        if good.sum() < BANK_MIN_VOTES:
+            return []
+        q_idx = np.flatnonzero(good)
+        hit = i0[good]
+        key = self._owner[hit].astype(np.int64) * 2 + self._mirrored[hit]
+        keys, counts = np.unique(key, return_counts=True)
+        out = []
+        for k in keys[np.argsort(-counts)][:BANK_CANDIDATES]:
+            sel = key == k
+            if sel.sum() < BANK_MIN_VOTES:
+                break
+            out.append((int(k // 2), bool(k % 2), query.keypoints.points[q_idx[sel]], self._points[hit[sel]]))
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +128,20 @@ class Match:
     transform: str | None
     distance: int | None = None
     inliers: int | None = None
+    # Where the match lies ({"query": [x0, y0, x1, y1], "original": [...]}, shares of each picture's size) and the
+    # fitted transform ({"rotation_deg", "scale", "mirrored"}); None for exact and PDQ-only matches.
+    region: dict[str, list[float]] | None = None
+    geometry: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"method": self.method, "similarity": round(self.similarity, 4), "transform": self.transform,
-                "original_sha256": self.media.sha256,
-                "original_url": f"/v1/refutations/{self.media.refutation_id}/media/{self.media.id}"}
+        out = {"method": self.method, "similarity": round(self.similarity, 4), "transform": self.transform,
+               "original_sha256": self.media.sha256,
+               "original_url": f"/v1/refutations/{self.media.refutation_id}/media/{self.media.id}"}
+        if self.region is not None:
+            out["region"] = self.region
+        if self.geometry is not None:
+            out["geometry"] = self.geometry
+        return out
 
 
 def media_file_name(sha256: str, fmt: str) -> str:
@@ -80,8 +161,11 @@ def describe_original(data: bytes, limits: Limits) -> tuple[Media, RefutedMedia]
     if media.kind is MediaKind.IMAGE:
         img = media.image()
         width, height = img.size
+        rgb = ih.to_rgb_array(img)
         hashes[PDQ] = [{"region": h.region, "hash": h.hash.hex(), "quality": h.quality}
-                       for h in ih.original_hashes(ih.to_rgb_array(img))]
+                       for h in ih.original_hashes(rgb)]
+        # The keypoint bank entry (not indexed in media_hashes; the matcher reads it once per original).
+        hashes[ORB] = ih.bank_to_json(ih.bank_entry(rgb))
     else:
         # Video/audio: the clip fingerprints (vPDQ-style keyframe hashes, Chromaprint) that clip_match compares with;
         # the exact sha256 is matched as for images. Undecodable clips raise MediaError like undecodable images.
@@ -105,6 +189,8 @@ class RefutationMatcher:
         self._media_ids = np.zeros(0, dtype=np.int64)
         self._regions: list[str] = []
         self._keypoints: OrderedDict[int, tuple[ih.Keypoints, ih.Keypoints] | None] = OrderedDict()
+        self._bank = FeatureBank()
+        self._banked: set[int] = set()
         started = time.perf_counter()
         self.sync()
         self.load_seconds = time.perf_counter() - started
@@ -127,7 +213,28 @@ class RefutationMatcher:
             self._media_ids = np.concatenate([self._media_ids, np.fromiter((r.media_id for r in rows), np.int64)])
             self._regions.extend(r.region for r in rows)
             self._last_row = rows[-1].id
+            for mid in dict.fromkeys(r.media_id for r in rows):
+                if mid not in self._banked:
+                    self._banked.add(mid)
+                    entry = self._bank_entry(mid)
+                    if entry is not None:
+                        self._bank.add(mid, entry)
             return len(rows)
+
+    def _bank_entry(self, media_id: int) -> ih.BankEntry | None:
+        """An original's stored keypoints; computed from its stored file for rows written before they were kept."""
+        item = self.storage.refuted_media_by_id(media_id)
+        if item is None:
+            return None
+        entry = ih.bank_from_json((item.hashes or {}).get(ORB))
+        if entry is None and (path := self.media_path(item)) is not None:
+            try:
+                from PIL import Image
+
+                entry = ih.bank_entry(ih.to_rgb_array(Image.open(io.BytesIO(path.read_bytes()))))
+            except Exception:  # a damaged stored file: this original is found by PDQ only
+                log.exception("cannot read stored original %s", path)
+        return entry
 
     def store_file(self, data: bytes, name: str) -> None:
         """Keep the original's bytes (content-addressed) for the side-by-side view and geometric checks."""
@@ -186,6 +293,34 @@ class RefutationMatcher:
             inconclusive = geometry is None or geometry.matches < MIN_MATCHES_TO_JUDGE
             if inconclusive and dist <= PDQ_RADIUS_UNVERIFIED:
                 return Match(items, "pdq", similarity, transform, dist, None)
+        return self._match_features(rgb)
+
+    def _match_features(self, rgb: np.ndarray) -> Match | None:
+        """Second stage: the feature bank's candidates, each accepted only by a similarity transform fit."""
+        query = ih.query_features(rgb)
+        with self._lock:
+            found = self._bank.candidates(query)
+            entries = [self._bank.entries[pos] for pos, _, _, _ in found]
+        for (pos, mirrored, src, dst), (mid, entry) in zip(found, entries, strict=True):
+            fit = ih.fit_similarity(src, dst, (entry.width, entry.height))
+            if fit is None or not (fit.inliers >= BANK_MIN_INLIERS and fit.ratio >= BANK_MIN_RATIO
+                                   and fit.spread >= BANK_MIN_SPREAD):
+                continue
+            items = self.storage.refuted_media_by_id(mid)
+            if items is None:
+                continue
+            region = ih.regions(fit, query, entry, mirrored)
+            q = region["query"]
+            area = (q[2] - q[0]) * (q[3] - q[1])
+            parts = [f"rotated {fit.rotation_deg:+.1f} deg" if abs(fit.rotation_deg) >= 1 else "",
+                     "mirrored" if mirrored else "",
+                     f"original fills {100 * area:.0f} % of the copy" if area < 0.9 else "",
+                     "cropped" if _cropped(region["original"]) else ""]
+            transform = "keypoints: " + (", ".join(p for p in parts if p) or "same framing")
+            geometry = {"rotation_deg": round(fit.rotation_deg, 2), "mirrored": mirrored,
+                        "inlier_ratio": round(fit.ratio, 3)}
+            similarity = min(1.0, fit.inliers / 100)
+            return Match(items, "orb", similarity, transform, None, fit.inliers, region, geometry)
         return None
 
     def candidates_since(self, probe: list[str], after_media_id: int) -> bool:
@@ -220,6 +355,12 @@ class RefutationMatcher:
         while len(self._keypoints) > 256:
             self._keypoints.popitem(last=False)
         return value
+
+
+def _cropped(original_region: list[float]) -> bool:
+    """Whether the copy shows less than the whole original (more than 3 % cut from some side)."""
+    x0, y0, x1, y1 = original_region
+    return x0 > 0.03 or y0 > 0.03 or x1 < 0.97 or y1 < 0.97
 
 
 def sha256_hex(data: bytes) -> str:
