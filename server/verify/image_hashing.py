@@ -74,12 +74,13 @@ def _band_depth(lines: np.ndarray) -> int:
     n = lines.shape[0]
     if n < 8:
         return 0
-    colour = np.median(lines[0], axis=0)
-    close = (np.abs(lines.astype(np.int16) - colour.astype(np.int16)).max(axis=2) <= _BG_TOLERANCE).mean(axis=1)
-    if close[0] < _PURE_ROW:
+    colour = np.median(lines[0], axis=0).astype(np.int16)
+    # Most pictures have no band: decide that from the first line before measuring the others.
+    if (np.abs(lines[0].astype(np.int16) - colour).max(axis=1) <= _BG_TOLERANCE).mean() < _PURE_ROW:
         return 0
-    last_pure = 0
     limit = int(n * _MAX_TRIM)
+    close = (np.abs(lines[:limit].astype(np.int16) - colour).max(axis=2) <= _BG_TOLERANCE).mean(axis=1)
+    last_pure = 0
     for i in range(limit):
         if close[i] >= _PURE_ROW:
             last_pure = i
@@ -194,11 +195,16 @@ _QUERY_REGIONS: dict[str, tuple[float, float, float, float]] = {
 }
 
 
+# The query regions searched in stage 1: the rest of the overlay cases are left to the keypoint stage, which finds
+# them anyway, so a lookup hashes at most 2 regions per stage (PDQ is the costliest step of stage 1).
+_QUERY_SEARCH = ("full", "overlay_bottom_removed")
+
+
 def stages(rgb: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """The picture as given and, when trimming changed it, trimmed. Both are hashed: trimming is not perfectly
     stable on pictures whose own edges look like a border (night sky, snow), and then the untrimmed pair still meets."""
-    return [("", _shrink(rgb, 1024))] + [(f"trimmed{i}:", _shrink(pic, 1024))
-                                           for i, pic in enumerate(trim_stages(rgb), start=1)]
+    small = _shrink(rgb, _PDQ_SIDE)  # PDQ hashes at this size anyway; trimming a small copy is cheaper
+    return [("", small)] + [(f"trimmed{i}:", pic) for i, pic in enumerate(trim_stages(small), start=1)]
 
 
 def original_hashes(rgb: np.ndarray) -> list[RegionHash]:
@@ -223,7 +229,8 @@ def query_hashes(query_stages: list[tuple[str, np.ndarray]]) -> list[tuple[int, 
     out: list[tuple[int, RegionHash]] = []
     seen: set[bytes] = set()
     for i, (prefix, pic) in enumerate(query_stages):
-        for name, box in _QUERY_REGIONS.items():
+        for name in _QUERY_SEARCH:
+            box = _QUERY_REGIONS[name]
             digest, quality = pdq(np.ascontiguousarray(_crop(pic, *box)))
             if digest not in seen:
                 seen.add(digest)
@@ -236,74 +243,15 @@ def _unique(hashes: list[RegionHash]) -> list[RegionHash]:
     return [h for h in hashes if not (h.hash in seen or seen.add(h.hash))]  # type: ignore[func-returns-value]
 
 
-# --- geometric verification -------------------------------------------------------------------------------------
-
-_ORB_SIDE = 640
-
-
 @dataclass(frozen=True, slots=True)
 class Keypoints:
-    """ORB keypoint coordinates and descriptors of one image (at most `_ORB_SIDE` px on its long side)."""
+    """ORB keypoint coordinates and descriptors of one picture."""
 
     points: np.ndarray  # (n, 2) float32
-    descriptors: np.ndarray | None  # (n, 32) uint8
-
-
-def keypoints(rgb: np.ndarray) -> Keypoints:
-    """ORB features of an image, computed on a grey copy of bounded size."""
-    grey = cv2.cvtColor(_shrink(rgb, _ORB_SIDE), cv2.COLOR_RGB2GRAY)
-    kps, desc = cv2.ORB_create(nfeatures=1500, fastThreshold=12).detectAndCompute(grey, None)
-    if len(kps) < 200:
-        # Smooth pictures (clouds, skies) have few strong corners: look again with a lower corner threshold.
-        kps, desc = cv2.ORB_create(nfeatures=1500, fastThreshold=4).detectAndCompute(grey, None)
-    pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
-    return Keypoints(pts, desc)
-
-
-@dataclass(frozen=True, slots=True)
-class Geometry:
-    inliers: int
-    matches: int
-    mirrored: bool
-
-    @property
-    def ratio(self) -> float:
-        return self.inliers / self.matches if self.matches else 0.0
+    descriptors: np.ndarray  # (n, 32) uint8
 
 
 _MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
-
-
-def _consistent(a: Keypoints, b: Keypoints) -> tuple[int, int]:
-    if a.descriptors is None or b.descriptors is None or len(a.points) < 8 or len(b.points) < 8:
-        return 0, 0
-    pairs = _MATCHER.knnMatch(a.descriptors, b.descriptors, k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.8 * p[1].distance and p[0].distance <= 64]
-    if len(good) < 8:
-        return 0, len(good)
-    src = a.points[[m.queryIdx for m in good]]
-    dst = b.points[[m.trainIdx for m in good]]
-    # A similarity transform (scale, rotation, shift): re-posts are resized and cropped, not warped. Mirroring is
-    # handled by matching against the mirrored keypoints, since a reflection is not a similarity.
-    model, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0,
-                                              maxIters=2000, confidence=0.995)
-    if model is None or mask is None:
-        return 0, len(good)
-    scale = float(np.hypot(model[0, 0], model[1, 0]))
-    if not 0.2 <= scale <= 5.0:
-        return 0, len(good)
-    return int(mask.sum()), len(good)
-
-
-def verify_geometry(original: Keypoints, original_mirrored: Keypoints | None, query: Keypoints) -> Geometry:
-    """How many query keypoints map onto the original by one similarity transform (plain or mirrored)."""
-    inliers, matches = _consistent(query, original)
-    best = Geometry(inliers, matches, False)
-    if original_mirrored is not None and inliers < 40:
-        m_inliers, m_matches = _consistent(query, original_mirrored)
-        if m_inliers > inliers:
-            best = Geometry(m_inliers, m_matches, True)
-    return best
 
 
 # --- local-feature bank: candidates that survive crops, rotation, screenshots and overlays --------------------------
@@ -318,7 +266,7 @@ BANK_FEATURES = 400
 BANK_VERSION = 1
 _BANK_SIDE = 640
 _QUERY_FEATURES = 1000
-_QUERY_SIDE = 800
+_QUERY_SIDE = 640
 # Small queries (a 0.3x copy) are enlarged before ORB: its finest pyramid level then still sees the original's scale.
 _QUERY_MIN_SIDE = 480
 # Geometric acceptance, in the original's bank coordinates (long side `_BANK_SIDE` px).
@@ -467,3 +415,21 @@ def regions(fit: Fit, query: QueryFeatures, entry: BankEntry, mirrored: bool) ->
     if mirrored:
         in_original = [round(1 - in_original[2], 4), in_original[1], round(1 - in_original[0], 4), in_original[3]]
     return {"query": in_query, "original": in_original}
+
+
+def match_entry(query: QueryFeatures, entry: BankEntry) -> tuple[Fit, bool] | None:
+    """The best similarity fit of a query onto one original (as is or mirrored), by ratio-tested nearest keypoints."""
+    best: tuple[Fit, bool] | None = None
+    for keypoints, mirrored in ((entry.plain, False), (entry.mirrored, True)):
+        q = query.keypoints
+        if len(q.descriptors) < 8 or len(keypoints.descriptors) < 8:
+            continue
+        pairs = _MATCHER.knnMatch(q.descriptors, keypoints.descriptors, k=2)
+        good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.85 * p[1].distance and p[0].distance <= 64]
+        if len(good) < 8:
+            continue
+        fit = fit_similarity(q.points[[m.queryIdx for m in good]], keypoints.points[[m.trainIdx for m in good]],
+                             (entry.width, entry.height))
+        if fit is not None and (best is None or fit.inliers > best[0].inliers):
+            best = (fit, mirrored)
+    return best

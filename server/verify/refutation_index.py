@@ -16,7 +16,6 @@ import io
 import logging
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,11 +38,6 @@ PDQ = "pdq"
 PDQ_RADIUS = ih.PDQ_RADIUS
 # Without a geometric verdict (a picture with too few keypoints) only a closer PDQ match is trusted.
 PDQ_RADIUS_UNVERIFIED = 20
-# Geometric acceptance: enough keypoints agree on one similarity transform, and they are a fair share of the matches.
-MIN_INLIERS = 15
-MIN_INLIER_RATIO = 0.4
-# Geometry can judge only with this many tentative matches; below it the check is inconclusive, not negative.
-MIN_MATCHES_TO_JUDGE = 15
 MAX_CANDIDATES = 5
 
 ORB = "orb"
@@ -53,51 +47,85 @@ BANK_MAX_DISTANCE = 64
 BANK_RATIO = 0.85
 BANK_MIN_VOTES = 8
 BANK_CANDIDATES = 3
-# Acceptance of a feature-bank candidate: enough keypoints agree on one similarity transform, they are a fair share of
-# its votes, and they are spread over the original (not one repeated texture patch).
-BANK_MIN_INLIERS = 12
-BANK_MIN_RATIO = 0.25
-BANK_MIN_SPREAD = 0.02
+# Acceptance of any candidate: enough keypoints agree on one similarity transform, they are a fair share of its
+# matches, and they are spread over the original (not one repeated texture patch).
+MIN_INLIERS = 15
+MIN_INLIER_RATIO = 0.25
+MIN_SPREAD = 0.02
 
 
 class FeatureBank:
-    """Every stored original's keypoints in one approximate nearest-neighbour index (faiss binary HNSW).
+    """Every stored original's keypoints in one approximate nearest-neighbour index (faiss binary IVF).
 
     Approximate is enough here: a true copy shares dozens of keypoints with its original, and missing a few of them in
-    the search changes no decision. Not thread-safe by itself: RefutationMatcher serialises access with its lock.
+    the search changes no decision. The inverted lists are retrained whenever the bank has doubled since the last
+    training (a few k-means iterations on a sample); keypoints added in between go into the trained lists at
+    once, so a new original is searchable as soon as it is stored. Not thread-safe by itself: RefutationMatcher
+    serialises access with its lock.
     """
 
     def __init__(self) -> None:
-        import faiss
-
-        self._index = faiss.IndexBinaryHNSW(256, 16)
-        self._index.hnsw.efSearch = 48
         self.entries: list[tuple[int, ih.BankEntry]] = []  # (media id, keypoints)
+        self.by_media: dict[int, ih.BankEntry] = {}
+        self._desc = np.zeros((0, 32), dtype=np.uint8)
         self._owner = np.zeros(0, dtype=np.int32)  # per stored keypoint: position in `entries`
         self._mirrored = np.zeros(0, dtype=bool)
         self._points = np.zeros((0, 2), dtype=np.float32)
+        self._index: Any = None
+        self._trained_at = 0
 
     def __len__(self) -> int:
         return len(self.entries)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory of the stored keypoints (the IVF lists hold one more copy of the descriptors and their ids)."""
+        return int(self._desc.nbytes * 2 + self._owner.nbytes + self._points.nbytes + len(self._desc) * 8)
+
     def add(self, media_id: int, entry: ih.BankEntry) -> None:
         pos = len(self.entries)
         self.entries.append((media_id, entry))
+        self.by_media[media_id] = entry
         parts = [(entry.plain, False), (entry.mirrored, True)]
         desc = np.concatenate([k.descriptors for k, _ in parts]).astype(np.uint8)
         if not len(desc):
             return
-        self._index.add(np.ascontiguousarray(desc))
+        self._desc = np.concatenate([self._desc, desc])
         self._owner = np.concatenate([self._owner, np.full(len(desc), pos, np.int32)])
         self._mirrored = np.concatenate([self._mirrored] + [np.full(len(k.descriptors), m) for k, m in parts])
         self._points = np.concatenate([self._points] + [k.points for k, _ in parts])
+        if self._index is None or len(self._desc) >= 2 * self._trained_at:
+            self._index = None  # retrained on the next search: a bulk load trains once, not per original
+        else:
+            self._index.add(np.ascontiguousarray(desc))
+
+    def _trained(self) -> Any:
+        if self._index is None:
+            import faiss
+
+            # One query's keypoints are a small batch: OpenMP threads cost more in start-up and spinning than they
+            # save, and on a busy host they contend with the request threads.
+            faiss.omp_set_num_threads(1)
+            n = len(self._desc)
+            nlist = max(4, min(1024, n // 128))
+            index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(256), 256, nlist)
+            # Coarse lists need no converged k-means: a few iterations on a sample keep training well under a second
+            # per 100k keypoints, and the lists only have to be roughly balanced.
+            index.cp.niter = 4
+            take = min(n, 40 * nlist)
+            sample = self._desc if take == n else self._desc[np.random.default_rng(0).choice(n, take, replace=False)]
+            index.train(np.ascontiguousarray(sample))
+            index.add(np.ascontiguousarray(self._desc))
+            index.nprobe = max(4, nlist // 32)
+            self._index, self._trained_at = index, n
+        return self._index
 
     def candidates(self, query: ih.QueryFeatures) -> list[tuple[int, bool, np.ndarray, np.ndarray]]:
         """(entry position, mirrored, query points, original points) of the originals with the most votes."""
         desc = query.keypoints.descriptors
         if not len(self.entries) or desc is None or len(desc) < BANK_MIN_VOTES:
             return []
-        dist, ids = self._index.search(np.ascontiguousarray(desc, np.uint8), 2)
+        dist, ids = self._trained().search(np.ascontiguousarray(desc, np.uint8), 2)
         d0, d1, i0 = dist[:, 0], dist[:, 1], ids[:, 0]
         valid = i0 >= 0
         same = np.zeros(len(i0), bool)
@@ -188,7 +216,6 @@ class RefutationMatcher:
         self._last_row = 0
         self._media_ids = np.zeros(0, dtype=np.int64)
         self._regions: list[str] = []
-        self._keypoints: OrderedDict[int, tuple[ih.Keypoints, ih.Keypoints] | None] = OrderedDict()
         self._bank = FeatureBank()
         self._banked: set[int] = set()
         started = time.perf_counter()
@@ -252,7 +279,12 @@ class RefutationMatcher:
         return path if path.is_file() else None
 
     def match(self, media: Media) -> Match | None:
-        """The best stored match for `media`, or None."""
+        """The best stored match for `media`, or None.
+
+        Stage 1 (exact within PDQ_RADIUS, scales to millions): region PDQ hashes of the query, as given and trimmed,
+        searched in the multi-index. Stage 2: the query's ORB keypoints searched in the feature bank. Every candidate
+        of either stage is accepted only when the keypoints fit one similarity transform onto the original.
+        """
         exact = self.storage.refuted_media(sha256=media.sha256)
         if exact:
             media.match_probe = []  # the oldest exact match wins whatever is added later
@@ -261,101 +293,84 @@ class RefutationMatcher:
             return None
         self.sync()
         rgb = ih.to_rgb_array(media.image())
-        stages = ih.stages(rgb)
-        best: dict[int, tuple[int, int, str, str]] = {}  # media id -> (distance, stage, query region, stored region)
+        best: dict[int, tuple[int, str, str]] = {}  # media id -> (distance, query region, stored region)
         with self._lock:
             index, media_ids, regions = self._index, self._media_ids, self._regions
-        queries = ih.query_hashes(stages)
+        queries = ih.query_hashes(ih.stages(rgb))
         media.match_probe = [h.hash.hex() for _, h in queries]
-        for stage, h in queries:
+        for _stage, h in queries:
             ids, dists = index.search(h.hash, PDQ_RADIUS)
             for i, d in zip(ids.tolist(), dists.tolist()):
                 if i >= len(media_ids):
                     continue  # appended by a concurrent sync() after this lookup took its snapshot
                 mid = int(media_ids[i])
                 if mid not in best or d < best[mid][0]:
-                    best[mid] = (d, stage, h.region, regions[i])
-        query_kp: dict[int, ih.Keypoints] = {}
-        for mid, (dist, stage, q_region, o_region) in sorted(best.items(), key=lambda kv: kv[1][0])[:MAX_CANDIDATES]:
-            items = self.storage.refuted_media_by_id(mid)
-            if items is None:
-                continue
-            originals = self._original_keypoints(items)
-            if stage not in query_kp:
-                query_kp[stage] = ih.keypoints(stages[stage][1])
-            geometry = ih.verify_geometry(originals[0], originals[1], query_kp[stage]) if originals else None
-            transform = f"query {q_region or 'full'} ~ original {o_region}"
-            similarity = max(0.0, 1.0 - dist / 128)
-            if geometry and geometry.inliers >= MIN_INLIERS and geometry.ratio >= MIN_INLIER_RATIO:
-                if geometry.mirrored and "mirror" not in transform:
-                    transform += " (mirrored)"
-                return Match(items, "pdq+orb", similarity, transform, dist, geometry.inliers)
-            inconclusive = geometry is None or geometry.matches < MIN_MATCHES_TO_JUDGE
-            if inconclusive and dist <= PDQ_RADIUS_UNVERIFIED:
-                return Match(items, "pdq", similarity, transform, dist, None)
-        return self._match_features(rgb)
-
-    def _match_features(self, rgb: np.ndarray) -> Match | None:
-        """Second stage: the feature bank's candidates, each accepted only by a similarity transform fit."""
+                    best[mid] = (d, h.region, regions[i])
         query = ih.query_features(rgb)
+        for mid, (dist, q_region, o_region) in sorted(best.items(), key=lambda kv: kv[1][0])[:MAX_CANDIDATES]:
+            with self._lock:
+                entry = self._bank.by_media.get(mid)
+            via = f"PDQ {dist} bits: query {q_region or 'full'} ~ original {o_region}"
+            if entry is None:  # no keypoints for this original (unreadable file): only a close PDQ match counts
+                if dist <= PDQ_RADIUS_UNVERIFIED and (items := self.storage.refuted_media_by_id(mid)) is not None:
+                    return Match(items, "pdq", max(0.0, 1.0 - dist / 128), via, dist, None)
+                continue
+            found = ih.match_entry(query, entry)
+            if found is not None and (m := self._accept(mid, entry, query, *found, method="pdq+orb", via=via,
+                                                        distance=dist)) is not None:
+                return m
         with self._lock:
-            found = self._bank.candidates(query)
-            entries = [self._bank.entries[pos] for pos, _, _, _ in found]
-        for (pos, mirrored, src, dst), (mid, entry) in zip(found, entries, strict=True):
+            candidates = self._bank.candidates(query)
+            entries = [self._bank.entries[pos] for pos, _, _, _ in candidates]
+        for (_pos, mirrored, src, dst), (mid, entry) in zip(candidates, entries, strict=True):
+            if mid in best:
+                continue  # already judged above
             fit = ih.fit_similarity(src, dst, (entry.width, entry.height))
-            if fit is None or not (fit.inliers >= BANK_MIN_INLIERS and fit.ratio >= BANK_MIN_RATIO
-                                   and fit.spread >= BANK_MIN_SPREAD):
-                continue
-            items = self.storage.refuted_media_by_id(mid)
-            if items is None:
-                continue
-            region = ih.regions(fit, query, entry, mirrored)
-            q = region["query"]
-            area = (q[2] - q[0]) * (q[3] - q[1])
-            parts = [f"rotated {fit.rotation_deg:+.1f} deg" if abs(fit.rotation_deg) >= 1 else "",
-                     "mirrored" if mirrored else "",
-                     f"original fills {100 * area:.0f} % of the copy" if area < 0.9 else "",
-                     "cropped" if _cropped(region["original"]) else ""]
-            transform = "keypoints: " + (", ".join(p for p in parts if p) or "same framing")
-            geometry = {"rotation_deg": round(fit.rotation_deg, 2), "mirrored": mirrored,
-                        "inlier_ratio": round(fit.ratio, 3)}
-            similarity = min(1.0, fit.inliers / 100)
-            return Match(items, "orb", similarity, transform, None, fit.inliers, region, geometry)
+            if fit is not None and (m := self._accept(mid, entry, query, fit, mirrored, method="orb")) is not None:
+                return m
         return None
 
+    def _accept(self, mid: int, entry: ih.BankEntry, query: ih.QueryFeatures, fit: ih.Fit, mirrored: bool, *,
+                method: str, via: str = "", distance: int | None = None) -> Match | None:
+        """A Match when `fit` is convincing: enough inliers, a fair share of the matches, spread over the original."""
+        if not (fit.inliers >= MIN_INLIERS and fit.ratio >= MIN_INLIER_RATIO and fit.spread >= MIN_SPREAD):
+            return None
+        items = self.storage.refuted_media_by_id(mid)
+        if items is None:
+            return None
+        region = ih.regions(fit, query, entry, mirrored)
+        q = region["query"]
+        area = (q[2] - q[0]) * (q[3] - q[1])
+        parts = [f"rotated {fit.rotation_deg:+.1f} deg" if abs(fit.rotation_deg) >= 1 else "",
+                 "mirrored" if mirrored else "",
+                 f"the original fills {100 * area:.0f} % of the copy" if area < 0.9 else "",
+                 "cropped" if _cropped(region["original"]) else ""]
+        transform = "; ".join(p for p in [", ".join(p for p in parts if p) or "same framing", via] if p)
+        geometry = {"rotation_deg": round(fit.rotation_deg, 2), "mirrored": mirrored,
+                    "inlier_ratio": round(fit.ratio, 3), "matches": fit.matches}
+        similarity = max(0.0, 1.0 - distance / 128) if distance is not None else min(1.0, fit.inliers / 100)
+        return Match(items, method, similarity, transform, distance, fit.inliers, region, geometry)
+
     def candidates_since(self, probe: list[str], after_media_id: int) -> bool:
-        """Whether media stored after `after_media_id` lies within PDQ_RADIUS of any probe hash: only then can a
-        verdict computed before it have changed (the verdict cache's revalidation)."""
+        """Whether media stored after `after_media_id` could match a query with this probe: only then can a verdict
+        computed before it have changed (the verdict cache's revalidation).
+
+        An empty probe (an exact match, which wins whatever is added later) never changes. Otherwise any image stored
+        since with keypoints in the bank could match through stage 2, whatever the PDQ distance, so it counts.
+        """
+        if not probe:
+            return False
         self.sync()
         with self._lock:
             index, media_ids = self._index, self._media_ids
+            if any(mid > after_media_id for mid in self._bank.by_media):
+                return True
         for hexdigest in probe:
             ids, _ = index.search(bytes.fromhex(hexdigest), PDQ_RADIUS)
             ids = ids[ids < len(media_ids)]  # entries a concurrent sync() appended after the snapshot
             if len(ids) and bool((media_ids[ids] > after_media_id).any()):
                 return True
         return False
-
-    def _original_keypoints(self, item: RefutedMedia) -> tuple[ih.Keypoints, ih.Keypoints] | None:
-        """ORB keypoints of a stored original and of its mirror image (cached, least recently used out)."""
-        if item.id in self._keypoints:
-            self._keypoints.move_to_end(item.id)
-            return self._keypoints[item.id]
-        path = self.media_path(item)
-        value = None
-        if path is not None:
-            try:
-                from PIL import Image
-
-                rgb = ih.to_rgb_array(Image.open(io.BytesIO(path.read_bytes())))
-                value = (ih.keypoints(rgb), ih.keypoints(np.ascontiguousarray(rgb[:, ::-1])))
-            except Exception:  # a damaged stored file makes geometry inconclusive, not the lookup fail
-                log.exception("cannot read stored original %s", path)
-        self._keypoints[item.id] = value
-        while len(self._keypoints) > 256:
-            self._keypoints.popitem(last=False)
-        return value
-
 
 def _cropped(original_region: list[float]) -> bool:
     """Whether the copy shows less than the whole original (more than 3 % cut from some side)."""

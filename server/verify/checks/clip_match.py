@@ -11,7 +11,7 @@ Video fingerprint ("vpdq" in refuted_media.hashes): for the *reference* (the ref
 decoded frame up to `REF_FPS`, black borders trimmed, hashed over three regions (full frame, central 90 %, top 84 %,
 which drops a caption banner) and their mirror images; near-duplicate hashes are dropped. For the *query* only frames
 sampled at `Limits.sample_fps`, full frame and top 84 %. A query frame matches when some reference hash is within
-`PDQ_DISTANCE` bits; a clip matches when at least `VIDEO_MIN_FRACTION` of its sampled frames (and at least two, or
+`image_hashing.PDQ_RADIUS` bits, in a consistent order (one speed within +-12 %, see `_consistent`); a clip matches when at least `VIDEO_MIN_FRACTION` of its sampled frames (and at least two, or
 all of a shorter clip) match the same reference.
 
 Audio fingerprint ("chromaprint"): the raw 32-bit Chromaprint sub-fingerprints of mono 11025 Hz PCM. A clip matches
@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pdqhash
 
 from .. import av_decode
+from .. import image_hashing as ih
 from ..types import CheckContext, CheckResult, Limits, Media, MediaError, MediaKind, Outcome
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,15 @@ NAME = "clip_match"
 DESCRIPTION = "Refuted clip match: video keyframe PDQ (vPDQ-style) and audio Chromaprint against debunked clips."
 
 VPDQ, CHROMAPRINT = "vpdq", "chromaprint"
-FINGERPRINT_VERSION = 1
+# Version 2: hashes in ThreatExchange bit order from image_hashing.pdq (version 1 stored pdqhash's own order; such
+# rows still load: `_reference` converts them).
+FINGERPRINT_VERSION = 2
 REF_FPS = 30.0                 # reference clips: every frame up to this rate (hashed once, at import)
-PDQ_DISTANCE = 31              # ThreatExchange's recommended PDQ match threshold
 VIDEO_MIN_FRACTION = 0.5
+# Temporal consistency: matched frames must follow the reference in order, at one speed within +-10 %; a frame is
+# consistent when its predicted reference time falls within this many seconds of the matched hash's time span.
+SPEEDS = tuple(np.round(np.arange(0.88, 1.1201, 0.02), 2))
+TIME_TOLERANCE_S = 1.0
 REF_DEDUPE_DISTANCE = 6        # consecutive reference hashes closer than this add nothing
 CAPTION_KEEP = 0.84            # the top share of the frame kept to drop a burned-in caption banner
 AUDIO_MAX_BER = 0.2
@@ -84,15 +89,30 @@ def _top(rgb: np.ndarray) -> np.ndarray:
     return rgb[: max(1, int(rgb.shape[0] * CAPTION_KEEP))]
 
 
+def _bottom(rgb: np.ndarray) -> np.ndarray:
+    return rgb[rgb.shape[0] - max(1, int(rgb.shape[0] * CAPTION_KEEP)):]
+
+
+def _corner(rgb: np.ndarray, fx: float, fy: float) -> np.ndarray:
+    """The 85 % of the frame that a corner crop keeps: `fx`/`fy` 0 keeps the left/top, 1 the right/bottom."""
+    h, w = rgb.shape[:2]
+    kh, kw = int(h * 0.85), int(w * 0.85)
+    y0, x0 = int((h - kh) * fy), int((w - kw) * fx)
+    return rgb[y0: y0 + kh, x0: x0 + kw]
+
+
 def pdq(rgb: np.ndarray) -> tuple[np.ndarray, int]:
-    """PDQ of an RGB array: 32 packed bytes and the quality (0-100)."""
-    bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
-    return np.packbits(bits.astype(np.uint8)), int(quality)
+    """PDQ of a frame as a (32,) uint8 array: image_hashing.pdq, the one PDQ (ThreatExchange bit order)."""
+    digest, quality = ih.pdq(rgb)
+    return np.frombuffer(digest, dtype=np.uint8), quality
 
 
-# Reference regions: (name, crop) - each also hashed mirrored.
-_REF_REGIONS = (("full", lambda x: x), ("central90", lambda x: _central(x, 0.9)), ("top84", _top))
-_QUERY_REGIONS = (("full", lambda x: x), ("top84", _top))
+# Reference regions: (name, crop) - each also hashed mirrored. A caption band over the bottom or top of the frame is
+# dropped by comparing the other 84 %; corner crops of up to ~20 % meet one of the corner regions.
+_REF_REGIONS = (("full", lambda x: x), ("central90", lambda x: _central(x, 0.9)), ("top84", _top),
+                ("bottom84", _bottom), ("corner_tl", lambda x: _corner(x, 0, 0)), ("corner_tr", lambda x: _corner(x, 1, 0)),
+                ("corner_bl", lambda x: _corner(x, 0, 1)), ("corner_br", lambda x: _corner(x, 1, 1)))
+_QUERY_REGIONS = (("full", lambda x: x), ("top84", _top), ("bottom84", _bottom))
 
 
 def video_reference(data: bytes, limits: Limits) -> dict[str, Any] | None:
@@ -113,7 +133,7 @@ def video_reference(data: bytes, limits: Limits) -> dict[str, Any] | None:
             for mirrored in (False, True):
                 h, _q = pdq(part[:, ::-1] if mirrored else part)
                 prev = last.get((name, mirrored))
-                if prev is not None and _hamming(h, prev[None, :])[0] < REF_DEDUPE_DISTANCE:
+                if prev is not None and ih.hamming_many(h, prev[None, :])[0] < REF_DEDUPE_DISTANCE:
                     continue
                 last[(name, mirrored)] = h
                 kept.append(h)
@@ -146,10 +166,6 @@ def reference_hashes(data: bytes, limits: Limits) -> dict[str, Any]:
 
 def degenerate(fp: list[int]) -> bool:
     return len(fp) < AUDIO_MIN_OVERLAP or len(set(fp)) < AUDIO_MIN_UNIQUE * len(fp)
-
-
-def _hamming(h: np.ndarray, many: np.ndarray) -> np.ndarray:
-    return np.bitwise_count(np.bitwise_xor(many, h)).sum(axis=1)
 
 
 # --- matching -------------------------------------------------------------------------------------------------------
@@ -198,6 +214,8 @@ def _reference(m: Any) -> Reference | None:
     v, a = hashes.get(VPDQ), hashes.get(CHROMAPRINT)
     vp = np.frombuffer(bytes.fromhex("".join(v["hashes"])), dtype=np.uint8).reshape(-1, 32) \
         if v and v.get("hashes") else None
+    if vp is not None and int(v.get("v", 1)) < 2:  # stored before the one PDQ bit order: same bits, reversed
+        vp = ih.from_legacy_order(vp)
     cp = np.array(a["fp"], dtype=np.uint32) if a and a.get("fp") else None
     if vp is None and cp is None:
         return None
@@ -228,19 +246,75 @@ def query_video_hashes(analysis: av_decode.AVAnalysis) -> list[QueryFrame]:
     return out
 
 
+def time_spans(regions: list[str], times: list[float]) -> np.ndarray:
+    """(n, 2) [start, end] of each reference hash: it stands for its region's frames until that region's next kept
+    hash (consecutive near-identical frames were deduplicated at import)."""
+    spans = np.zeros((len(times), 2))
+    last: dict[str, int] = {}
+    for j, (region, t) in enumerate(zip(regions, times, strict=True)):
+        spans[j] = (t, t)
+        if region in last:
+            spans[last[region], 1] = t
+        last[region] = j
+    for j in last.values():
+        spans[j, 1] = max(spans[:, 1].max(), spans[j, 0])
+    return spans
+
+
+_NEAR_PER_FRAME = 8
+
+
+def _consistent(q_times: np.ndarray, spans: list[np.ndarray]) -> np.ndarray:
+    """Which matched frames agree on one timing: reference time = speed * query time + offset, speed within +-12 %.
+
+    `spans[i]` holds the [start, end] spans of (up to `_NEAR_PER_FRAME`) reference hashes within the radius of frame
+    i. A clip that merely looks like the reference (same kind of scene, another moment) matches frames in no
+    consistent order. Vectorised over candidate offsets (one per frame and span, rounded to 0.25 s).
+    """
+    n, k = len(q_times), max(len(sp) for sp in spans)
+    start = np.full((n, k), np.inf)
+    end = np.full((n, k), -np.inf)
+    for i, sp in enumerate(spans):
+        start[i, : len(sp)], end[i, : len(sp)] = sp[:, 0], sp[:, 1]
+    best = np.zeros(n, dtype=bool)
+    for speed in SPEEDS:
+        cand = (start - speed * q_times[:, None])[np.isfinite(start)]
+        offsets = np.unique(np.round(cand * 4) / 4)
+        pred = speed * q_times[None, :, None] + offsets[:, None, None]  # (offsets, frames, 1)
+        ok = ((start[None] - TIME_TOLERANCE_S <= pred) & (pred <= end[None] + TIME_TOLERANCE_S)).any(axis=2)
+        counts = ok.sum(axis=1)
+        top = int(counts.argmax())
+        if counts[top] > best.sum():
+            best = ok[top]
+    return best
+
+
 def match_video(query: list[QueryFrame], ref: np.ndarray, ref_regions: list[str] | None = None,
                 ref_times: list[float] | None = None) -> dict[str, Any]:
-    """Per query frame, the nearest reference hash; the clip matches when enough frames are within PDQ_DISTANCE."""
+    """Per query frame, the nearest reference hash; the clip matches when enough frames are within the PDQ radius
+    and, when the reference carries frame times, those frames follow the reference in one consistent timing."""
     best: list[tuple[int, int, int]] = []  # (distance, query region index, reference hash index) per query frame
+    near: list[np.ndarray] = []  # per query frame: reference hashes within the radius (any query region)
     for frame in query:
         candidates = []
+        within = np.zeros(len(ref), dtype=bool)
         for qi, h in enumerate(frame.hashes):
-            d = _hamming(h, ref)
+            d = ih.hamming_many(h, ref)
             j = int(d.argmin())
             candidates.append((int(d[j]), qi, j))
+            within |= d <= ih.PDQ_RADIUS
         best.append(min(candidates))
+        near_all = np.flatnonzero(within)
+        if len(near_all) > _NEAR_PER_FRAME:
+            dmin = np.min([ih.hamming_many(h, ref[near_all]) for h in frame.hashes], axis=0)
+            near_all = near_all[np.argsort(dmin, kind="stable")[:_NEAR_PER_FRAME]]
+        near.append(near_all)
     distances = [d for d, _, _ in best]
-    matched = [i for i, d in enumerate(distances) if d <= PDQ_DISTANCE]
+    matched = [i for i, d in enumerate(distances) if d <= ih.PDQ_RADIUS]
+    if matched and ref_regions is not None and ref_times is not None:
+        spans = time_spans(ref_regions, ref_times)
+        keep = _consistent(np.array([query[i].time_s for i in matched]), [spans[near[i]] for i in matched])
+        matched = [i for i, k in zip(matched, keep, strict=True) if k]
     need = min(2, len(distances))
     fraction = len(matched) / len(distances) if distances else 0.0
     ok = bool(distances) and len(matched) >= need and fraction >= VIDEO_MIN_FRACTION
