@@ -283,3 +283,141 @@ def to_rgb(data: bytes) -> Rgb:
 def resize_rgb(rgb: Rgb, scale: float) -> Rgb:
     h, w = rgb.shape[:2]
     return cv2.resize(rgb, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+# --- video -----------------------------------------------------------------------------------------------------------
+#
+# A copy of a clip: one image family applied to every frame with the same parameters (the rng is re-seeded per frame),
+# or a time edit, then encoded with H.264 at a random CRF 23-40 (PyAV's bundled libx264).
+# Time families: trim (start and/or end, 10-40 % in all), speed (+-10 %), fps (to 12-60 fps), cut (a segment of
+# 40-70 % from inside the clip), pip (the clip scaled into another picture, filling 50-90 % of its area).
+
+VIDEO_FAMILIES = ("crop", "overlay", "letterbox", "rotate", "colour", "compress", "mirror", "screenshot",
+                  "trim", "speed", "fps", "cut", "pip", "combo")
+
+
+def decode_clip(data: bytes, max_side: int = 640) -> tuple[list[np.ndarray], float]:
+    """Every frame of a clip as RGB (downscaled to `max_side`, which also keeps generation cheap), and its frame rate."""
+    import av
+
+    frames = []
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or 25)
+        for frame in container.decode(stream):
+            rgb = frame.to_ndarray(format="rgb24")
+            h, w = rgb.shape[:2]
+            if max(h, w) > max_side:
+                rgb = resize_rgb(rgb, max_side / max(h, w))
+            frames.append(rgb)
+    return frames, fps
+
+
+def encode_clip(frames: list[np.ndarray], fps: float, crf: int = 23) -> bytes:
+    """H.264 (yuv420p, even dimensions) in MP4."""
+    import av
+
+    out = io.BytesIO()
+    h, w = frames[0].shape[:2]
+    h, w = h - h % 2, w - w % 2
+    with av.open(out, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=max(1, round(fps)))
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "ultrafast"}
+        for rgb in frames:
+            if rgb.shape[:2] != (h, w):
+                rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return out.getvalue()
+
+
+def _image_family_on_frames(frames: list[np.ndarray], family: str, seed: int) -> tuple[list[np.ndarray], dict[str, Any]]:
+    out, params = [], {}
+    fn = FAMILIES[family]
+    for rgb in frames:
+        img, params = fn(Image.fromarray(rgb), np.random.default_rng(seed))
+        out.append(np.asarray(img.convert("RGB")))
+    return out, params
+
+
+def _background(rng: np.random.Generator, size: tuple[int, int], photos: list[Any]) -> np.ndarray:
+    w, h = size
+    if photos:
+        img = Image.open(photos[int(rng.integers(0, len(photos)))]).convert("RGB").resize((w, h))
+        return np.asarray(img.filter(ImageFilter.GaussianBlur(2)))
+    return np.full((h, w, 3), _rand_colour(rng), np.uint8)
+
+
+def edit_clip(data: bytes, family: str, seed: int, photos: list[Any] | None = None) -> tuple[bytes, dict[str, Any]]:
+    """One edited copy of a clip and the parameters drawn. `photos` (paths) supply picture-in-picture backgrounds."""
+    rng = np.random.default_rng(seed)
+    frames, fps = decode_clip(data)
+    params: dict[str, Any] = {"family": family, "seed": seed}
+    names = [str(n) for n in rng.choice([f for f in VIDEO_FAMILIES if f != "combo"], 2, replace=False)] \
+        if family == "combo" else [family]
+    for i, name in enumerate(names):
+        sub = seed * 31 + i
+        r = np.random.default_rng(sub)
+        if name in FAMILIES:
+            frames, p = _image_family_on_frames(frames, name, sub)
+        elif name == "trim":
+            total = float(r.uniform(0.1, 0.4))
+            head = total * float(r.uniform(0, 1))
+            n = len(frames)
+            frames = frames[int(n * head): max(int(n * head) + 2, int(n * (1 - (total - head))))]
+            p = {"start": round(head, 3), "end": round(total - head, 3)}
+        elif name == "speed":
+            speed = float(r.uniform(0.9, 1.1))
+            idx = np.arange(0, len(frames) - 1e-9, speed).astype(int)
+            frames = [frames[j] for j in idx]
+            p = {"speed": round(speed, 3)}
+        elif name == "fps":
+            new = float(r.choice([12, 15, 24, 30, 50, 60]))
+            idx = np.floor(np.arange(0, len(frames) / fps, 1 / new) * fps).astype(int)
+            frames = [frames[j] for j in idx if j < len(frames)]
+            fps, p = new, {"fps": new}
+        elif name == "cut":
+            keep = float(r.uniform(0.4, 0.7))
+            start = float(r.uniform(0, 1 - keep))
+            n = len(frames)
+            frames = frames[int(n * start): int(n * (start + keep))]
+            p = {"start": round(start, 3), "keep": round(keep, 3)}
+        else:  # pip
+            h, w = frames[0].shape[:2]
+            area = float(r.uniform(0.5, 0.9))
+            s = np.sqrt(area)
+            bw, bh = round(w / s), round(h / s)
+            bg = _background(r, (bw, bh), photos or [])
+            x0, y0 = int(r.integers(0, bw - w + 1)), int(r.integers(0, bh - h + 1))
+            out = []
+            for rgb in frames:
+                canvas = bg.copy()
+                canvas[y0: y0 + h, x0: x0 + w] = rgb
+                out.append(canvas)
+            frames, p = out, {"area": round(area, 3)}
+        params[name] = p
+    crf = int(rng.integers(23, 41))
+    params["crf"] = crf
+    return encode_clip(frames, fps, crf), params
+
+
+def unrelated_clip(photo: Any, seed: int, seconds: float = 4.0, fps: float = 15.0) -> bytes:
+    """An unrelated clip made from a real photo (not in the database): a slow seeded pan and zoom over it."""
+    rng = np.random.default_rng(seed)
+    img = np.asarray(Image.open(photo).convert("RGB"))
+    h, w = img.shape[:2]
+    z0, z1 = float(rng.uniform(0.5, 0.9)), float(rng.uniform(0.5, 0.9))
+    (ax, ay), (bx, by) = rng.uniform(0, 1, 2), rng.uniform(0, 1, 2)
+    n = int(seconds * fps)
+    frames = []
+    for i in range(n):
+        t = i / max(1, n - 1)
+        z = z0 + (z1 - z0) * t
+        cw, ch = int(w * z), int(h * z)
+        x = int((w - cw) * (ax + (bx - ax) * t))
+        y = int((h - ch) * (ay + (by - ay) * t))
+        frames.append(cv2.resize(img[y: y + ch, x: x + cw], (480, round(480 * ch / cw) // 2 * 2)))
+    return encode_clip(frames, fps, int(rng.integers(23, 36)))

@@ -306,11 +306,10 @@ class BankEntry:
     height: int
 
 
-def bank_entry(rgb: np.ndarray) -> BankEntry:
-    """The keypoints an original contributes to the feature bank."""
+def bank_entry(rgb: np.ndarray, n: int = BANK_FEATURES) -> BankEntry:
+    """The keypoints an original (or a reference clip's frame) contributes to a feature bank."""
     grey, _ = _grey_at(rgb, _BANK_SIDE)
-    return BankEntry(_orb(grey, BANK_FEATURES), _orb(np.ascontiguousarray(grey[:, ::-1]), BANK_FEATURES),
-                     grey.shape[1], grey.shape[0])
+    return BankEntry(_orb(grey, n), _orb(np.ascontiguousarray(grey[:, ::-1]), n), grey.shape[1], grey.shape[0])
 
 
 def bank_to_json(entry: BankEntry) -> dict[str, object]:
@@ -393,6 +392,19 @@ def fit_similarity(src: np.ndarray, dst: np.ndarray, bank_size: tuple[int, int])
     w, h = bank_size
     spread = float((np.ptp(inl[:, 0]) * np.ptp(inl[:, 1])) / max(1, w * h)) if len(inl) else 0.0
     return Fit(int(keep.sum()), len(src), model, 1 / scale if scale else 0.0, -rotation, spread)
+
+
+# Acceptance of any candidate: enough keypoints agree on one similarity transform, they are a fair share of its
+# matches, and they are spread over the original (not one repeated texture patch).
+MIN_INLIERS = 15
+MIN_INLIER_RATIO = 0.25
+MIN_SPREAD = 0.02
+
+
+
+def convincing(fit: Fit | None) -> bool:
+    """The one acceptance rule for a keypoint fit (images and video frames alike)."""
+    return fit is not None and fit.inliers >= MIN_INLIERS and fit.ratio >= MIN_INLIER_RATIO and fit.spread >= MIN_SPREAD
 
 
 def regions(fit: Fit, query: QueryFeatures, entry: BankEntry, mirrored: bool) -> dict[str, list[float]]:

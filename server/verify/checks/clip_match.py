@@ -39,6 +39,7 @@ import numpy as np
 
 from .. import av_decode
 from .. import image_hashing as ih
+from ..hash_index import FeatureBank
 from ..types import CheckContext, CheckResult, Limits, Media, MediaError, MediaKind, Outcome
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,12 @@ VIDEO_MIN_FRACTION = 0.5
 # consistent when its predicted reference time falls within this many seconds of the matched hash's time span.
 SPEEDS = tuple(np.round(np.arange(0.88, 1.1201, 0.02), 2))
 TIME_TOLERANCE_S = 1.0
+# Keyframe keypoint stage: reference frames kept per clip (one per interval) and their keypoints; query frames checked.
+KEYFRAME_INTERVAL_S = 1.0
+MAX_REF_KEYFRAMES = 30
+KEYFRAME_FEATURES = 250
+QUERY_KEYFRAMES = 8
+VORB = "vorb"
 REF_DEDUPE_DISTANCE = 6        # consecutive reference hashes closer than this add nothing
 CAPTION_KEEP = 0.84            # the top share of the frame kept to drop a burned-in caption banner
 AUDIO_MAX_BER = 0.2
@@ -93,14 +100,6 @@ def _bottom(rgb: np.ndarray) -> np.ndarray:
     return rgb[rgb.shape[0] - max(1, int(rgb.shape[0] * CAPTION_KEEP)):]
 
 
-def _corner(rgb: np.ndarray, fx: float, fy: float) -> np.ndarray:
-    """The 85 % of the frame that a corner crop keeps: `fx`/`fy` 0 keeps the left/top, 1 the right/bottom."""
-    h, w = rgb.shape[:2]
-    kh, kw = int(h * 0.85), int(w * 0.85)
-    y0, x0 = int((h - kh) * fy), int((w - kw) * fx)
-    return rgb[y0: y0 + kh, x0: x0 + kw]
-
-
 def pdq(rgb: np.ndarray) -> tuple[np.ndarray, int]:
     """PDQ of a frame as a (32,) uint8 array: image_hashing.pdq, the one PDQ (ThreatExchange bit order)."""
     digest, quality = ih.pdq(rgb)
@@ -108,10 +107,10 @@ def pdq(rgb: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 # Reference regions: (name, crop) - each also hashed mirrored. A caption band over the bottom or top of the frame is
-# dropped by comparing the other 84 %; corner crops of up to ~20 % meet one of the corner regions.
+# dropped by comparing the other 84 %. Heavier crops, rotation, screenshots and picture-in-picture are left to the
+# keyframe keypoint stage (`match_keypoints`).
 _REF_REGIONS = (("full", lambda x: x), ("central90", lambda x: _central(x, 0.9)), ("top84", _top),
-                ("bottom84", _bottom), ("corner_tl", lambda x: _corner(x, 0, 0)), ("corner_tr", lambda x: _corner(x, 1, 0)),
-                ("corner_bl", lambda x: _corner(x, 0, 1)), ("corner_br", lambda x: _corner(x, 1, 1)))
+                ("bottom84", _bottom))
 _QUERY_REGIONS = (("full", lambda x: x), ("top84", _top), ("bottom84", _bottom))
 
 
@@ -140,8 +139,25 @@ def video_reference(data: bytes, limits: Limits) -> dict[str, Any] | None:
                 labels.append(f"{name}{MIRROR_SUFFIX if mirrored else ''}")
                 times.append(round(sample.time_s, 2))
     # "regions" and "times" (one per hash) say which path a match took; fingerprints stored without them still match.
+    # "keyframes": ORB keypoints of one frame per KEYFRAME_INTERVAL_S (absent in rows stored before; those clips are
+    # then matched by PDQ only).
     return {"v": FINGERPRINT_VERSION, "frames": len(result.samples), "duration_s": round(result.probe.duration_s, 3),
-            "hashes": [h.tobytes().hex() for h in kept], "regions": labels, "times": times}
+            "hashes": [h.tobytes().hex() for h in kept], "regions": labels, "times": times,
+            "keyframes": keyframe_bank(result.samples)}
+
+
+def keyframe_bank(samples: list[av_decode.Sample]) -> dict[str, Any]:
+    """Keypoints of one reference frame per `KEYFRAME_INTERVAL_S` (at most `MAX_REF_KEYFRAMES`, evenly spread)."""
+    duration = samples[-1].time_s if samples else 0.0
+    n = min(MAX_REF_KEYFRAMES, int(duration / KEYFRAME_INTERVAL_S) + 1)
+    interval = max(KEYFRAME_INTERVAL_S, duration / max(1, n - 1)) if n > 1 else KEYFRAME_INTERVAL_S
+    times = np.array([s.time_s for s in samples])
+    frames = []
+    for k in range(n):
+        sample = samples[int(np.abs(times - k * interval).argmin())]
+        entry = ih.bank_entry(trim_borders(sample.rgb), KEYFRAME_FEATURES)
+        frames.append({"t": round(sample.time_s, 2), **ih.bank_to_json(entry)})
+    return {"v": 1, "interval_s": round(interval, 3), "frames": frames}
 
 
 def audio_reference(data: bytes, limits: Limits) -> dict[str, Any] | None:
@@ -180,6 +196,9 @@ class Reference:
     chromaprint: np.ndarray | None     # uint32
     vpdq_regions: list[str] | None = None   # per hash: "full", "central90", "top84", each maybe "/mirrored"
     vpdq_times: list[float] | None = None   # per hash: the reference frame's time
+    duration_s: float | None = None
+    keyframes: list[tuple[float, ih.BankEntry]] | None = None  # (time, keypoints) per stored reference keyframe
+    keyframe_interval_s: float = KEYFRAME_INTERVAL_S
 
 
 class ClipIndex:
@@ -193,6 +212,8 @@ class ClipIndex:
         self._lock = threading.Lock()
         self._version: Any = None
         self._refs: list[Reference] = []
+        self._bank = FeatureBank()
+        self._bank_meta: list[tuple[int, float]] = []  # per bank entry: (reference position, keyframe time)
 
     def _current_version(self) -> Any:
         connect = getattr(self.storage, "connect", None)
@@ -206,7 +227,17 @@ class ClipIndex:
             if version is None or version != self._version:
                 self._refs = [r for m in self.storage.refuted_media() if (r := _reference(m)) is not None]
                 self._version = version
+                self._bank, self._bank_meta = FeatureBank(), []
+                for pos, ref in enumerate(self._refs):
+                    for t, entry in ref.keyframes or []:
+                        self._bank.add(len(self._bank_meta), entry)
+                        self._bank_meta.append((pos, t))
             return self._refs
+
+    def keyframe_bank(self) -> tuple[FeatureBank, list[tuple[int, float]]]:
+        """The reference keyframes' keypoints (as of the last `references()`) and, per entry, (reference, time)."""
+        with self._lock:
+            return self._bank, self._bank_meta
 
 
 def _reference(m: Any) -> Reference | None:
@@ -223,8 +254,17 @@ def _reference(m: Any) -> Reference | None:
     times = v.get("times") if v else None
     ok = (vp is not None and isinstance(regions, list) and isinstance(times, list)
           and len(regions) == len(times) == len(vp))
+    duration = v.get("duration_s") if v else None
+    keyframes, interval = None, KEYFRAME_INTERVAL_S
+    kf = v.get("keyframes") if v else None
+    if isinstance(kf, dict) and kf.get("v") == 1 and isinstance(kf.get("frames"), list):
+        decoded = [(float(f.get("t", 0.0)), ih.bank_from_json({**f, "v": ih.BANK_VERSION}))
+                   for f in kf["frames"] if isinstance(f, dict)]
+        keyframes = [(t, e) for t, e in decoded if e is not None] or None
+        interval = float(kf.get("interval_s") or KEYFRAME_INTERVAL_S)
     return Reference(m.id, m.refutation_id, m.sha256, m.content_url, vp, cp,
-                     [str(r) for r in regions] if ok else None, [float(t) for t in times] if ok else None)
+                     [str(r) for r in regions] if ok else None, [float(t) for t in times] if ok else None,
+                     float(duration) if isinstance(duration, int | float) else None, keyframes, interval)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,9 +330,14 @@ def _consistent(q_times: np.ndarray, spans: list[np.ndarray]) -> np.ndarray:
 
 
 def match_video(query: list[QueryFrame], ref: np.ndarray, ref_regions: list[str] | None = None,
-                ref_times: list[float] | None = None) -> dict[str, Any]:
+                ref_times: list[float] | None = None, ref_duration_s: float | None = None) -> dict[str, Any]:
     """Per query frame, the nearest reference hash; the clip matches when enough frames are within the PDQ radius
-    and, when the reference carries frame times, those frames follow the reference in one consistent timing."""
+    and, when the reference carries frame times, those frames follow the reference in one consistent timing.
+
+    Enough frames: at least `VIDEO_MIN_FRACTION` of the query's (a copy of the reference, trimmed or not), or, for a
+    longer video that contains the reference (a compilation, a re-cut), consistent frames spanning at least that
+    share of the reference's duration.
+    """
     best: list[tuple[int, int, int]] = []  # (distance, query region index, reference hash index) per query frame
     near: list[np.ndarray] = []  # per query frame: reference hashes within the radius (any query region)
     for frame in query:
@@ -318,6 +363,9 @@ def match_video(query: list[QueryFrame], ref: np.ndarray, ref_regions: list[str]
     need = min(2, len(distances))
     fraction = len(matched) / len(distances) if distances else 0.0
     ok = bool(distances) and len(matched) >= need and fraction >= VIDEO_MIN_FRACTION
+    if not ok and ref_duration_s and ref_times is not None and len(matched) >= 4:
+        covered = query[matched[-1]].time_s - query[matched[0]].time_s
+        ok = covered >= VIDEO_MIN_FRACTION * ref_duration_s
     times = [round(query[i].time_s, 2) for i in matched]
     return {"frames_sampled": len(distances), "frames_matched": len(matched), "fraction": round(fraction, 3),
             "median_distance": float(np.median(distances)) if distances else None,
@@ -377,6 +425,61 @@ def best_offset_ber(q: np.ndarray, r: np.ndarray, min_overlap: int = AUDIO_MIN_O
     return best, best_off
 
 
+def match_keypoints(samples: list[av_decode.Sample], index: ClipIndex,
+                    refs: list[Reference]) -> tuple[Reference, dict[str, Any]] | None:
+    """Second stage for video: up to `QUERY_KEYFRAMES` evenly spread query frames, each searched in the reference
+    keyframes' keypoint bank and accepted by a similarity fit (image_hashing.convincing); a reference matches when at
+    least half of the checked frames (and two) fit it in one consistent timing. Finds what frame PDQ cannot: heavy and
+    corner crops, rotation, screenshots, picture-in-picture, overlays on any side."""
+    bank, meta = index.keyframe_bank()
+    if not len(bank) or not samples:
+        return None
+    picks = [samples[int(i)] for i in np.unique(np.linspace(0, len(samples) - 1, min(QUERY_KEYFRAMES, len(samples))).round())]
+    hits: dict[int, list[tuple[float, float, ih.Fit, bool, dict[str, list[float]]]]] = {}
+    for sample in picks:
+        query = ih.query_features(sample.rgb)
+        seen: set[int] = set()
+        for pos, mirrored, src, dst in bank.candidates(query, limit=4):
+            ref_pos, t_ref = meta[pos]
+            entry = bank.entries[pos][1]
+            fit = ih.fit_similarity(src, dst, (entry.width, entry.height))
+            if ref_pos in seen or not ih.convincing(fit):
+                continue
+            assert fit is not None
+            seen.add(ref_pos)
+            hits.setdefault(ref_pos, []).append((sample.time_s, t_ref, fit, mirrored,
+                                                 ih.regions(fit, query, entry, mirrored)))
+    best: tuple[Reference, dict[str, Any]] | None = None
+    for ref_pos, found in hits.items():
+        ref = refs[ref_pos]
+        q_times = np.array([f[0] for f in found])
+        spans = [np.array([[f[1], f[1] + ref.keyframe_interval_s]]) for f in found]
+        keep = _consistent(q_times, spans)
+        good = [f for f, k in zip(found, keep, strict=True) if k]
+        need = min(2, len(picks))
+        fraction = len(good) / len(picks)
+        covered = (good[-1][0] - good[0][0]) if good else 0.0
+        ok = len(good) >= need and (fraction >= VIDEO_MIN_FRACTION or (
+            ref.duration_s is not None and len(good) >= 4 and covered >= VIDEO_MIN_FRACTION * ref.duration_s))
+        if not ok or (best is not None and fraction <= best[1]["fraction"]):
+            continue
+        mid = good[len(good) // 2]
+        fit, mirrored, region = mid[2], mid[3], mid[4]
+        q = region["query"]
+        area = (q[2] - q[0]) * (q[3] - q[1])
+        parts = [f"rotated {fit.rotation_deg:+.1f} deg" if abs(fit.rotation_deg) >= 1 else "",
+                 "mirrored" if mirrored else "",
+                 f"the original fills {100 * area:.0f} % of the frame" if area < 0.9 else "",
+                 "cropped" if min(region["original"][:2]) > 0.03 or max(region["original"][2:]) < 0.97 else "",
+                 _offset_text(float(np.median([f[1] - f[0] for f in good])))]
+        transform = "keyframe keypoints: " + (", ".join(p for p in parts if p) or "same framing")
+        best = (ref, {"frames_sampled": len(picks), "frames_matched": len(good), "fraction": round(fraction, 3),
+                      "median_distance": None, "matched": True, "times": [round(f[0], 2) for f in good],
+                      "transform": transform, "inliers": int(np.median([f[2].inliers for f in good])),
+                      "region": region, "geometry": {"rotation_deg": round(fit.rotation_deg, 2), "mirrored": mirrored}})
+    return best
+
+
 def check(media: Media, ctx: CheckContext) -> CheckResult:
     """Match a video or audio clip against the refuted clips."""
     if media.kind is MediaKind.IMAGE:
@@ -403,7 +506,7 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
             best = (1.0, "sha256", ref, found)
             break
         if query_v and ref.vpdq is not None and len(ref.vpdq):
-            found = match_video(query_v, ref.vpdq, ref.vpdq_regions, ref.vpdq_times)
+            found = match_video(query_v, ref.vpdq, ref.vpdq_regions, ref.vpdq_times, ref.duration_s)
             if found["matched"] and (best is None or found["fraction"] > best[0]):
                 best = (found["fraction"], VPDQ, ref, found)
         if query_a is not None and ref.chromaprint is not None:
@@ -412,6 +515,10 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
                 offset_s = offset * CHROMAPRINT_ITEM_S
                 best = (1 - ber, CHROMAPRINT, ref, {"bit_error_rate": round(ber, 4), "offset_s": round(offset_s, 2),
                                                     "transform": "audio: " + (_offset_text(offset_s) or "aligned")})
+    if best is None and query_v:
+        keyed = match_keypoints(analysis.samples, index, refs)
+        if keyed is not None:
+            best = (keyed[1]["fraction"], VORB, keyed[0], keyed[1])
     if best is None:
         if not query_v and query_a is None:
             return CheckResult(NAME, Outcome.NOT_DETECTED,
@@ -421,7 +528,7 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
 
     similarity, method, ref, found = best
     refutation = _refutation_json(ctx, ref, method, similarity, found)
-    evidence["video" if method == VPDQ else "audio" if method == CHROMAPRINT else "exact"] = found
+    evidence["video" if method in (VPDQ, VORB) else "audio" if method == CHROMAPRINT else "exact"] = found
     if refutation is None:  # the refutation row went away between load and lookup
         return CheckResult(NAME, Outcome.NOT_DETECTED, "No refuted clip matches.", evidence=evidence)
     evidence["refutation"] = refutation
@@ -432,7 +539,7 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
 def _summary(method: str, found: dict[str, Any], refutation: dict[str, Any]) -> str:
     """What matched and how, in one sentence: frames and their times for video, the offset for audio."""
     who = f"{refutation['fact_checker']}: {refutation['rating']}"
-    if method == VPDQ:
+    if method in (VPDQ, VORB):
         times = found["times"]
         span = f"{times[0]:.1f}-{times[-1]:.1f} s" if times else "no times"
         what = (f"{found['frames_matched']} of its {found['frames_sampled']} sampled frames ({span}) match a debunked "
@@ -454,4 +561,7 @@ def _refutation_json(ctx: CheckContext, ref: Reference, method: str, similarity:
     body = refutation.to_json()
     body["match"] = {"method": method, "similarity": round(float(similarity), 4), "transform": found.get("transform"),
                      "original_sha256": ref.sha256, "original_url": ref.content_url}
+    for key in ("region", "geometry"):  # where the clip's frame shows the original, and the fitted transform
+        if key in found:
+            body["match"][key] = found[key]
     return body
