@@ -366,7 +366,7 @@ class Fit:
     matches: int
     model: np.ndarray  # 2x3
     scale: float
-    rotation_deg: float
+    rotation_deg: float  # of the copy relative to the original, counter-clockwise positive
     spread: float  # share of the original's bank picture covered by the inliers' bounding box
 
     @property
@@ -391,7 +391,9 @@ def fit_similarity(src: np.ndarray, dst: np.ndarray, bank_size: tuple[int, int])
     inl = dst[keep]
     w, h = bank_size
     spread = float((np.ptp(inl[:, 0]) * np.ptp(inl[:, 1])) / max(1, w * h)) if len(inl) else 0.0
-    return Fit(int(keep.sum()), len(src), model, 1 / scale if scale else 0.0, -rotation, spread)
+    # `model` maps the copy onto the original (y down); the copy's own rotation relative to the original, counted
+    # counter-clockwise as seen on screen, has the same sign as this angle.
+    return Fit(int(keep.sum()), len(src), model, 1 / scale if scale else 0.0, rotation, spread)
 
 
 # Acceptance of any candidate: enough keypoints agree on one similarity transform, they are a fair share of its
