@@ -115,9 +115,11 @@ def overlay(img: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, di
             _text(draw, (x + 4, y + 4), "NEW", max(10, size // 5), (255, 255, 255, 255))
         elif what == "emoji":
             draw.ellipse((x, y, x + size, y + size), fill=(255, 204, 0, 255))
-            draw.ellipse((x + size // 4, y + size // 3, x + size // 4 + size // 8, y + size // 3 + size // 8), fill=(0, 0, 0, 255))
-            draw.ellipse((x + size * 5 // 8, y + size // 3, x + size * 5 // 8 + size // 8, y + size // 3 + size // 8), fill=(0, 0, 0, 255))
-            draw.arc((x + size // 4, y + size // 2, x + size * 3 // 4, y + size * 7 // 8), 0, 180, fill=(0, 0, 0, 255), width=3)
+            eye = size // 8
+            for ex in (x + size // 4, x + size * 5 // 8):
+                draw.ellipse((ex, y + size // 3, ex + eye, y + size // 3 + eye), fill=(0, 0, 0, 255))
+            draw.arc((x + size // 4, y + size // 2, x + size * 3 // 4, y + size * 7 // 8), 0, 180, fill=(0, 0, 0, 255),
+                     width=3)
         else:
             draw.rectangle((x, y, x + size, y + size // 3), fill=(*_rand_colour(rng), 160))
             _text(draw, (x + 3, y + 2), "NEWS24", max(10, size // 5), (255, 255, 255, 255))
@@ -297,7 +299,7 @@ VIDEO_FAMILIES = ("crop", "overlay", "letterbox", "rotate", "colour", "compress"
 
 
 def decode_clip(data: bytes, max_side: int = 640) -> tuple[list[np.ndarray], float]:
-    """Every frame of a clip as RGB (downscaled to `max_side`, which also keeps generation cheap), and its frame rate."""
+    """Every frame of a clip as RGB (downscaled to `max_side`, which keeps generation cheap), and its frame rate."""
     import av
 
     frames = []
@@ -334,7 +336,8 @@ def encode_clip(frames: list[np.ndarray], fps: float, crf: int = 23) -> bytes:
     return out.getvalue()
 
 
-def _image_family_on_frames(frames: list[np.ndarray], family: str, seed: int) -> tuple[list[np.ndarray], dict[str, Any]]:
+def _image_family_on_frames(frames: list[np.ndarray], family: str,
+                            seed: int) -> tuple[list[np.ndarray], dict[str, Any]]:
     out, params = [], {}
     fn = FAMILIES[family]
     for rgb in frames:
@@ -421,3 +424,20 @@ def unrelated_clip(photo: Any, seed: int, seconds: float = 4.0, fps: float = 15.
         y = int((h - ch) * (ay + (by - ay) * t))
         frames.append(cv2.resize(img[y: y + ch, x: x + cw], (480, round(480 * ch / cw) // 2 * 2)))
     return encode_clip(frames, fps, int(rng.integers(23, 36)))
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion k/n (as shares, 0..1)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def upper_bound(k: int, n: int) -> float:
+    """One-sided 95% upper bound of a rate k/n: exact (1 - 0.05^(1/n)) for k = 0 (the 'rule of three'), else Wilson."""
+    if n == 0:
+        return 1.0
+    return float(1 - 0.05 ** (1 / n)) if k == 0 else wilson(k, n, 1.645)[1]

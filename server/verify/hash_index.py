@@ -207,7 +207,8 @@ class FeatureBank:
             self._index, self._trained_at = index, n
         return self._index
 
-    def candidates(self, query: ih.QueryFeatures, limit: int = BANK_CANDIDATES) -> list[tuple[int, bool, np.ndarray, np.ndarray]]:
+    def candidates(self, query: ih.QueryFeatures,
+                   limit: int = BANK_CANDIDATES) -> list[tuple[int, bool, np.ndarray, np.ndarray]]:
         """(entry position, mirrored, query points, original points) of the originals with the most votes."""
         desc = query.keypoints.descriptors
         if not len(self.entries) or desc is None or len(desc) < BANK_MIN_VOTES:

@@ -8,11 +8,13 @@ band added outside the picture, letterbox bars, crops and mirroring. This module
 2. `original_hashes`: several PDQ hashes per stored original: the whole canonical picture, centre crops, corner crops,
    each also mirrored. A cropped re-post then lands near one of them.
 3. `query_hashes`: the query's canonical picture, plus crops of it that undo an overlay near its edges.
-4. `verify_geometry`: ORB keypoints + RANSAC homography between a candidate original and the query; a candidate is
-   accepted only if enough keypoints agree on one plane-to-plane mapping. This keeps false matches near zero even with a
-   loose PDQ candidate radius.
+4. Keypoints: ORB features of each original (`bank_entry`, stored) and of the query (`query_features`); a candidate
+   is accepted only when enough of them fit one similarity transform (`fit_similarity`, `convincing`), which also says
+   where the copy shows the original (`regions`), its rotation and whether it is mirrored.
 
-Hashes are the `pdqhash` package's (Meta PDQ), so they are interchangeable with ThreatExchange / HMA hash banks.
+The one hashing module (STYLE.md, "one concept, one home"): PDQ (`pdq`, `pdq_hex`) in ThreatExchange bit order, the
+match radius `PDQ_RADIUS`, `hamming`; clip_match, reports, import and the benches call these. Hashes are the `pdqhash`
+package's (Meta PDQ), so they are interchangeable with ThreatExchange / HMA hash banks.
 """
 
 from __future__ import annotations

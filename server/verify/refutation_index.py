@@ -4,9 +4,16 @@ Built once at start-up (build_state) and shared through CheckContext.resources["
 PDQ hash into a multi-index (`hash_index.HashIndex`) and, before each lookup, reads the hash rows written since (one
 indexed SQLite query), so a refutation written by any process is searchable as soon as its write has returned.
 
-Perceptual path (images): the query is hashed as given and trimmed of borders/text bands, whole and with edge overlays
-cut away (`image_hashing`); every hash within PDQ distance 31 of a stored region hash makes its original a candidate;
-the nearest few candidates are checked geometrically (ORB + RANSAC) against the stored original file.
+Perceptual path (images), two candidate stages and one acceptance rule (docs/matching.md):
+1. exact: the query is hashed as given and trimmed of borders/text bands, whole and with a bottom overlay cut away
+   (`image_hashing.query_hashes`); every stored region hash within PDQ_RADIUS makes its original a candidate (the
+   multi-index search is exact within the radius and takes ~1 ms at 1M hashes);
+2. keypoints: the query's ORB keypoints are searched in the feature bank (`hash_index.FeatureBank`: every original's
+   400 strongest keypoints, as is and mirrored); originals with enough votes are candidates.
+A candidate of either stage is accepted when its keypoints fit one similarity transform onto the original with enough
+inliers spread over it (`image_hashing.convincing`); a smooth picture with too few keypoints to judge is accepted on a
+close PDQ match (PDQ_RADIUS_UNVERIFIED) alone. The bank's keypoints are stored in refuted_media.hashes["orb"] at
+ingestion (`describe_original`); rows stored before have them computed from the stored file when first loaded.
 """
 
 from __future__ import annotations

@@ -1,25 +1,33 @@
 """Refuted-clip matching for video and audio: is this clip a copy of one a fact-checker has debunked?
 
-What it detects: re-encoded, resized, cropped (up to ~10 %), mirrored, letterboxed, captioned and trimmed copies of
-a refuted video (keyframe PDQ hashes, in the spirit of Meta's vPDQ), and transcoded, re-levelled, trimmed or mildly
-noisy copies of refuted audio or of a refuted video's soundtrack (Chromaprint).
-What it cannot: heavy crops (>~20 %), picture-in-picture, re-filming a screen, speed changes, clips shorter than
-about 3 s of audio; it says nothing about whether an unmatched clip is authentic. Images are UNSUPPORTED here (the
-image refutation check handles them).
+What it detects: copies of a refuted video in the edit families of issue 13 (docs/matching.md has recall per family):
+re-encoded (to CRF 40), downscaled, mirrored, letterboxed, colour-changed, captioned, trimmed, sped up or slowed by
++-10 %, re-timed to another frame rate, cut out of the reference or containing it (frame PDQ hashes, in the spirit of
+Meta's vPDQ, with a timing check); and cropped, rotated, screenshotted or shown picture-in-picture (the keyframe
+keypoint stage, `match_keypoints`). Also transcoded, re-levelled, trimmed or mildly noisy copies of refuted audio or of
+a refuted video's soundtrack (Chromaprint).
+What it cannot: re-filming a screen; small-detail footage (a top-down parking lot) under heavy spatial edits, since
+frames are sampled at 320 px; another moment of the same static shot (same person, same background) is matched by the
+keypoint stage (a known false match, docs/matching.md); clips shorter than about 3 s of audio; it says nothing about
+whether an unmatched clip is authentic. Images are UNSUPPORTED here (the image refutation check handles them).
 
 Video fingerprint ("vpdq" in refuted_media.hashes): for the *reference* (the refuted clip, hashed once at import) every
-decoded frame up to `REF_FPS`, black borders trimmed, hashed over three regions (full frame, central 90 %, top 84 %,
-which drops a caption banner) and their mirror images; near-duplicate hashes are dropped. For the *query* only frames
-sampled at `Limits.sample_fps`, full frame and top 84 %. A query frame matches when some reference hash is within
-`image_hashing.PDQ_RADIUS` bits, in a consistent order (one speed within +-12 %, see `_consistent`); a clip matches when at least `VIDEO_MIN_FRACTION` of its sampled frames (and at least two, or
-all of a shorter clip) match the same reference.
+decoded frame up to `REF_FPS`, black borders trimmed, hashed over four regions (full frame, central 90 %, top and
+bottom 84 %, which drop a caption band) and their mirror images; near-duplicate hashes are dropped. Hashes are
+image_hashing.pdq's (ThreatExchange bit order; version-1 rows in pdqhash's order are converted on load); "keyframes"
+holds ORB keypoints of one frame per second (at most 30). For the *query* only frames sampled at `Limits.sample_fps`,
+full frame, top and bottom 84 %. A query frame matches when some reference hash is within
+`image_hashing.PDQ_RADIUS` bits; a clip matches when at least `VIDEO_MIN_FRACTION` of its sampled frames (and at least
+two, or all of a shorter clip) match the same reference in one consistent timing (one speed within +-12 %, see
+`_consistent`), or when such frames span at least that share of a reference it contains.
 
 Audio fingerprint ("chromaprint"): the raw 32-bit Chromaprint sub-fingerprints of mono 11025 Hz PCM. A clip matches
 when the best-offset bit error rate over at least `AUDIO_MIN_OVERLAP` sub-fingerprints is at most `AUDIO_MAX_BER`.
 Degenerate fingerprints (silence, a constant tone) are never stored or matched.
 
 Evidence keys: `refutation` (the Refutation object of the OpenAPI contract, with `match`; `match.transform` names the
-path that matched: black borders trimmed, caption band ignored, cropped, mirrored, trimmed start, or whole frame),
+path that matched: black borders trimmed, caption band ignored, cropped, mirrored, trimmed start, or whole frame; for
+the keypoint stage (`match.method` "vorb") also `match.region` {query, original} and `match.geometry`),
 `video` (frames sampled, frames matched, their times, median distance, transform), `audio` (bit error rate, offset,
 transform), `candidates` (how many refuted clips were compared).
 
@@ -434,7 +442,8 @@ def match_keypoints(samples: list[av_decode.Sample], index: ClipIndex,
     bank, meta = index.keyframe_bank()
     if not len(bank) or not samples:
         return None
-    picks = [samples[int(i)] for i in np.unique(np.linspace(0, len(samples) - 1, min(QUERY_KEYFRAMES, len(samples))).round())]
+    spread = np.linspace(0, len(samples) - 1, min(QUERY_KEYFRAMES, len(samples))).round()
+    picks = [samples[int(i)] for i in np.unique(spread)]
     hits: dict[int, list[tuple[float, float, ih.Fit, bool, dict[str, list[float]]]]] = {}
     for sample in picks:
         query = ih.query_features(sample.rgb)
