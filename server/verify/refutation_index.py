@@ -213,9 +213,19 @@ class RefutationMatcher:
                 mid = int(media_ids[i])
                 if mid not in best or d < best[mid][0]:
                     best[mid] = (d, h.region, regions[i])
-        # Keypoints of the trimmed picture when trimming removed a caption band or bars: text has many corners, and
-        # they would take much of the keypoint budget.
-        query = ih.query_features(stages[-1][1] if len(stages) > 1 else rgb)
+        # Keypoints of the picture as given, then, when trimming removed a caption band or bars, of the trimmed
+        # picture: text has many corners, which can take much of the keypoint budget. (Trimming can also cut into a
+        # dark picture, so it is the second try, not the only one.)
+        sources = [("", rgb)] + ([("trimmed", stages[-1][1])] if len(stages) > 1 else [])
+        for frame, picture in sources:
+            query = ih.query_features(picture)
+            if (m := self._match_keypoints(query, best, frame)) is not None:
+                return m
+        return None
+
+    def _match_keypoints(self, query: ih.QueryFeatures, best: dict[int, tuple[int, str, str]],
+                         frame: str) -> Match | None:
+        """Judge the PDQ candidates (nearest first) and then the keypoint bank's candidates by their keypoint fit."""
         for mid, (dist, q_region, o_region) in sorted(best.items(), key=lambda kv: kv[1][0])[:MAX_CANDIDATES]:
             with self._lock:
                 entry = self._bank.by_media.get(mid)
@@ -226,7 +236,7 @@ class RefutationMatcher:
                 continue
             found = ih.match_entry(query, entry)
             if found is not None and (m := self._accept(mid, entry, query, *found, method="pdq+orb", via=via,
-                                                        distance=dist)) is not None:
+                                                        distance=dist, frame=frame)) is not None:
                 return m
             # Smooth pictures (clouds, skies) give keypoints too few to judge: then a close PDQ match stands alone.
             inconclusive = found is None or found[0].matches < MIN_MATCHES_TO_JUDGE
@@ -239,13 +249,15 @@ class RefutationMatcher:
             if mid in best:
                 continue  # already judged above
             fit = ih.fit_similarity(src, dst, (entry.width, entry.height))
-            if fit is not None and (m := self._accept(mid, entry, query, fit, mirrored, method="orb")) is not None:
+            if fit is not None and (m := self._accept(mid, entry, query, fit, mirrored, method="orb",
+                                                      frame=frame)) is not None:
                 return m
         return None
 
     def _accept(self, mid: int, entry: ih.BankEntry, query: ih.QueryFeatures, fit: ih.Fit, mirrored: bool, *,
-                method: str, via: str = "", distance: int | None = None) -> Match | None:
-        """A Match when `fit` is convincing: enough inliers, a fair share of the matches, spread over the original."""
+                method: str, via: str = "", distance: int | None = None, frame: str = "") -> Match | None:
+        """A Match when `fit` is convincing: enough inliers, a fair share of the matches, spread over the original.
+        `frame` "trimmed" says the query's region is relative to the picture with its bands and bars trimmed."""
         if not ih.convincing(fit):
             return None
         items = self.storage.refuted_media_by_id(mid)
@@ -260,7 +272,7 @@ class RefutationMatcher:
                  "cropped" if _cropped(region["original"]) else ""]
         transform = "; ".join(p for p in [", ".join(p for p in parts if p) or "same framing", via] if p)
         geometry = {"rotation_deg": round(fit.rotation_deg, 2), "mirrored": mirrored,
-                    "inlier_ratio": round(fit.ratio, 3), "matches": fit.matches}
+                    "inlier_ratio": round(fit.ratio, 3), "matches": fit.matches, "query_frame": frame or "as given"}
         similarity = max(0.0, 1.0 - distance / 128) if distance is not None else min(1.0, fit.inliers / 100)
         return Match(items, method, similarity, transform, distance, fit.inliers, region, geometry)
 
