@@ -237,6 +237,8 @@ def run(results: dict[str, Any]) -> None:
         f = results[name]
         extra = f.get("ci95") or (f"upper95 {f['upper95']} n={f['n']}" if "upper95" in f else "")
         print(f"{name:<{width}}  {f['value']:>10}  {f['unit']:<12} {f['target'] or '':8} {extra}")
+        if f.get("false"):
+            print(f"{'':<{width}}  false matches: {', '.join(f['false'])}")
 
 
 def speed(results: dict[str, Any]) -> None:

@@ -256,6 +256,8 @@ def run(results: dict[str, Any]) -> None:
         extra = r.get("ci95") or (f"upper95 {r['upper95']}" if "upper95" in r else "")
         n = f"n={r['n']}" if "n" in r else ""
         print(f"{key:48} {r['value']!s:>10} {r['unit']:5} {r.get('target') or '':8} {n:8} {extra}")
+        if r.get("false"):
+            print(f"{'':48} false matches: {', '.join(r['false'])}")
 
 
 if __name__ == "__main__":
