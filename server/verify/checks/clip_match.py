@@ -43,6 +43,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 from .. import av_decode
@@ -70,6 +71,7 @@ KEYFRAME_INTERVAL_S = 1.0
 MAX_REF_KEYFRAMES = 30
 KEYFRAME_FEATURES = 250
 QUERY_KEYFRAMES = 8
+CONTENT_CHECK_COVERAGE = 0.93  # share of the reference frame a copy's frame must show for the aligned-PDQ check
 VORB = "vorb"
 REF_DEDUPE_DISTANCE = 6        # consecutive reference hashes closer than this add nothing
 CAPTION_KEEP = 0.84            # the top share of the frame kept to drop a burned-in caption banner
@@ -433,6 +435,27 @@ def best_offset_ber(q: np.ndarray, r: np.ndarray, min_overlap: int = AUDIO_MIN_O
     return best, best_off
 
 
+def _same_content(rgb: np.ndarray, query: ih.QueryFeatures, fit: ih.Fit, entry: ih.BankEntry, ref: Reference,
+                  t_ref: float) -> bool:
+    """When the copy's frame shows (nearly) the whole reference frame, the aligned frame must also be within the PDQ
+    radius of a reference hash of about that time. Keypoints fit a static background just as well at another moment
+    of the same shot; PDQ of the aligned frame sees the people and things that moved. Crops (less than
+    `CONTENT_CHECK_COVERAGE` of the reference frame in view) are left to the keypoint fit alone."""
+    region = ih.regions(fit, query, entry, False)["original"]
+    if (region[2] - region[0]) * (region[3] - region[1]) < CONTENT_CHECK_COVERAGE or ref.vpdq is None:
+        return True
+    to_ref = fit.model @ np.diag([query.scale, query.scale, 1.0])  # query pixels -> reference frame pixels
+    warped = cv2.warpAffine(rgb, to_ref, (entry.width, entry.height), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+    h, _q = pdq(warped)
+    if ref.vpdq_times is not None:
+        near = np.abs(np.array(ref.vpdq_times) - t_ref) <= ref.keyframe_interval_s + TIME_TOLERANCE_S
+        candidates = ref.vpdq[near] if near.any() else ref.vpdq
+    else:
+        candidates = ref.vpdq
+    return bool(ih.hamming_many(h, candidates).min() <= ih.PDQ_RADIUS)
+
+
 def match_keypoints(samples: list[av_decode.Sample], index: ClipIndex,
                     refs: list[Reference]) -> tuple[Reference, dict[str, Any]] | None:
     """Second stage for video: up to `QUERY_KEYFRAMES` evenly spread query frames, each searched in the reference
@@ -455,6 +478,8 @@ def match_keypoints(samples: list[av_decode.Sample], index: ClipIndex,
             if ref_pos in seen or not ih.convincing(fit):
                 continue
             assert fit is not None
+            if not _same_content(sample.rgb, query, fit, entry, refs[ref_pos], t_ref):
+                continue
             seen.add(ref_pos)
             hits.setdefault(ref_pos, []).append((sample.time_s, t_ref, fit, mirrored,
                                                  ih.regions(fit, query, entry, mirrored)))
