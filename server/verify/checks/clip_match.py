@@ -436,23 +436,24 @@ def best_offset_ber(q: np.ndarray, r: np.ndarray, min_overlap: int = AUDIO_MIN_O
 
 
 def _same_content(rgb: np.ndarray, query: ih.QueryFeatures, fit: ih.Fit, entry: ih.BankEntry, ref: Reference,
-                  t_ref: float) -> bool:
-    """When the copy's frame shows (nearly) the whole reference frame, the aligned frame must also be within the PDQ
-    radius of a reference hash of about that time. Keypoints fit a static background just as well at another moment
-    of the same shot; PDQ of the aligned frame sees the people and things that moved. Crops (less than
-    `CONTENT_CHECK_COVERAGE` of the reference frame in view) are left to the keypoint fit alone."""
-    region = ih.regions(fit, query, entry, False)["original"]
-    if (region[2] - region[0]) * (region[3] - region[1]) < CONTENT_CHECK_COVERAGE or ref.vpdq is None:
-        return True
+                  t_ref: float) -> bool | None:
+    """Whether the aligned frame agrees in PDQ with a reference hash of about that time; None when the copy's frame
+    shows less than `CONTENT_CHECK_COVERAGE` of the reference frame (a crop), where PDQ of the aligned frame says
+    nothing. Keypoints fit a static background just as well at another moment of the same shot; PDQ of the aligned
+    frame sees the people and things that moved (it is noisy per frame, so `match_keypoints` asks it of the clip)."""
+    if ref.vpdq is None:
+        return None
     to_ref = fit.model @ np.diag([query.scale, query.scale, 1.0])  # query pixels -> reference frame pixels
-    warped = cv2.warpAffine(rgb, to_ref, (entry.width, entry.height), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REPLICATE)
+    size = (entry.width, entry.height)
+    covered = cv2.warpAffine(np.ones(rgb.shape[:2], np.uint8), to_ref, size, flags=cv2.INTER_NEAREST)
+    if covered.mean() < CONTENT_CHECK_COVERAGE:
+        return None
+    warped = cv2.warpAffine(rgb, to_ref, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     h, _q = pdq(warped)
+    candidates = ref.vpdq
     if ref.vpdq_times is not None:
         near = np.abs(np.array(ref.vpdq_times) - t_ref) <= ref.keyframe_interval_s + TIME_TOLERANCE_S
         candidates = ref.vpdq[near] if near.any() else ref.vpdq
-    else:
-        candidates = ref.vpdq
     return bool(ih.hamming_many(h, candidates).min() <= ih.PDQ_RADIUS)
 
 
@@ -467,7 +468,7 @@ def match_keypoints(samples: list[av_decode.Sample], index: ClipIndex,
         return None
     spread = np.linspace(0, len(samples) - 1, min(QUERY_KEYFRAMES, len(samples))).round()
     picks = [samples[int(i)] for i in np.unique(spread)]
-    hits: dict[int, list[tuple[float, float, ih.Fit, bool, dict[str, list[float]]]]] = {}
+    hits: dict[int, list[tuple[float, float, ih.Fit, bool, dict[str, list[float]], bool | None]]] = {}
     for sample in picks:
         query = ih.query_features(sample.rgb)
         seen: set[int] = set()
@@ -478,11 +479,10 @@ def match_keypoints(samples: list[av_decode.Sample], index: ClipIndex,
             if ref_pos in seen or not ih.convincing(fit):
                 continue
             assert fit is not None
-            if not _same_content(sample.rgb, query, fit, entry, refs[ref_pos], t_ref):
-                continue
             seen.add(ref_pos)
+            content = _same_content(sample.rgb, query, fit, entry, refs[ref_pos], t_ref)
             hits.setdefault(ref_pos, []).append((sample.time_s, t_ref, fit, mirrored,
-                                                 ih.regions(fit, query, entry, mirrored)))
+                                                 ih.regions(fit, query, entry, mirrored), content))
     best: tuple[Reference, dict[str, Any]] | None = None
     for ref_pos, found in hits.items():
         ref = refs[ref_pos]
@@ -495,6 +495,10 @@ def match_keypoints(samples: list[av_decode.Sample], index: ClipIndex,
         covered = (good[-1][0] - good[0][0]) if good else 0.0
         ok = len(good) >= need and (fraction >= VIDEO_MIN_FRACTION or (
             ref.duration_s is not None and len(good) >= 4 and covered >= VIDEO_MIN_FRACTION * ref.duration_s))
+        # Frames that show the whole reference frame were also compared in PDQ once aligned: if two or more were and
+        # none agreed, this is the same place at another moment, not a copy.
+        judged = [f[5] for f in good if f[5] is not None]
+        ok = ok and not (len(judged) >= 2 and not any(judged))
         if not ok or (best is not None and fraction <= best[1]["fraction"]):
             continue
         mid = good[len(good) // 2]
