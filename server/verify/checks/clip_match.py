@@ -399,6 +399,8 @@ def video_transform(frames: list[QueryFrame], best: list[tuple[int, int, int]], 
     base = (ref_region or "").removesuffix(MIRROR_SUFFIX)
     if query_region == "top84" or base == "top84":
         parts.append("bottom caption band ignored (top 84 % compared)")
+    elif query_region == "bottom84" or base == "bottom84":
+        parts.append("top caption band ignored (bottom 84 % compared)")
     if base == "central90":
         parts.append("cropped (matches the original's central 90 %)")
     if ref_region is not None and ref_region.endswith(MIRROR_SUFFIX):
