@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import threading
 from itertools import combinations
+from typing import Any
 
 import numpy as np
+
+from . import image_hashing as ih
 
 CHUNKS = 16
 CHUNK_BITS = 16
@@ -132,6 +135,100 @@ class HashIndex:
         return cand[order], dist[order]
 
 
-def hamming(a: bytes, b: bytes) -> int:
-    """Bits that differ between two equal-length hashes."""
-    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+# Feature-bank search: a query keypoint votes for the original whose stored keypoint is nearest, if it is within
+# `BANK_MAX_DISTANCE` bits and clearly nearer than the second nearest (Lowe's ratio test).
+BANK_MAX_DISTANCE = 64
+BANK_RATIO = 0.85
+BANK_MIN_VOTES = 8
+BANK_CANDIDATES = 3
+class FeatureBank:
+    """Every stored original's keypoints in one approximate nearest-neighbour index (faiss binary IVF).
+
+    Approximate is enough here: a true copy shares dozens of keypoints with its original, and missing a few of them in
+    the search changes no decision. The inverted lists are retrained whenever the bank has doubled since the last
+    training (a few k-means iterations on a sample); keypoints added in between go into the trained lists at
+    once, so a new original is searchable as soon as it is stored. Not thread-safe by itself: RefutationMatcher
+    serialises access with its lock.
+    """
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[int, ih.BankEntry]] = []  # (media id, keypoints)
+        self.by_media: dict[int, ih.BankEntry] = {}
+        self._desc = np.zeros((0, 32), dtype=np.uint8)
+        self._owner = np.zeros(0, dtype=np.int32)  # per stored keypoint: position in `entries`
+        self._mirrored = np.zeros(0, dtype=bool)
+        self._points = np.zeros((0, 2), dtype=np.float32)
+        self._index: Any = None
+        self._trained_at = 0
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory of the stored keypoints (the IVF lists hold one more copy of the descriptors and their ids)."""
+        return int(self._desc.nbytes * 2 + self._owner.nbytes + self._points.nbytes + len(self._desc) * 8)
+
+    def add(self, media_id: int, entry: ih.BankEntry) -> None:
+        pos = len(self.entries)
+        self.entries.append((media_id, entry))
+        self.by_media[media_id] = entry
+        parts = [(entry.plain, False), (entry.mirrored, True)]
+        desc = np.concatenate([k.descriptors for k, _ in parts]).astype(np.uint8)
+        if not len(desc):
+            return
+        self._desc = np.concatenate([self._desc, desc])
+        self._owner = np.concatenate([self._owner, np.full(len(desc), pos, np.int32)])
+        self._mirrored = np.concatenate([self._mirrored] + [np.full(len(k.descriptors), m) for k, m in parts])
+        self._points = np.concatenate([self._points] + [k.points for k, _ in parts])
+        if self._index is None or len(self._desc) >= 2 * self._trained_at:
+            self._index = None  # retrained on the next search: a bulk load trains once, not per original
+        else:
+            self._index.add(np.ascontiguousarray(desc))
+
+    def _trained(self) -> Any:
+        if self._index is None:
+            import faiss
+
+            # One query's keypoints are a small batch: OpenMP threads cost more in start-up and spinning than they
+            # save, and on a busy host they contend with the request threads.
+            faiss.omp_set_num_threads(1)
+            n = len(self._desc)
+            nlist = max(4, min(1024, n // 128))
+            index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(256), 256, nlist)
+            # Coarse lists need no converged k-means: a few iterations on a sample keep training well under a second
+            # per 100k keypoints, and the lists only have to be roughly balanced.
+            index.cp.niter = 4
+            take = min(n, 40 * nlist)
+            sample = self._desc if take == n else self._desc[np.random.default_rng(0).choice(n, take, replace=False)]
+            index.train(np.ascontiguousarray(sample))
+            index.add(np.ascontiguousarray(self._desc))
+            index.nprobe = max(4, nlist // 32)
+            self._index, self._trained_at = index, n
+        return self._index
+
+    def candidates(self, query: ih.QueryFeatures,
+                   limit: int = BANK_CANDIDATES) -> list[tuple[int, bool, np.ndarray, np.ndarray]]:
+        """(entry position, mirrored, query points, original points) of the originals with the most votes."""
+        desc = query.keypoints.descriptors
+        if not len(self.entries) or desc is None or len(desc) < BANK_MIN_VOTES:
+            return []
+        dist, ids = self._trained().search(np.ascontiguousarray(desc, np.uint8), 2)
+        d0, d1, i0 = dist[:, 0], dist[:, 1], ids[:, 0]
+        valid = i0 >= 0
+        same = np.zeros(len(i0), bool)
+        same[valid] = (ids[valid, 1] >= 0) & (self._owner[i0[valid]] == self._owner[np.maximum(ids[valid, 1], 0)])
+        good = valid & (d0 <= BANK_MAX_DISTANCE) & ((d0 < BANK_RATIO * d1) | same)
+        if good.sum() < BANK_MIN_VOTES:
+            return []
+        q_idx = np.flatnonzero(good)
+        hit = i0[good]
+        key = self._owner[hit].astype(np.int64) * 2 + self._mirrored[hit]
+        keys, counts = np.unique(key, return_counts=True)
+        out = []
+        for k in keys[np.argsort(-counts)][:limit]:
+            sel = key == k
+            if sel.sum() < BANK_MIN_VOTES:
+                break
+            out.append((int(k // 2), bool(k % 2), query.keypoints.points[q_idx[sel]], self._points[hit[sel]]))
+        return out

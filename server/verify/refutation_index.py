@@ -4,9 +4,16 @@ Built once at start-up (build_state) and shared through CheckContext.resources["
 PDQ hash into a multi-index (`hash_index.HashIndex`) and, before each lookup, reads the hash rows written since (one
 indexed SQLite query), so a refutation written by any process is searchable as soon as its write has returned.
 
-Perceptual path (images): the query is hashed as given and trimmed of borders/text bands, whole and with edge overlays
-cut away (`image_hashing`); every hash within PDQ distance 31 of a stored region hash makes its original a candidate;
-the nearest few candidates are checked geometrically (ORB + RANSAC) against the stored original file.
+Perceptual path (images), two candidate stages and one acceptance rule (docs/matching.md):
+1. exact: the query is hashed as given and trimmed of borders/text bands, whole and with a bottom overlay cut away
+   (`image_hashing.query_hashes`); every stored region hash within PDQ_RADIUS makes its original a candidate (the
+   multi-index search is exact within the radius and takes ~1 ms at 1M hashes);
+2. keypoints: the query's ORB keypoints are searched in the feature bank (`hash_index.FeatureBank`: every original's
+   400 strongest keypoints, as is and mirrored); originals with enough votes are candidates.
+A candidate of either stage is accepted when its keypoints fit one similarity transform onto the original with enough
+inliers spread over it (`image_hashing.convincing`); a smooth picture with too few keypoints to judge is accepted on a
+close PDQ match (PDQ_RADIUS_UNVERIFIED) alone. The bank's keypoints are stored in refuted_media.hashes["orb"] at
+ingestion (`describe_original`); rows stored before have them computed from the stored file when first loaded.
 """
 
 from __future__ import annotations
@@ -16,7 +23,6 @@ import io
 import logging
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,23 +33,23 @@ from ..storage import RefutedMedia, Storage
 from . import av_decode
 from .checks import clip_match
 from . import image_hashing as ih
-from .hash_index import HashIndex, to_codes
+from .hash_index import FeatureBank, HashIndex, to_codes
 from .media import load_media
 from .types import Limits, Media, MediaKind
 
 log = logging.getLogger(__name__)
 
 PDQ = "pdq"
-# PDQ's customary match threshold (ThreatExchange, HMA); the index search is exact within it.
-PDQ_RADIUS = 31
+# PDQ's customary match threshold (ThreatExchange, HMA); the index search is exact within it. One constant, owned by
+# the hashing module.
+PDQ_RADIUS = ih.PDQ_RADIUS
 # Without a geometric verdict (a picture with too few keypoints) only a closer PDQ match is trusted.
 PDQ_RADIUS_UNVERIFIED = 20
-# Geometric acceptance: enough keypoints agree on one similarity transform, and they are a fair share of the matches.
-MIN_INLIERS = 15
-MIN_INLIER_RATIO = 0.4
-# Geometry can judge only with this many tentative matches; below it the check is inconclusive, not negative.
-MIN_MATCHES_TO_JUDGE = 15
 MAX_CANDIDATES = 5
+# Keypoints can judge only with this many tentative matches; below it the fit is inconclusive, not negative.
+MIN_MATCHES_TO_JUDGE = 15
+
+ORB = "orb"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +62,20 @@ class Match:
     transform: str | None
     distance: int | None = None
     inliers: int | None = None
+    # Where the match lies ({"query": [x0, y0, x1, y1], "original": [...]}, shares of each picture's size) and the
+    # fitted transform ({"rotation_deg", "scale", "mirrored"}); None for exact and PDQ-only matches.
+    region: dict[str, list[float]] | None = None
+    geometry: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"method": self.method, "similarity": round(self.similarity, 4), "transform": self.transform,
-                "original_sha256": self.media.sha256,
-                "original_url": f"/v1/refutations/{self.media.refutation_id}/media/{self.media.id}"}
+        out = {"method": self.method, "similarity": round(self.similarity, 4), "transform": self.transform,
+               "original_sha256": self.media.sha256,
+               "original_url": f"/v1/refutations/{self.media.refutation_id}/media/{self.media.id}"}
+        if self.region is not None:
+            out["region"] = self.region
+        if self.geometry is not None:
+            out["geometry"] = self.geometry
+        return out
 
 
 def media_file_name(sha256: str, fmt: str) -> str:
@@ -80,8 +95,11 @@ def describe_original(data: bytes, limits: Limits) -> tuple[Media, RefutedMedia]
     if media.kind is MediaKind.IMAGE:
         img = media.image()
         width, height = img.size
+        rgb = ih.to_rgb_array(img)
         hashes[PDQ] = [{"region": h.region, "hash": h.hash.hex(), "quality": h.quality}
-                       for h in ih.original_hashes(ih.to_rgb_array(img))]
+                       for h in ih.original_hashes(rgb)]
+        # The keypoint bank entry (not indexed in media_hashes; the matcher reads it once per original).
+        hashes[ORB] = ih.bank_to_json(ih.bank_entry(rgb))
     else:
         # Video/audio: the clip fingerprints (vPDQ-style keyframe hashes, Chromaprint) that clip_match compares with;
         # the exact sha256 is matched as for images. Undecodable clips raise MediaError like undecodable images.
@@ -104,7 +122,8 @@ class RefutationMatcher:
         self._last_row = 0
         self._media_ids = np.zeros(0, dtype=np.int64)
         self._regions: list[str] = []
-        self._keypoints: OrderedDict[int, tuple[ih.Keypoints, ih.Keypoints] | None] = OrderedDict()
+        self._bank = FeatureBank()
+        self._banked: set[int] = set()
         started = time.perf_counter()
         self.sync()
         self.load_seconds = time.perf_counter() - started
@@ -127,7 +146,28 @@ class RefutationMatcher:
             self._media_ids = np.concatenate([self._media_ids, np.fromiter((r.media_id for r in rows), np.int64)])
             self._regions.extend(r.region for r in rows)
             self._last_row = rows[-1].id
+            for mid in dict.fromkeys(r.media_id for r in rows):
+                if mid not in self._banked:
+                    self._banked.add(mid)
+                    entry = self._bank_entry(mid)
+                    if entry is not None:
+                        self._bank.add(mid, entry)
             return len(rows)
+
+    def _bank_entry(self, media_id: int) -> ih.BankEntry | None:
+        """An original's stored keypoints; computed from its stored file for rows written before they were kept."""
+        item = self.storage.refuted_media_by_id(media_id)
+        if item is None:
+            return None
+        entry = ih.bank_from_json((item.hashes or {}).get(ORB))
+        if entry is None and (path := self.media_path(item)) is not None:
+            try:
+                from PIL import Image
+
+                entry = ih.bank_entry(ih.to_rgb_array(Image.open(io.BytesIO(path.read_bytes()))))
+            except Exception:  # a damaged stored file: this original is found by PDQ only
+                log.exception("cannot read stored original %s", path)
+        return entry
 
     def store_file(self, data: bytes, name: str) -> None:
         """Keep the original's bytes (content-addressed) for the side-by-side view and geometric checks."""
@@ -145,7 +185,12 @@ class RefutationMatcher:
         return path if path.is_file() else None
 
     def match(self, media: Media) -> Match | None:
-        """The best stored match for `media`, or None."""
+        """The best stored match for `media`, or None.
+
+        Stage 1 (exact within PDQ_RADIUS, scales to millions): region PDQ hashes of the query, as given and trimmed,
+        searched in the multi-index. Stage 2: the query's ORB keypoints searched in the feature bank. Every candidate
+        of either stage is accepted only when the keypoints fit one similarity transform onto the original.
+        """
         exact = self.storage.refuted_media(sha256=media.sha256)
         if exact:
             media.match_probe = []  # the oldest exact match wins whatever is added later
@@ -154,46 +199,97 @@ class RefutationMatcher:
             return None
         self.sync()
         rgb = ih.to_rgb_array(media.image())
-        stages = ih.stages(rgb)
-        best: dict[int, tuple[int, int, str, str]] = {}  # media id -> (distance, stage, query region, stored region)
+        best: dict[int, tuple[int, str, str]] = {}  # media id -> (distance, query region, stored region)
         with self._lock:
             index, media_ids, regions = self._index, self._media_ids, self._regions
+        stages = ih.stages(rgb)
         queries = ih.query_hashes(stages)
         media.match_probe = [h.hash.hex() for _, h in queries]
-        for stage, h in queries:
+        for _stage, h in queries:
             ids, dists = index.search(h.hash, PDQ_RADIUS)
             for i, d in zip(ids.tolist(), dists.tolist()):
                 if i >= len(media_ids):
                     continue  # appended by a concurrent sync() after this lookup took its snapshot
                 mid = int(media_ids[i])
                 if mid not in best or d < best[mid][0]:
-                    best[mid] = (d, stage, h.region, regions[i])
-        query_kp: dict[int, ih.Keypoints] = {}
-        for mid, (dist, stage, q_region, o_region) in sorted(best.items(), key=lambda kv: kv[1][0])[:MAX_CANDIDATES]:
-            items = self.storage.refuted_media_by_id(mid)
-            if items is None:
-                continue
-            originals = self._original_keypoints(items)
-            if stage not in query_kp:
-                query_kp[stage] = ih.keypoints(stages[stage][1])
-            geometry = ih.verify_geometry(originals[0], originals[1], query_kp[stage]) if originals else None
-            transform = f"query {q_region or 'full'} ~ original {o_region}"
-            similarity = max(0.0, 1.0 - dist / 128)
-            if geometry and geometry.inliers >= MIN_INLIERS and geometry.ratio >= MIN_INLIER_RATIO:
-                if geometry.mirrored and "mirror" not in transform:
-                    transform += " (mirrored)"
-                return Match(items, "pdq+orb", similarity, transform, dist, geometry.inliers)
-            inconclusive = geometry is None or geometry.matches < MIN_MATCHES_TO_JUDGE
-            if inconclusive and dist <= PDQ_RADIUS_UNVERIFIED:
-                return Match(items, "pdq", similarity, transform, dist, None)
+                    best[mid] = (d, h.region, regions[i])
+        # Keypoints of the picture as given, then, when trimming removed a caption band or bars, of the trimmed
+        # picture: text has many corners, which can take much of the keypoint budget. (Trimming can also cut into a
+        # dark picture, so it is the second try, not the only one.)
+        sources = [("", rgb)] + ([("trimmed", stages[-1][1])] if len(stages) > 1 else [])
+        for frame, picture in sources:
+            query = ih.query_features(picture)
+            if (m := self._match_keypoints(query, best, frame)) is not None:
+                return m
         return None
 
+    def _match_keypoints(self, query: ih.QueryFeatures, best: dict[int, tuple[int, str, str]],
+                         frame: str) -> Match | None:
+        """Judge the PDQ candidates (nearest first) and then the keypoint bank's candidates by their keypoint fit."""
+        for mid, (dist, q_region, o_region) in sorted(best.items(), key=lambda kv: kv[1][0])[:MAX_CANDIDATES]:
+            with self._lock:
+                entry = self._bank.by_media.get(mid)
+            via = f"PDQ {dist} bits: query {q_region or 'full'} ~ original {o_region}"
+            if entry is None:  # no keypoints for this original (unreadable file): only a close PDQ match counts
+                if dist <= PDQ_RADIUS_UNVERIFIED and (items := self.storage.refuted_media_by_id(mid)) is not None:
+                    return Match(items, "pdq", max(0.0, 1.0 - dist / 128), via, dist, None)
+                continue
+            found = ih.match_entry(query, entry)
+            if found is not None and (m := self._accept(mid, entry, query, *found, method="pdq+orb", via=via,
+                                                        distance=dist, frame=frame)) is not None:
+                return m
+            # Smooth pictures (clouds, skies) give keypoints too few to judge: then a close PDQ match stands alone.
+            inconclusive = found is None or found[0].matches < MIN_MATCHES_TO_JUDGE
+            if inconclusive and dist <= PDQ_RADIUS_UNVERIFIED and (items := self.storage.refuted_media_by_id(mid)):
+                return Match(items, "pdq", max(0.0, 1.0 - dist / 128), via, dist, None)
+        with self._lock:
+            candidates = self._bank.candidates(query)
+            entries = [self._bank.entries[pos] for pos, _, _, _ in candidates]
+        for (_pos, mirrored, src, dst), (mid, entry) in zip(candidates, entries, strict=True):
+            if mid in best:
+                continue  # already judged above
+            fit = ih.fit_similarity(src, dst, (entry.width, entry.height))
+            if fit is not None and (m := self._accept(mid, entry, query, fit, mirrored, method="orb",
+                                                      frame=frame)) is not None:
+                return m
+        return None
+
+    def _accept(self, mid: int, entry: ih.BankEntry, query: ih.QueryFeatures, fit: ih.Fit, mirrored: bool, *,
+                method: str, via: str = "", distance: int | None = None, frame: str = "") -> Match | None:
+        """A Match when `fit` is convincing: enough inliers, a fair share of the matches, spread over the original.
+        `frame` "trimmed" says the query's region is relative to the picture with its bands and bars trimmed."""
+        if not ih.convincing(fit):
+            return None
+        items = self.storage.refuted_media_by_id(mid)
+        if items is None:
+            return None
+        region = ih.regions(fit, query, entry, mirrored)
+        q = region["query"]
+        area = (q[2] - q[0]) * (q[3] - q[1])
+        parts = [f"rotated {fit.rotation_deg:+.1f} deg" if abs(fit.rotation_deg) >= 1 else "",
+                 "mirrored" if mirrored else "",
+                 f"the original fills {100 * area:.0f} % of the copy" if area < 0.9 else "",
+                 "cropped" if _cropped(region["original"]) else ""]
+        transform = "; ".join(p for p in [", ".join(p for p in parts if p) or "same framing", via] if p)
+        geometry = {"rotation_deg": round(fit.rotation_deg, 2), "mirrored": mirrored,
+                    "inlier_ratio": round(fit.ratio, 3), "matches": fit.matches, "query_frame": frame or "as given"}
+        similarity = max(0.0, 1.0 - distance / 128) if distance is not None else min(1.0, fit.inliers / 100)
+        return Match(items, method, similarity, transform, distance, fit.inliers, region, geometry)
+
     def candidates_since(self, probe: list[str], after_media_id: int) -> bool:
-        """Whether media stored after `after_media_id` lies within PDQ_RADIUS of any probe hash: only then can a
-        verdict computed before it have changed (the verdict cache's revalidation)."""
+        """Whether media stored after `after_media_id` could match a query with this probe: only then can a verdict
+        computed before it have changed (the verdict cache's revalidation).
+
+        An empty probe (an exact match, which wins whatever is added later) never changes. Otherwise any image stored
+        since with keypoints in the bank could match through stage 2, whatever the PDQ distance, so it counts.
+        """
+        if not probe:
+            return False
         self.sync()
         with self._lock:
             index, media_ids = self._index, self._media_ids
+            if any(mid > after_media_id for mid in self._bank.by_media):
+                return True
         for hexdigest in probe:
             ids, _ = index.search(bytes.fromhex(hexdigest), PDQ_RADIUS)
             ids = ids[ids < len(media_ids)]  # entries a concurrent sync() appended after the snapshot
@@ -201,25 +297,10 @@ class RefutationMatcher:
                 return True
         return False
 
-    def _original_keypoints(self, item: RefutedMedia) -> tuple[ih.Keypoints, ih.Keypoints] | None:
-        """ORB keypoints of a stored original and of its mirror image (cached, least recently used out)."""
-        if item.id in self._keypoints:
-            self._keypoints.move_to_end(item.id)
-            return self._keypoints[item.id]
-        path = self.media_path(item)
-        value = None
-        if path is not None:
-            try:
-                from PIL import Image
-
-                rgb = ih.to_rgb_array(Image.open(io.BytesIO(path.read_bytes())))
-                value = (ih.keypoints(rgb), ih.keypoints(np.ascontiguousarray(rgb[:, ::-1])))
-            except Exception:  # a damaged stored file makes geometry inconclusive, not the lookup fail
-                log.exception("cannot read stored original %s", path)
-        self._keypoints[item.id] = value
-        while len(self._keypoints) > 256:
-            self._keypoints.popitem(last=False)
-        return value
+def _cropped(original_region: list[float]) -> bool:
+    """Whether the copy shows less than the whole original (more than 3 % cut from some side)."""
+    x0, y0, x1, y1 = original_region
+    return x0 > 0.03 or y0 > 0.03 or x1 < 0.97 or y1 < 0.97
 
 
 def sha256_hex(data: bytes) -> str:
