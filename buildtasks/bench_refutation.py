@@ -9,7 +9,6 @@ faiss IndexBinaryFlat. `run(results)` adds {"<figure>": {"value", "unit", "targe
 
 from __future__ import annotations
 
-import io
 import os
 import resource
 import tempfile

@@ -15,7 +15,7 @@ import pytest
 from media_fixtures import fixture_path
 from server import create_app
 from server.storage import Refutation, RefutedMedia
-from server.verify.image_hashing import hamming_hex
+from server.verify.image_hashing import hamming
 from server.verify.refutation_index import describe_original
 
 ENGINES = ("sqlite", "postgresql")
@@ -174,7 +174,7 @@ def test_ingest_review_refutations_made_before_the_single_path_are_rehashed(tmp_
         # the old order was more than 100 bits away
         full = next(h["hash"] for h in imported.hashes["pdq"] if h["region"] == "full")
         [reordered] = media.hashes["pdq"]
-        assert reordered["region"] == "full" and hamming_hex(reordered["hash"], full) <= 16 < hamming_hex(old, full)
+        assert reordered["region"] == "full" and hamming(reordered["hash"], full) <= 16 < hamming(old, full)
     assert state.storage.media_to_rehash() == []
     from PIL import Image
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..audit import AuditLog
 from ..storage import Connection, Refutation, RefutedMedia, SQLStorage, Withdrawal
-from ..verify.image_hashing import bits_to_bytes, pdq_hex
+from ..verify.image_hashing import HASH_BYTES, from_legacy_order, pdq_hex
 from ..verify.media import load_media
 from ..verify.refutation_index import RefutationMatcher, describe_original
 from ..verify.types import Limits, MediaError, MediaKind
@@ -229,10 +229,12 @@ def _reordered_pdq(hashes: dict[str, Any]) -> dict[str, Any]:
     reordered = []
     for value in values:
         try:
-            bits = np.unpackbits(np.frombuffer(bytes.fromhex(value), dtype=np.uint8))
+            packed = np.frombuffer(bytes.fromhex(value), dtype=np.uint8)
         except ValueError:
             continue
-        reordered.append({"region": "full", "hash": bits_to_bytes(bits).hex(), "quality": hashes.get("pdq_quality")})
+        if packed.size == HASH_BYTES:
+            reordered.append({"region": "full", "hash": from_legacy_order(packed)[0].tobytes().hex(),
+                              "quality": hashes.get("pdq_quality")})
     return {**{k: v for k, v in hashes.items() if k != "pdq_quality"}, "pdq": reordered}
 
 

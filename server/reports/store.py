@@ -17,7 +17,7 @@ from typing import Any
 
 from ..audit import AuditLog, canonical
 from ..storage import Connection, SQLStorage, like_escape
-from ..verify.image_hashing import MATCH_RADIUS, hamming_hex
+from ..verify.image_hashing import PDQ_RADIUS, hamming
 
 CATEGORIES = ("synthetic", "misleading_context", "manipulated", "other")
 ACTIONS = {"refute": "refuted", "synthetic": "synthetic", "dismiss": "dismissed"}
@@ -204,15 +204,15 @@ class ReportStore:
         for r in conn.execute("SELECT m.refutation_id, m.sha256, m.hashes, f.claim, f.rating FROM refuted_media m"
                               " JOIN refutations f ON f.id = m.refutation_id ORDER BY m.id DESC LIMIT 5000"):
             distance = 0 if r["sha256"] == item["sha256"] else _min_pdq(item.get("pdq"), json.loads(r["hashes"]))
-            if distance is not None and distance <= MATCH_RADIUS:
+            if distance is not None and distance <= PDQ_RADIUS:
                 found.append({"kind": "refutation", "refutation_id": r["refutation_id"], "sha256": r["sha256"],
                               "claim": r["claim"], "rating": r["rating"], "distance": distance,
                               "method": "sha256" if distance == 0 and r["sha256"] == item["sha256"] else "pdq"})
         if item.get("pdq"):
             for r in conn.execute("SELECT id, sha256, pdq, status, report_count FROM report_items"
                                   " WHERE pdq IS NOT NULL AND id != ? ORDER BY id DESC LIMIT 5000", (item["id"],)):
-                distance = hamming_hex(item["pdq"], r["pdq"])
-                if distance <= MATCH_RADIUS:
+                distance = hamming(item["pdq"], r["pdq"]) if _is_pdq(r["pdq"]) and _is_pdq(item["pdq"]) else 256
+                if distance <= PDQ_RADIUS:
                     found.append({"kind": "report_item", "item_id": r["id"], "sha256": r["sha256"],
                                   "status": r["status"], "report_count": r["report_count"], "distance": distance,
                                   "method": "pdq"})
@@ -285,8 +285,13 @@ def _min_pdq(pdq: str | None, hashes: dict[str, Any]) -> int | None:
     values = hashes.get("pdq") or []
     values = [values] if isinstance(values, (str, dict)) else values
     digests = [h["hash"] if isinstance(h, dict) else h for h in values]
-    distances = [hamming_hex(pdq, h) for h in digests if isinstance(h, str)]
+    distances = [hamming(pdq, h) for h in digests if _is_pdq(h)] if _is_pdq(pdq) else []
     return min(distances) if distances else None
+
+
+def _is_pdq(value: Any) -> bool:
+    """A PDQ hash in hex (64 digits); anything else in a stored row is not compared."""
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value)
 
 
 def _item(r: Any) -> dict[str, Any]:

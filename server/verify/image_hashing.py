@@ -449,23 +449,3 @@ def match_entry(query: QueryFeatures, entry: BankEntry) -> tuple[Fit, bool] | No
         if fit is not None and (best is None or fit.inliers > best[0].inliers):
             best = (fit, mirrored)
     return best
-
-
-# The one PDQ match radius (bits of 256): ThreatExchange's recommended threshold, used by every PDQ comparison.
-MATCH_RADIUS = 31
-
-
-def pdq_hex(img: Image.Image) -> tuple[str, int]:
-    """PDQ of a whole decoded image as ThreatExchange hex (64 digits), and its quality (0-100)."""
-    digest, quality = pdq(to_rgb_array(img))
-    return digest.hex(), quality
-
-
-def hamming_hex(a: str, b: str) -> int:
-    """Bits that differ between two hex hashes (HASH_BITS when either is not a hash of that size)."""
-    try:
-        if len(a) != len(b) or len(a) != HASH_BYTES * 2:
-            return HASH_BITS
-        return (int(a, 16) ^ int(b, 16)).bit_count()
-    except ValueError:
-        return HASH_BITS
