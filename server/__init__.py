@@ -111,4 +111,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     reports.init_app(app)
     jobs.init_app(app, state)
     security.init_app(app)  # last: CORS, headers and rate limits over every blueprint
+    from .retention import prune_records
+
+    prune_records(state.storage, float(app.config["RECORDS_RETENTION_DAYS"]))
     return app
