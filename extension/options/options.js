@@ -11,6 +11,7 @@
 
   $('serverUrl').value = settings.serverUrl;
   $('autoCheck').checked = settings.autoCheck;
+  $('fullSourceUrls').checked = settings.fullSourceUrls === true;
   $('language').value = settings.language;
   for (const label of M.SHOWABLE) {
     const row = document.createElement('label');
@@ -29,6 +30,7 @@
     const patch = {
       serverUrl: $('serverUrl').value.trim().replace(/\/+$/, ''),
       autoCheck: $('autoCheck').checked,
+      fullSourceUrls: $('fullSourceUrls').checked,
       showLabels: Array.from($('labels').querySelectorAll('input:checked'), (b) => b.value),
       language: $('language').value,
     };
