@@ -354,7 +354,7 @@
       scope: item.frame ? 'frame' : 'file', frame: item.frame ? `${item.frame.width}x${item.frame.height}` : null,
       mismatches: fit && !fit.ok ? fit.mismatches : [], report: badge.report || null,
       rect: B.buttonRect(badge), anchor: { x: Math.round(badge.x), y: Math.round(badge.y) },
-      frameUrl: location.origin + location.pathname,
+      frameUrl: location.href.split(/[?#]/)[0], // about:srcdoc for a srcdoc frame
     };
   }
 

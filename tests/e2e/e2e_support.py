@@ -314,28 +314,28 @@ def page_stats(ctx: Any, ext_id: str, site: str) -> dict[str, Any]:
     }""", site + "/*"))
 
 
-def tab_labels(ctx: Any, pattern: str) -> dict[str, Any]:
-    """The labels the extension shows in the tab whose URL matches `pattern`, every frame, read from the extension's
-    own storage (storage.session, written by the service worker) and the toolbar badge: the test channel. The page
-    cannot read any of it."""
-    return dict(_worker(ctx).evaluate("""async (pattern) => {
-        const [tab] = await chrome.tabs.query({url: pattern});
+def tab_labels(ctx: Any, prefix: str) -> dict[str, Any]:
+    """The labels the extension shows in the tab whose URL starts with `prefix`, every frame, read from the
+    extension's own storage (storage.session, written by the service worker) and the toolbar badge: the test channel.
+    The page cannot read any of it."""
+    return dict(_worker(ctx).evaluate("""async (prefix) => {
+        const tab = (await chrome.tabs.query({})).find((t) => (t.url || '').startsWith(prefix));
         if (!tab) return {count: 0, badgeText: '', labels: []};
         const key = 'labels:' + tab.id;
         const frames = (await chrome.storage.session.get(key))[key] || [];
         const labels = [];
         for (const [frameId, frame] of frames) for (const label of frame.labels) labels.push({...label, frameId});
         return {count: labels.length, badgeText: await chrome.action.getBadgeText({tabId: tab.id}), labels};
-    }""", pattern))
+    }""", prefix))
 
 
-def wait_label(ctx: Any, pattern: str, url: str, timeout_s: float = 30, **want: Any) -> dict[str, Any]:
+def wait_label(ctx: Any, prefix: str, url: str, timeout_s: float = 30, **want: Any) -> dict[str, Any]:
     """Poll the test channel until a label for `url` has every field in `want` (e.g. label="synthetic"; a callable
     value is a predicate)."""
     deadline = time.monotonic() + timeout_s
     seen: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
-        seen = tab_labels(ctx, pattern)["labels"]
+        seen = tab_labels(ctx, prefix)["labels"]
         for label in seen:
             if label.get("url") == url and all(v(label.get(k)) if callable(v) else label.get(k) == v
                                                for k, v in want.items()):
