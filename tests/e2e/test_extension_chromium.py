@@ -543,3 +543,68 @@ def test_chromium_check_this_frame_blob_video_one_frame_notice(chromium, verity_
     text, _ = shadow_text(page, "")
     assert "Only one frame of this video was checked" in text
     page.screenshot(path=str(artifacts / "chromium-frame-check-en.png"))
+
+
+def test_chromium_hostile_page_hides_removes_forges_labels_survive(chromium, verity_server, test_site,
+                                                                   artifacts: Path) -> None:
+    """Issue 14: a page hides badges with CSS, restyles and closes them, removes what the extension adds and draws
+    forged "Content Credentials" badges. The real badge stays on top and visible, the page reads no verdict, and the
+    toolbar count and the extension's list name only the real label."""
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=verity_server.url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/hostile.html")
+    src = f"{test_site}/fixtures/{C2PA_AI}?case=hostile"
+    label = label_of(page, src, label="synthetic")
+    page.wait_for_function("window.__removed >= 1 && window.__seen.length >= 5", timeout=TIMEOUT_MS)
+    page.wait_for_timeout(500)  # the page keeps closing and restyling every 100 ms
+    shown = tab_labels(ctx, f"{test_site}/hostile.html")
+    assert shown["count"] == 1 and shown["badgeText"] == "1", shown  # the two forged badges do not count
+    real = page.evaluate("""() => Array.from(document.querySelectorAll('verity-badge:not(.forged)'), (h) => {
+        const c = getComputedStyle(h);
+        return {open: h.matches(':popover-open'), display: c.display, visibility: c.visibility, opacity: c.opacity,
+                parent: h.parentNode === document.documentElement, attrs: h.getAttributeNames().sort().join(' ')};
+    })""")
+    assert real == [{"open": True, "display": "block", "visibility": "visible", "opacity": "1", "parent": True,
+                     "attrs": "popover style"}], real
+    # The real badge is what is on top at its position: nothing the page draws covers it.
+    rect = label_of(page, src)["rect"]
+    on_top = page.evaluate("([x, y]) => { const e = document.elementFromPoint(x, y); "
+                           "return e.localName + (e.classList.contains('forged') ? '.forged' : ''); }",
+                           [rect["x"] + rect["width"] / 2, rect["y"] + rect["height"] / 2])
+    assert on_top == "verity-badge", on_top
+    # Everything the page could read of it: a popover attribute and a style; no verdict, no URL.
+    seen = " ".join(page.evaluate("window.__seen"))
+    assert "synthetic" not in seen and "AI" not in seen and "fixtures" not in seen and "data-verity" not in seen
+    assert "synthetic" not in page.content()
+    page.screenshot(path=str(artifacts / "chromium-hostile-en.png"))
+    click_badge(page, src)  # and it still works
+    assert label["key"] == "synthetic"
+
+
+def test_chromium_privacy_no_query_or_fragment_reaches_server(chromium, server_factory, test_site) -> None:
+    """Issue 14: only origin + path of the page and media URLs reach the server; the option for journalists keeps the
+    media URL's query (never the page's)."""
+    server = server_factory()
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=server.url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/privacy.html?n=0&sig=SECRETMEDIA&token=SECRETPAGE#access_token=SECRETFRAGMENT")
+    wait_settled(ctx, ext_id, test_site, checked=1)
+    records = server.app.extensions["verify"].storage.records()
+    assert [(r.source_url, r.page_url) for r in records] == [(f"{test_site}/fixtures/{PLAIN[0]}",
+                                                              f"{test_site}/privacy.html")]
+    sent = b"\n".join(server.requests)
+    assert b"POST /v1/verify" in sent  # the photo was new to this server: uploaded, with its URLs
+    assert b"SECRET" not in sent, [r[:300] for r in server.requests if b"SECRET" in r]
+
+    configure(ctx, ext_id, serverUrl=server.url, fullSourceUrls=True)
+    page.goto(f"{test_site}/privacy.html?n=1&sig=KEPT&token=SECRETPAGE#access_token=SECRETFRAGMENT")
+    for _ in range(100):
+        records = server.app.extensions["verify"].storage.records()
+        if len(records) == 2:
+            break
+        page.wait_for_timeout(200)
+    assert (records[0].source_url, records[0].page_url) == (f"{test_site}/fixtures/{PLAIN[1]}?sig=KEPT",
+                                                            f"{test_site}/privacy.html")
+    assert b"SECRET" not in b"\n".join(server.requests)
