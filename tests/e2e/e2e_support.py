@@ -76,13 +76,36 @@ TEST_PAGE = f"""<!doctype html>
 
 
 def bench_page(count: int) -> str:
-    """A page with `count` distinct image URLs: plain photos, cycled, and every 10th the C2PA AI image (so badges are
-    laid out while scrolling); the query makes each URL distinct."""
+    """A feed with `count` distinct image URLs: plain photos, cycled, and every 10th the C2PA AI image (so badges are
+    laid out while scrolling); the query makes each URL distinct. A third of them sit in web components' open shadow
+    roots, a sixth are CSS background images, and a same-origin iframe holds 20 more (not counted in `count`): the
+    extension scans shadow roots, computed styles and frames while the feed scrolls."""
     photos = sorted(p.relative_to(FIXTURES).as_posix() for p in (FIXTURES / "photos").glob("*.jpg"))
     names = [C2PA_AI if i % 10 == 0 else photos[i % len(photos)] for i in range(count)]
-    tags = "".join(f'<img src="/fixtures/{name}?n={i}" width="160" height="120" alt="">' for i, name in enumerate(names))
-    return (f'<!doctype html><html><head><meta charset="utf-8"><title>bench</title>'
-            f'<style>img{{margin:2px}}</style></head><body>{tags}</body></html>')
+    tags = []
+    for i, name in enumerate(names):
+        url = f"/fixtures/{name}?n={i}"
+        if i % 3 == 1:
+            tags.append(f'<feed-card data-src="{url}"></feed-card>')
+        elif i % 6 == 2:
+            tags.append(f'<div class="bg" style="background-image: url({url})"></div>')
+        else:
+            tags.append(f'<img src="{url}" width="160" height="120" alt="">')
+    return ('<!doctype html><html><head><meta charset="utf-8"><title>bench</title>'
+            '<style>img{margin:2px} .bg{display:inline-block;width:160px;height:120px;margin:2px;'
+            'background-size:cover} iframe{border:0;width:680px;height:260px}</style><script>'
+            "customElements.define('feed-card', class extends HTMLElement { connectedCallback() {"
+            " if (this.shadowRoot) return; const img = document.createElement('img'); img.width = 160;"
+            " img.height = 120; img.style.margin = '2px'; img.src = this.dataset.src;"
+            " this.attachShadow({mode: 'open'}).append(img); } });</script></head><body>"
+            '<iframe src="/bench-frame.html"></iframe>' + "".join(tags) + "</body></html>")
+
+
+def bench_frame(count: int) -> str:
+    photos = sorted(p.relative_to(FIXTURES).as_posix() for p in (FIXTURES / "photos").glob("*.jpg"))
+    tags = "".join(f'<img src="/fixtures/{photos[i % len(photos)]}?f={i}" width="160" height="120" alt="">'
+                   for i in range(count))
+    return f'<!doctype html><html><head><meta charset="utf-8"></head><body>{tags}</body></html>'
 
 
 REFUTED_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Refuted re-posts</title>
@@ -194,7 +217,7 @@ PRIVACY_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><ti
 <body><img id="photo" src="/fixtures/{PHOTO}?sig={SIG}#frag-{SIG}" width="320" height="214" alt=""></body></html>"""
 
 PAGES = {"/page.html": TEST_PAGE, "/refuted.html": REFUTED_PAGE, "/reported.html": REPORTED_PAGE,
-         "/clip.html": CLIP_PAGE, "/stream.html": BLOB_PAGE, "/bench.html": bench_page(300)}
+         "/clip.html": CLIP_PAGE, "/stream.html": BLOB_PAGE, "/bench.html": bench_page(300), "/bench-frame.html": bench_frame(20)}
 
 
 def _loopback(url: str) -> str:
