@@ -43,7 +43,11 @@
       if (reasons.length) {
         card.append(h('p', '', I.t('cardReasons')));
         const ul = h('ul');
-        for (const reason of reasons.slice(0, 4)) ul.append(h('li', '', String(reason.text)));
+        for (const reason of reasons.slice(0, 4)) {
+          const li = h('li', '', I.reason(reason));
+          if (!I.english()) li.title = `${I.t('reportOriginalText')}: ${String(reason.text || '')}`;
+          ul.append(li);
+        }
         card.append(ul);
       }
       const source = S.labelSource(response);

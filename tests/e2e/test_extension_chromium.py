@@ -118,6 +118,9 @@ def test_chromium_zh_cn_browser_badges_in_chinese(chromium, verity_server, test_
     assert "AI 生成" in c2pa["text"]
     click_badge(page, f"{test_site}/fixtures/{C2PA_AI}")
     assert 'lang="zh-CN"' in shadow_html_attrs(page, f"{test_site}/fixtures/{C2PA_AI}")
+    # The reasons come from the server in English; the card renders their codes in Chinese.
+    text, _ = shadow_text(page, f"{test_site}/fixtures/{C2PA_AI}")
+    assert "声明为 AI 生成" in text and "Declared" not in text, text
     page.screenshot(path=str(artifacts / "chromium-card-zh-CN.png"))
 
     # "Minimise labels on this site" (third button of the card): applied at once and remembered for the site.
