@@ -1,5 +1,5 @@
 /*
- * Content script, part 2 of 4 (classic script): badges a page cannot hide, restyle, read or silently remove.
+ * Content script, part 2 (classic script): badges a page cannot hide, restyle, read or silently remove.
  *   - Each badge lives in a CLOSED shadow root, so page scripts and selectors cannot reach its text or buttons.
  *   - Its host is a popover shown in the top layer: above every z-index, outside the page's stacking, transforms,
  *     filters and overflow clipping.

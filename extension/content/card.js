@@ -1,5 +1,5 @@
 /*
- * Content script, part 3 of 4 (classic script): the card a badge opens. What was found and why, who vouches for a
+ * Content script, part 3 (classic script): the card a badge opens. What was found and why, who vouches for a
  * label, a fact-checker's refutation, a notice when only one frame was checked or when the bytes checked do not fit
  * what the page shows, and the actions (full report, report as suspected fake, check this frame, minimise, close).
  * Server strings go in with textContent only, never innerHTML. Defines globalThis.VerityCard once.

@@ -1,9 +1,9 @@
 /*
- * Content script, part 4 of 4 (classic script; runs in every frame): asks the service worker about the media that
+ * Content script, the last part (classic script; runs in every frame): asks the service worker about the media that
  * discovery.js finds once it is visible, shows the answers with badges.js and card.js, and tells the service worker
  * which labels this frame shows (the toolbar count and the popup list come from there, never from the page). Streams
  * (blob:/MSE video) cannot be downloaded: their badge offers "Check this frame", and a frame is checked on its own
- * once the video has played for a while. Never talks to the API itself and never blocks the page: discovery runs in
+ * once the video has played for a while (frame-check.js). Never talks to the API itself and never blocks the page: discovery runs in
  * time slices, checks go a few at a time, badges move at most once per animation frame.
  */
 (function () {
@@ -17,13 +17,13 @@
   const D = globalThis.VerityDiscovery;
   const B = globalThis.VerityBadges;
   const C = globalThis.VerityCard;
+  const FC = globalThis.VerityFrameCheck;
   const api = M.extensionApi();
   const EXT_ORIGIN = api.runtime.getURL('');
 
   const MAX_IN_FLIGHT = 4;
   const RETRY_MIN_MS = 5000;
   const RETRY_MAX_MS = 5 * 60 * 1000;
-  const AUTO_FRAME_AFTER_S = 3; // a stream that has played this long gets its frame checked without being asked
   const LABELS_DEBOUNCE_MS = 150;
 
   let config = null;
@@ -39,9 +39,6 @@
   let retryDelay = RETRY_MIN_MS;
   let retryTimer = null;
   let lastProblem = null;
-  let contextTarget = null; // the <video> last right-clicked ("Check this frame")
-  let frameTarget = null; // the <video> whose frame is being checked
-  const autoChecked = new WeakSet(); // streams whose frame was checked on their own
 
   // ---- discovery -> visibility -> what to check -------------------------------------------------------------------
 
@@ -129,20 +126,7 @@
     items.set(key, item);
     targetKey.set(target, key);
     applyBadge(target, item);
-    const video = target.el;
-    let played = 0;
-    let last = video.currentTime;
-    video.addEventListener('timeupdate', function onTime() {
-      const t = video.currentTime;
-      if (!video.paused && t > last && t - last < 1) played += t - last; // seeks do not count as playing
-      last = t;
-      if (played >= AUTO_FRAME_AFTER_S && !autoChecked.has(video)) {
-        if (document.visibilityState !== 'visible' || !visible.get(video) || !active) return;
-        autoChecked.add(video);
-        video.removeEventListener('timeupdate', onTime);
-        checkFrameOf(video);
-      }
-    });
+    FC.watchStream(target.el, () => active && visible.get(target.el) === true);
   }
 
   function untrack(target) {
@@ -269,7 +253,7 @@
       collapsed: config.collapsed,
       actions: {
         openReport: () => M.request('open-report', { url: item.url, kind: item.kind }).catch(() => {}),
-        checkFrame: () => checkFrameOf(badge.target.el),
+        checkFrame: () => FC.request(badge.target.el),
         setCollapsed,
         close: () => toggleCard(badge),
         sendReport: (category, text) => M.request('report-media', { url: item.url, kind: item.kind, category,
@@ -428,7 +412,7 @@
     if (msg.type === 'get-page-stats') sendResponse(M.ok(pageStats()));
     else if (msg.type === 'check-progress') sendResponse(M.ok(onProgress(msg.payload)));
     else if (msg.type === 'get-frame-rect') {
-      const rect = frameRect();
+      const rect = FC.rect();
       sendResponse(rect ? M.ok(rect) : M.fail(M.problem('no-video', 'No video to check in this frame')));
     } else if (msg.type === 'frame-result') sendResponse(M.ok(showFrameResult(msg.payload)));
     else sendResponse(M.fail(M.problem('not-handled', 'Not handled by the content script', msg.type)));
@@ -445,71 +429,11 @@
     return true;
   }
 
-  // ---- "Check this frame" ------------------------------------------------------------------------------------------
-
-  // Remember which video was right-clicked (the context menu names no element).
-  document.addEventListener('contextmenu', (ev) => {
-    const path = ev.composedPath ? ev.composedPath() : [ev.target];
-    contextTarget = path.find((n) => n && n.localName === 'video') || null;
-  }, { capture: true, passive: true });
-
-  /** Ask the service worker to capture and check what `video` shows now (it answers with frame-result). */
-  function checkFrameOf(video) {
-    contextTarget = video;
-    M.request('check-frame-here', {}).catch(() => {}); // the outcome (or its problem) comes as frame-result
-  }
-
-  /** This frame's offset in the top-level viewport (same-origin parents only; null when a parent is cross-origin). */
-  function frameOffset() {
-    let x = 0;
-    let y = 0;
-    let w = window;
-    try {
-      while (w !== w.top) {
-        const frame = w.frameElement;
-        if (!frame) return null;
-        const r = frame.getBoundingClientRect();
-        x += r.left + frame.clientLeft;
-        y += r.top + frame.clientTop;
-        w = w.parent;
-      }
-    } catch (_) {
-      return null;
-    }
-    return { x, y, width: w.innerWidth, height: w.innerHeight };
-  }
-
-  /** The video's visible rectangle in CSS pixels of the tab's viewport (the service worker scales it to the capture). */
-  function frameRect() {
-    let video = contextTarget && contextTarget.isConnected ? contextTarget : null;
-    if (!video) {
-      // Without a right-click (e.g. a keyboard-opened menu): the largest video in view.
-      let best = 0;
-      for (const v of document.querySelectorAll('video')) {
-        const r = v.getBoundingClientRect();
-        const w = Math.max(0, Math.min(r.right, innerWidth) - Math.max(r.left, 0));
-        const hgt = Math.max(0, Math.min(r.bottom, innerHeight) - Math.max(r.top, 0));
-        if (w * hgt > best) {
-          best = w * hgt;
-          video = v;
-        }
-      }
-    }
-    const offset = frameOffset();
-    if (!video || !offset) return null;
-    frameTarget = video;
-    const r = video.getBoundingClientRect();
-    const left = Math.max(0, r.left + offset.x);
-    const top = Math.max(0, r.top + offset.y);
-    const right = Math.min(r.right + offset.x, offset.x + innerWidth, offset.width);
-    const bottom = Math.min(r.bottom + offset.y, offset.y + innerHeight, offset.height);
-    return { x: left, y: top, width: right - left, height: bottom - top, viewportWidth: offset.width,
-      viewportHeight: offset.height, dpr: devicePixelRatio || 1 };
-  }
+  // ---- "Check this frame": the result (frame-check.js finds the video and its rectangle) ------------------------
 
   /** The verdict on one captured frame, shown on the video with a clear "only one frame" notice. */
   function showFrameResult({ result, problem }) {
-    const video = frameTarget;
+    const video = FC.target();
     if (!video || !video.isConnected || !config) return false;
     const target = discovery.targetsOf(video).find((t) => t.role === 'media') || { el: video, role: 'media' };
     const previous = targetKey.get(target);
@@ -526,7 +450,7 @@
     applyBadge(target, item);
     active = wasActive;
     const badge = badges.get(target);
-    if (badge && badge.card.hidden && !autoChecked.has(video)) toggleCard(badge);
+    if (badge && badge.card.hidden && !FC.wasAutomatic(video)) toggleCard(badge);
     return true;
   }
 

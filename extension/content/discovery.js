@@ -1,5 +1,5 @@
 /*
- * Content script, part 1 of 4 (classic script): discovery. Finds what a person sees as a picture, video or sound on
+ * Content script, part 1 (classic script): discovery. Finds what a person sees as a picture, video or sound on
  * the page, wherever the page put it, and says which URL each one shows and how the page fetched it:
  *   - <img> (srcset, <picture>), <video>, <audio> (src or <source>), <svg><image href>;
  *   - a video's poster image;
