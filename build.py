@@ -8,6 +8,7 @@
     python3 build.py verify PATH_OR_URL... [--json]   the pipeline in-process on files, folders and URLs
     python3 build.py users add NAME --role reviewer|admin [--password-stdin]   reviewer accounts (also passwd, list, ...)
     python3 build.py audit verify | export --since DATE [--out DIR] | prune [--days N]   the hash-chained audit log
+    python3 build.py records prune [--days N]   delete verification records older than VERIFY_RECORDS_RETENTION_DAYS
     python3 build.py models [--verify|--eval|--calibrate|--train-speech]  model files vs models/manifest.json; metrics; fit the speech head
     python3 build.py claims import FILE.jsonld [--media DIR] | claims export [--out FILE]   ClaimReview/MediaReview
     python3 build.py feeds add URL [--name NAME] [--every 6h] | list | remove NAME | sync [NAME]   fact-check feeds
@@ -44,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "verify": "buildtasks.verify_cli:main",
     "users": "buildtasks.users:main",
     "audit": "buildtasks.audit:main",
+    "records": "buildtasks.records:main",
     "models": "buildtasks.models:main",
     "claims": "buildtasks.claims:main",
     "feeds": "buildtasks.feeds:main",

@@ -147,4 +147,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     if flag(app.config["FEED_SYNC"]) and not app.testing and not str(app.config.get("JOB_QUEUE") or "").strip():
         start_scheduler(app)  # with a job queue, `build.py worker` syncs the feeds instead
+    from .retention import prune_records
+    prune_records(state.storage, float(app.config["RECORDS_RETENTION_DAYS"]))
     return app

@@ -50,6 +50,8 @@ VERIFY_LOGIN_MAX_FAILURES  failed sign-ins for one account from one client befor
 VERIFY_LOGIN_WINDOW_S  the window those failures are counted in, in seconds       900
 VERIFY_SESSION_HOURS   a reviewer's session lifetime, in hours                    12
 VERIFY_AUDIT_RETENTION_DAYS  audit entries older than this are pruned behind a checkpoint entry 180
+VERIFY_RECORDS_RETENTION_DAYS  verification records (with source and page URLs) older than this are deleted at
+                       start and by `build.py records prune`; 0 = kept                       180
 VERIFY_REVIEW_FACT_CHECKER  the fact_checker name on refutations made in /review  "Verity reviewers"
 VERIFY_REFUTATION_TOKEN  bearer token for POST /v1/refutations; unset = writes refused  (unset)
 VERIFY_AV_MAX_DURATION_S  longest accepted audio/video, in seconds                  1800
@@ -111,6 +113,7 @@ LOGIN_MAX_FAILURES = 5
 LOGIN_WINDOW_S = 900
 SESSION_HOURS = 12
 AUDIT_RETENTION_DAYS = 180
+RECORDS_RETENTION_DAYS = 180
 REVIEW_FACT_CHECKER = "Verity reviewers"
 REFUTATION_TOKEN: str | None = None
 AV_MAX_DURATION_S = 1800.0

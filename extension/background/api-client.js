@@ -22,6 +22,64 @@ export const DEFAULTS = Object.freeze({
   jobTimeoutMs: 30 * 60 * 1000, // a job not done after this is given up (the server caps decode time far lower)
 });
 
+// What a browser sends for an <img> (Chromium's value); servers that negotiate formats then answer Verity as they
+// answer the page.
+export const IMAGE_ACCEPT = 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8';
+
+/**
+ * The part of a URL that may leave the browser: origin + path, without query or fragment (tokens, session ids and
+ * tracking parameters live there). `keepQuery` keeps the query (the journalists' option for media URLs); the
+ * fragment never goes. Returns null for anything that is not an http(s) URL.
+ */
+export function privateUrl(url, keepQuery = false) {
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
+    return u.origin + u.pathname + (keepQuery ? u.search : '');
+  } catch (_) {
+    return null;
+  }
+}
+
+/**
+ * Whether the fetched bytes fit what the element shows: `{ok, mismatches: [{field, expected, got}]}`. Type: an image
+ * element answered with something that is not an image (or a video with a web page). Size: a different aspect ratio,
+ * or a scale no srcset density explains (1x to 4x). Unknowns (no type, an undecodable image) are not mismatches.
+ */
+export function fitOf(kind, media, expect) {
+  const mismatches = [];
+  const type = String((media && media.mediaType) || '').split(';')[0].trim().toLowerCase();
+  if (type && type !== 'application/octet-stream') {
+    const fits = kind === 'image' ? type.startsWith('image/')
+      : !(type.startsWith('text/') || type.startsWith('image/'));
+    if (!fits) mismatches.push({ field: 'type', expected: kind === 'image' ? 'image/*' : `${kind}/*`, got: type });
+  }
+  const w = media && media.width;
+  const h = media && media.height;
+  if (expect && expect.width > 0 && expect.height > 0 && w > 0 && h > 0) {
+    const aspect = Math.abs(w / h - expect.width / expect.height) / (expect.width / expect.height);
+    const scale = w / expect.width;
+    if (aspect > 0.02 || scale < 0.99 || scale > 4.01) {
+      mismatches.push({ field: 'size', expected: `${expect.width}x${expect.height}`, got: `${w}x${h}` });
+    }
+  }
+  return { ok: mismatches.length === 0, mismatches };
+}
+
+/** Width and height of image bytes (createImageBitmap where the context has it), or null. */
+async function decodedSize(data, mediaType) {
+  if (typeof globalThis.createImageBitmap !== 'function') return null;
+  try {
+    const bitmap = await globalThis.createImageBitmap(new Blob([data], { type: mediaType || '' }));
+    const size = { width: bitmap.width, height: bitmap.height };
+    bitmap.close();
+    return size;
+  } catch (_) {
+    return null; // SVG, a format this browser cannot decode, or not an image at all
+  }
+}
+
 export const REPORT_CATEGORIES = Object.freeze(['synthetic', 'misleading_context', 'manipulated', 'other']);
 
 export class ApiProblem extends Error {
@@ -123,6 +181,8 @@ export function createApiClient(options) {
   const serverUrl = () => trimSlash(opts.getServerUrl());
   const apiKey = () => String((opts.getApiKey ? opts.getApiKey() : storedKey) || '').trim();
   const onProgress = opts.onProgress || (() => {});
+  const imageSize = opts.imageSize || decodedSize;
+  const keepSourceQuery = opts.keepSourceQuery || (() => false);
 
   /** One API request with a timeout and retries on 429/503 (Retry-After honoured, capped). */
   async function api(path, init, timeoutMs = opts.timeoutMs) {
@@ -174,8 +234,11 @@ export function createApiClient(options) {
   async function verifyBytes(bytes, mediaType, sourceUrl, pageUrl) {
     const form = new FormData();
     form.append('file', new Blob([bytes], { type: mediaType || 'application/octet-stream' }), 'media');
-    if (sourceUrl) form.append('source_url', sourceUrl);
-    if (pageUrl) form.append('page_url', pageUrl);
+    // Only origin + path reach the server (the query too for media URLs, when the user chose so).
+    const source = privateUrl(sourceUrl, keepSourceQuery());
+    const page = privateUrl(pageUrl);
+    if (source) form.append('source_url', source);
+    if (page) form.append('page_url', page);
     const response = await api('/v1/verify', { method: 'POST', body: form });
     if (!response.ok) throw new ApiProblem(await problemFrom(response));
     if (response.status === 202) {
@@ -233,11 +296,16 @@ export function createApiClient(options) {
     }
   }
 
-  /** The media's bytes, read with the size cap; {tooLarge: true, bytes} when over it. */
-  async function fetchMedia(url) {
+  /**
+   * The media's bytes, read with the size cap; {tooLarge: true, bytes} when over it. Fetched as the page fetched it,
+   * as far as an extension can: the element's credentials mode, an image Accept header for images, and the HTTP
+   * cache first (so usually the very bytes the page got; otherwise a server could tell Verity's download apart).
+   */
+  async function fetchMedia(url, { credentials = 'include', kind = 'image' } = {}) {
     let response;
     try {
-      response = await doFetch(url, { credentials: 'omit', cache: 'force-cache' });
+      response = await doFetch(url, { credentials, cache: 'force-cache',
+        headers: kind === 'image' ? { Accept: IMAGE_ACCEPT } : {} });
     } catch (_) {
       throw new ApiProblem({ type: 'media-unavailable', title: 'The media could not be downloaded', detail: url });
     }
@@ -278,32 +346,41 @@ export function createApiClient(options) {
     return { tooLarge: false, data, mediaType };
   }
 
-  async function checkUncached(url, pageUrl) {
-    const media = await fetchMedia(url);
+  async function checkUncached(url, pageUrl, fetchOptions) {
+    const media = await fetchMedia(url, fetchOptions);
     if (media.tooLarge) return { status: 'too-large', bytes: media.bytes, limit: opts.maxBytes };
     const sha256 = hex(await subtle.digest('SHA-256', media.data));
+    const size = fetchOptions.kind === 'image' ? await imageSize(media.data, media.mediaType) : null;
+    const fetched = { mediaType: media.mediaType, ...(size || {}) };
     const known = await lookup(sha256);
-    if (known) return { status: 'checked', via: 'hash', sha256, response: known };
+    if (known) return { status: 'checked', via: 'hash', sha256, response: known, fetched };
     const response = await verifyBytes(media.data, media.mediaType, url, pageUrl);
-    return { status: 'checked', via: 'upload', sha256, response };
+    return { status: 'checked', via: 'upload', sha256, response, fetched };
   }
 
   /**
-   * Check the media at `url`: {status: "checked", via, sha256, response} | {status: "too-large", bytes, limit}.
-   * Results are cached per URL for `cacheTtlMs`; `force` re-asks the server.
+   * Check the media at `url`: {status: "checked", via, sha256, response, fetched, fit} | {status: "too-large", ...}.
+   * `credentials` and `kind` say how the page fetched it; `expect` ({width, height}, the element's natural size) is
+   * compared with what was fetched (`fit`). Results are cached per URL and credentials mode for `cacheTtlMs`;
+   * `force` re-asks the server.
    */
-  function check(url, { pageUrl = null, force = false } = {}) {
-    const hit = cache.get(url);
-    if (!force && hit && now() - hit.at < opts.cacheTtlMs) return hit.promise;
-    const promise = limiter.run(() => checkUncached(url, pageUrl));
-    cache.delete(url); // re-inserted last: the oldest entry is the first one evicted
-    cache.set(url, { promise, at: now() });
-    if (cache.size > opts.cacheSize) cache.delete(cache.keys().next().value);
-    promise.catch(() => {
-      const entry = cache.get(url);
-      if (entry && entry.promise === promise) cache.delete(url); // failures are retried next time
-    });
-    return promise;
+  function check(url, { pageUrl = null, force = false, credentials = 'include', kind = 'image', expect = null } = {}) {
+    const key = `${credentials} ${url}`;
+    const hit = cache.get(key);
+    let promise;
+    if (!force && hit && now() - hit.at < opts.cacheTtlMs) {
+      promise = hit.promise;
+    } else {
+      promise = limiter.run(() => checkUncached(url, pageUrl, { credentials, kind }));
+      cache.delete(key); // re-inserted last: the oldest entry is the first one evicted
+      cache.set(key, { promise, at: now() });
+      if (cache.size > opts.cacheSize) cache.delete(cache.keys().next().value);
+      promise.catch(() => {
+        const entry = cache.get(key);
+        if (entry && entry.promise === promise) cache.delete(key); // failures are retried next time
+      });
+    }
+    return promise.then((r) => (r.status === 'checked' ? { ...r, fit: fitOf(kind, r.fetched, expect) } : r));
   }
 
   /**
@@ -335,8 +412,10 @@ export function createApiClient(options) {
   async function report({ sha256, category, text, sourceUrl, pageUrl }) {
     const body = { sha256, category };
     if (text) body.text = text;
-    if (sourceUrl) body.source_url = sourceUrl;
-    if (pageUrl) body.page_url = pageUrl;
+    const source = privateUrl(sourceUrl, keepSourceQuery());
+    const page = privateUrl(pageUrl);
+    if (source) body.source_url = source;
+    if (page) body.page_url = page;
     // The media's bytes go with the report when they can still be read and are the bytes that were checked: the
     // reviewer then sees the picture, and a refutation made from the report matches re-posts, not only exact copies.
     const media = await reportMedia(sourceUrl, sha256);
@@ -394,7 +473,9 @@ export function createApiClient(options) {
     health,
     report,
     reportStatus,
-    forget: (url) => cache.delete(url),
+    forget: (url) => {
+      for (const mode of ['omit', 'same-origin', 'include']) cache.delete(`${mode} ${url}`);
+    },
     clearCache: () => cache.clear(),
     get cacheSize() {
       return cache.size;

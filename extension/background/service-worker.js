@@ -30,7 +30,53 @@ const ready = (async () => {
 })();
 
 const progressTabs = new Map(); // media URL -> Set of tab ids waiting for it (progress of long jobs)
-const client = createApiClient({ getServerUrl: () => settings.serverUrl, onProgress: sendProgress });
+const client = createApiClient({ getServerUrl: () => settings.serverUrl, onProgress: sendProgress,
+  keepSourceQuery: () => settings.fullSourceUrls === true });
+
+// ---- the labels each tab shows (toolbar count, popup list; the test channel too: never read from the page) --------
+
+const tabLabels = new Map(); // tabId -> Map(frameId -> {since, labels})
+
+/** A frame's new list of labels. A top frame with a newer document drops frames of the document before it. */
+function setFrameLabels(tabId, frameId, since, labels) {
+  let frames = tabLabels.get(tabId);
+  if (!frames) tabLabels.set(tabId, (frames = new Map()));
+  const top = frames.get(0);
+  if (frameId !== 0 && top && since < top.since - 1) return; // a frame of a page that is gone
+  if (frameId === 0 && (!top || since > top.since)) {
+    for (const [id, frame] of frames) if (id !== 0 && frame.since < since - 1) frames.delete(id);
+  }
+  frames.set(frameId, { since, labels });
+  showCount(tabId);
+  api.storage.session.set({ [`labels:${tabId}`]: Array.from(frames.entries()) }).catch(() => {});
+}
+
+async function framesOf(tabId) {
+  if (!tabLabels.has(tabId)) {
+    // The service worker may have been restarted since: storage.session keeps the lists for the browser session.
+    const key = `labels:${tabId}`;
+    const stored = (await api.storage.session.get(key))[key];
+    if (Array.isArray(stored) && !tabLabels.has(tabId)) tabLabels.set(tabId, new Map(stored));
+  }
+  return tabLabels.get(tabId) || new Map();
+}
+
+function countOf(frames) {
+  let n = 0;
+  for (const frame of frames.values()) n += frame.labels.length;
+  return n;
+}
+
+function showCount(tabId) {
+  const n = countOf(tabLabels.get(tabId) || new Map());
+  api.action.setBadgeText({ tabId, text: n > 0 ? String(n) : '' }).catch(() => {});
+  api.action.setBadgeBackgroundColor({ tabId, color: '#a50e0e' }).catch(() => {});
+}
+
+api.tabs.onRemoved.addListener((tabId) => {
+  tabLabels.delete(tabId);
+  api.storage.session.remove(`labels:${tabId}`).catch(() => {});
+});
 
 /** Tell the tabs waiting for `url`, and the extension's own pages (the report page), how far a job is. */
 function sendProgress({ url, progress, stage, status }) {
@@ -131,12 +177,33 @@ const HANDLERS = {
     };
   },
 
-  async 'check-media'({ url }, sender) {
+  async 'check-media'({ url, kind, credentials, expect }, sender) {
     const page = senderPage(sender);
     if (!settings.autoCheck || !siteEnabled(siteOf(page))) {
       throw new ApiProblem({ type: 'checking-off', title: 'Automatic checking is off for this site' });
     }
-    return checkWithProgress(url, sender.tab && sender.tab.id, { pageUrl: M.isHttpUrl(page) ? page : null });
+    return checkWithProgress(url, sender.tab && sender.tab.id, { pageUrl: M.isHttpUrl(page) ? page : null, kind,
+      credentials: credentials || 'include', expect: expect || null });
+  },
+
+  async 'check-frame-here'(payload, sender) {
+    // A stream the badge offers to check (or one that has played a while): the frame the sender's video shows.
+    if (!sender.tab || !Number.isInteger(sender.tab.id)) throw new ApiProblem({ type: 'invalid-sender', title: 'No tab' });
+    return checkFrame(sender.tab.id, sender.frameId || 0);
+  },
+
+  async 'labels-changed'({ since, labels }, sender) {
+    if (!sender.tab || !Number.isInteger(sender.tab.id)) throw new ApiProblem({ type: 'invalid-sender', title: 'No tab' });
+    setFrameLabels(sender.tab.id, sender.frameId || 0, since, labels);
+    return null;
+  },
+
+  async 'get-tab-labels'({ tabId }) {
+    const frames = await framesOf(tabId);
+    const labels = [];
+    for (const [frameId, frame] of frames) for (const label of frame.labels) labels.push({ ...label, frameId });
+    const badge = await api.action.getBadgeText({ tabId });
+    return { count: labels.length, badgeText: badge, labels };
   },
 
   async 'open-report'({ url, kind, report }, sender) {
@@ -147,7 +214,7 @@ const HANDLERS = {
   async 'report-media'({ url, kind, category, text }, sender) {
     // The sha256 is the service worker's own (from its check of that URL), never the page's.
     const page = senderPage(sender);
-    const result = await client.check(url, { pageUrl: M.isHttpUrl(page) ? page : null });
+    const result = await client.check(url, { pageUrl: M.isHttpUrl(page) ? page : null, kind: kind || 'image' });
     if (result.status !== 'checked') {
       throw new ApiProblem({ type: 'not-checked', title: 'This media was not checked, so it cannot be reported here' });
     }
@@ -229,9 +296,9 @@ const HANDLERS = {
  * the video's rectangle (reported by the content script, in CSS pixels, scaled to the capture's pixels), uploads that
  * PNG to POST /v1/verify, and hands the result to the content script, which says that only one frame was checked.
  */
-async function checkFrame(tabId) {
+async function checkFrame(tabId, frameId = 0) {
   const tab = await api.tabs.get(tabId);
-  const rect = await M.requestTab(tabId, 'get-frame-rect', {});
+  const rect = await M.requestTab(tabId, 'get-frame-rect', {}, frameId);
   let payload;
   try {
     const dataUrl = await api.tabs.captureVisibleTab(tab.windowId, { format: 'png' });
@@ -253,7 +320,7 @@ async function checkFrame(tabId) {
   } catch (err) {
     payload = { problem: toProblem(err) };
   }
-  await M.requestTab(tabId, 'frame-result', payload);
+  await M.requestTab(tabId, 'frame-result', payload, frameId);
   if (payload.problem) throw new ApiProblem(payload.problem);
   return payload.result;
 }

@@ -41,6 +41,7 @@
     line.dataset.state = line.className;
   }
   $('autoCheck').checked = settings.autoCheck;
+  $('fullSourceUrls').checked = settings.fullSourceUrls === true;
   $('language').value = settings.language;
   for (const label of M.SHOWABLE) {
     const row = document.createElement('label');
@@ -59,6 +60,7 @@
     const patch = {
       serverUrl: $('serverUrl').value.trim().replace(/\/+$/, ''),
       autoCheck: $('autoCheck').checked,
+      fullSourceUrls: $('fullSourceUrls').checked,
       showLabels: Array.from($('labels').querySelectorAll('input:checked'), (b) => b.value),
       language: $('language').value,
     };

@@ -44,21 +44,31 @@
     if (!stats) return;
     $('counts').hidden = false;
     $('count-checked').textContent = String(stats.checked);
-    $('count-labelled').textContent = String(stats.labelled);
     $('count-refuted').textContent = String(stats.refuted);
+    // The labels as the extension itself drew them, every frame included (the toolbar count is the same number): a
+    // badge the page forged is not in this list.
+    const shown = await M.request('get-tab-labels', { tabId: tab.id });
+    $('count-labelled').textContent = String(shown.count);
     const list = $('items');
     list.replaceChildren();
-    for (const item of stats.items) {
+    for (const label of shown.labels.slice(0, 50)) {
       const li = document.createElement('li');
-      const a = document.createElement('a');
-      const params = new URLSearchParams({ src: item.url, kind: item.kind, page: tab.url });
-      a.href = api.runtime.getURL('report/report.html') + '?' + params.toString();
-      a.target = '_blank';
-      a.textContent = `${I.t('badge_' + (item.refuted ? 'refuted' : item.label))}: ${item.url.split('/').pop() || item.url}`;
-      li.append(a);
+      li.dataset.key = label.key;
+      const name = label.url ? label.url.split('/').pop() || label.url : label.kind;
+      const text = `${I.t('badge_' + label.key)}: ${name}${label.frameId ? ' (' + I.t('popupInFrame') + ')' : ''}`;
+      if (label.url) {
+        const a = document.createElement('a');
+        const params = new URLSearchParams({ src: label.url, kind: label.kind, page: tab.url });
+        a.href = api.runtime.getURL('report/report.html') + '?' + params.toString();
+        a.target = '_blank';
+        a.textContent = text;
+        li.append(a);
+      } else {
+        li.textContent = text;
+      }
       list.append(li);
     }
-    $('items-section').hidden = stats.items.length === 0;
+    $('items-section').hidden = shown.labels.length === 0;
   }
 
   /** The reports sent from this browser, with their status as the server says now (asked by receipt). */

@@ -104,9 +104,13 @@
     h('strong', {}, info.label === 'unknown' && !info.refuted ? I.t('label_unknown') : I.t('badge_' + key)),
     info.refuted ? h('p', {}, I.t('label_refuted')) : null,
     h('p', {}, I.t('label_' + info.label)),
-    v.summary && v.summary.replace(/\.$/, '') !== I.t('label_' + info.label) ? h('p', {}, v.summary) : null);
+    // The server's summary is English: other languages have the label's own explanation above.
+    I.english() && v.summary && v.summary.replace(/\.$/, '') !== I.t('label_' + info.label) ? h('p', {}, v.summary) : null);
     const reasons = v.reasons || [];
-    if (reasons.length) box.append(h('ul', {}, ...reasons.map((r) => h('li', {}, r.text, ' ', h('small', {}, `(${r.check})`)))));
+    if (reasons.length) {
+      box.append(h('ul', {}, ...reasons.map((r) => h('li', { 'data-reason': r.check }, I.reason(r), ' ',
+        h('small', {}, `(${r.check})`)))));
+    }
     const source = S.labelSource(response);
     if (source) box.append(h('p', {}, `${I.t(source.kind === 'signer' ? 'cardSigner' : 'cardLabelSource')}: ${source.text}`));
     $('verdict').replaceChildren(box);
@@ -162,8 +166,10 @@
     list.replaceChildren();
     for (const c of checks) {
       const li = h('li', { 'data-check': c.check, 'data-outcome': c.outcome },
-        h('h3', {}, c.check, h('span', { class: 'outcome ' + c.outcome }, I.t('outcome_' + c.outcome))),
-        h('p', {}, c.summary || ''));
+        h('h3', {}, I.checkName(c.check), h('span', { class: 'outcome ' + c.outcome }, I.t('outcome_' + c.outcome))),
+        // The check's summary comes from the server in English; other languages see it marked as the original.
+        I.english() ? h('p', {}, c.summary || '')
+          : h('p', { class: 'original', lang: 'en' }, `${I.t('reportOriginalText')}: ${c.summary || ''}`));
       if (typeof c.score === 'number') li.append(h('p', {}, `${I.t('reportScore')}: ${c.score.toFixed(3)}`));
       const ev = c.evidence || {};
       if (c.check === 'c2pa_manifest' && (ev.signer || ev.validation_state)) li.append(renderC2pa(ev));

@@ -62,5 +62,32 @@
     doc.documentElement.lang = lang();
   }
 
-  root.VerityI18n = Object.freeze({ t, setTable, loadFor, localize, lang });
+  /** Whether the server's English text can be shown as is (the API answers in English). */
+  function english() {
+    return /^en\b/i.test(lang());
+  }
+
+  function known(key) {
+    const s = t(key);
+    return s !== key ? s : null;
+  }
+
+  /**
+   * A verdict reason ({check, signal, text}) in the user's language. The server writes reasons in English; their
+   * `check` and `signal` are codes, so other languages render those (the English text stays available as the
+   * original). Unknown codes fall back to the server's text.
+   */
+  function reason(r) {
+    if (english()) return String(r.text || '');
+    const check = known('check_' + r.check);
+    const signal = known('signal_' + r.signal);
+    return check && signal ? `${check}: ${signal}` : String(r.text || '');
+  }
+
+  /** A check's name in the user's language (its code when unknown). */
+  function checkName(code) {
+    return known('check_' + code) || String(code);
+  }
+
+  root.VerityI18n = Object.freeze({ t, setTable, loadFor, localize, lang, english, reason, checkName });
 })(globalThis);

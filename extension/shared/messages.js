@@ -27,7 +27,10 @@
     autoCheck: true,
     showLabels: SHOWABLE,
     language: 'auto',
+    fullSourceUrls: false, // false: only origin + path of media URLs reach the server (journalists may keep queries)
   });
+  const CREDENTIALS = Object.freeze(['omit', 'same-origin', 'include']);
+  const MAX_LABELS = 1000; // labels one frame reports to the service worker
 
   function isHttpUrl(x) {
     if (typeof x !== 'string' || x.length === 0 || x.length > MAX_URL) return false;
@@ -53,13 +56,34 @@
     site: (x) => typeof x === 'string' && x.length <= 253 && /^[a-z0-9.-]+(:[0-9]{1,5})?$/i.test(x),
     tabId: (x) => Number.isInteger(x) && x >= 0,
     settingsPatch: (x) => validateSettingsPatch(x) === null,
+    credentials: (x) => CREDENTIALS.includes(x),
+    // What the element shows, so the service worker can tell when the bytes it fetched do not fit it.
+    expect: (x) => x !== null && typeof x === 'object' && !Array.isArray(x) && Object.keys(x).length <= 2 &&
+      Object.entries(x).every(([k, v]) => (k === 'width' || k === 'height') && Number.isInteger(v) && v >= 0 && v < 1e6),
+    timestamp: (x) => typeof x === 'number' && Number.isFinite(x) && x >= 0,
+    labelList: (x) => Array.isArray(x) && x.length <= MAX_LABELS && x.every(isLabel),
   };
+
+  /** One label a content script shows (its own state, reported to the service worker: toolbar count, popup, tests). */
+  function isLabel(x) {
+    if (!x || typeof x !== 'object' || Array.isArray(x)) return false;
+    if (JSON.stringify(x).length > 8192) return false;
+    return typeof x.key === 'string' && x.key.length <= 32 && (x.url === null || isHttpUrl(x.url)) &&
+      KINDS.includes(x.kind);
+  }
 
   // type -> {from, payload: {field: [validator, optional?]}}
   const TYPES = Object.freeze({
     // content script -> service worker
     'get-config': { from: 'content', payload: {} },
-    'check-media': { from: 'content', payload: { url: ['httpUrl'], kind: ['kind'] } },
+    'check-media': {
+      from: 'content',
+      payload: { url: ['httpUrl'], kind: ['kind'], credentials: ['credentials', true], expect: ['expect', true] },
+    },
+    // A stream (blob:/MSE video) the extension cannot download: check what is on screen in the sender's own frame.
+    'check-frame-here': { from: 'content', payload: {} },
+    // The labels a frame shows now (replaces that frame's earlier list); `since` is the document's timeOrigin.
+    'labels-changed': { from: 'content', payload: { since: ['timestamp'], labels: ['labelList'] } },
     'open-report': { from: 'content', payload: { url: ['httpUrl'], kind: ['kind'], report: ['boolean', true] } },
     'set-collapsed': { from: 'content', payload: { collapsed: ['boolean'] } },
     // "Report as suspected fake" from the badge card: only media the service worker has itself checked can be
@@ -81,6 +105,8 @@
     },
     'list-reports': { from: 'extension', payload: {} },
     'check-frame': { from: 'extension', payload: { tabId: ['tabId'] } },
+    // popup (and tests): every label the extension shows in a tab, all frames, as the content scripts reported them
+    'get-tab-labels': { from: 'extension', payload: { tabId: ['tabId'] } },
     // popup -> content script of the active tab
     'get-page-stats': { from: 'extension', payload: {} },
     // service worker -> content script / extension pages
@@ -97,8 +123,8 @@
     for (const [key, value] of Object.entries(x)) {
       if (key === 'serverUrl') {
         if (!isHttpUrl(value)) return 'serverUrl must be an http(s) URL';
-      } else if (key === 'autoCheck') {
-        if (typeof value !== 'boolean') return 'autoCheck must be a boolean';
+      } else if (key === 'autoCheck' || key === 'fullSourceUrls') {
+        if (typeof value !== 'boolean') return key + ' must be a boolean';
       } else if (key === 'showLabels') {
         if (!Array.isArray(value) || value.length > SHOWABLE.length || !value.every((v) => SHOWABLE.includes(v))) {
           return 'showLabels must be a list of ' + SHOWABLE.join(', ');
@@ -203,13 +229,13 @@
     return unwrap(await extensionApi().runtime.sendMessage(make(type, payload)));
   }
 
-  /** Send a message to a tab's content script. */
-  async function requestTab(tabId, type, payload) {
-    return unwrap(await extensionApi().tabs.sendMessage(tabId, make(type, payload)));
+  /** Send a message to the content script of one frame of a tab (the top frame unless `frameId` says otherwise). */
+  async function requestTab(tabId, type, payload, frameId = 0) {
+    return unwrap(await extensionApi().tabs.sendMessage(tabId, make(type, payload), { frameId }));
   }
 
   root.VerifyMessages = Object.freeze({
-    TYPES, KINDS, LABELS, SHOWABLE, LANGUAGES, DEFAULT_SETTINGS, MAX_URL, MAX_TEXT, REPORT_CATEGORIES,
+    TYPES, KINDS, LABELS, SHOWABLE, LANGUAGES, CREDENTIALS, MAX_LABELS, DEFAULT_SETTINGS, MAX_URL, MAX_TEXT, REPORT_CATEGORIES,
     isHttpUrl, validate, validateSettingsPatch, make, ok, fail, problem, ProblemError, unwrap, request, requestTab,
     extensionApi,
   });

@@ -91,9 +91,74 @@
     return null;
   }
 
+  /** The resolution of an image-set() candidate's descriptor text in dppx (1 when it names none). */
+  function resolutionOf(descriptor) {
+    const m = /(?:^|\s)([0-9]*\.?[0-9]+)(x|dppx|dpi|dpcm)(?=\s|$)/.exec(descriptor || '');
+    if (!m) return 1;
+    const n = parseFloat(m[1]);
+    return m[2] === 'dpi' ? n / 96 : m[2] === 'dpcm' ? (n * 2.54) / 96 : n;
+  }
+
+  /** [{url, rest}] for each url(...) in `text`, `rest` being what follows it up to the next top-level comma. */
+  function urlTokens(text) {
+    const out = [];
+    const re = /url\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)\s]*))\s*\)/g;
+    let m;
+    while ((m = re.exec(text)) !== null) {
+      const url = (m[1] !== undefined ? m[1] : m[2] !== undefined ? m[2] : m[3]).replace(/\\(.)/g, '$1');
+      let depth = 0;
+      let k = re.lastIndex;
+      while (k < text.length && (depth > 0 || (text[k] !== ',' && text[k] !== ')'))) {
+        if (text[k] === '(') depth += 1;
+        else if (text[k] === ')') depth -= 1;
+        k += 1;
+      }
+      out.push({ url, rest: text.slice(re.lastIndex, k) });
+    }
+    return out;
+  }
+
+  /**
+   * The image a computed `background-image` shows, as an absolute http(s) URL, or null. Several layers: the first
+   * (topmost) image. image-set(): the candidate the browser picks for `dpr` (the smallest resolution >= dpr, else
+   * the largest), the way a browser does it without knowing the network.
+   */
+  function backgroundUrl(value, base, dpr) {
+    if (typeof value !== 'string' || !value.includes('url(')) return null;
+    const setAt = value.search(/(?:-webkit-)?image-set\(/);
+    const firstUrl = value.indexOf('url(');
+    if (setAt === -1 || firstUrl < setAt) {
+      const first = urlTokens(value)[0];
+      return first ? absoluteUrl(first.url, base) : null;
+    }
+    let depth = 0;
+    let end = value.indexOf('(', setAt);
+    for (; end < value.length; end += 1) {
+      if (value[end] === '(') depth += 1;
+      else if (value[end] === ')' && --depth === 0) break;
+    }
+    const candidates = urlTokens(value.slice(value.indexOf('(', setAt) + 1, end))
+      .map((c) => ({ url: c.url, res: resolutionOf(c.rest) }))
+      .sort((a, b) => a.res - b.res);
+    if (candidates.length === 0) return null;
+    const want = dpr > 0 ? dpr : 1;
+    const pick = candidates.find((c) => c.res >= want) || candidates[candidates.length - 1];
+    return absoluteUrl(pick.url, base);
+  }
+
+  /**
+   * The fetch credentials mode of a media element, from its `crossorigin` attribute (HTML's CORS settings
+   * attribute): absent = the no-cors request a page makes, which carries cookies ("include"); "use-credentials" =
+   * "include"; "anonymous" or any other value = "same-origin".
+   */
+  function credentialsFor(crossorigin) {
+    if (crossorigin === null || crossorigin === undefined) return 'include';
+    return String(crossorigin).toLowerCase() === 'use-credentials' ? 'include' : 'same-origin';
+  }
+
   function kindOf(tag) {
     const t = String(tag || '').toLowerCase();
-    return t === 'img' ? 'image' : t === 'video' ? 'video' : t === 'audio' ? 'audio' : null;
+    return t === 'img' || t === 'image' ? 'image' : t === 'video' ? 'video' : t === 'audio' ? 'audio' : null;
   }
 
   /** Rendered size rule: images and videos under 100x100 are icons or decorations; audio has no picture to size. */
@@ -179,7 +244,7 @@
   }
 
   root.VerityScan = Object.freeze({
-    MIN_SIDE, SLICE_MS, parseSrcset, bestSrcsetUrl, absoluteUrl, mediaUrl, kindOf, bigEnough, badgeFor, labelSource,
+    MIN_SIDE, SLICE_MS, parseSrcset, bestSrcsetUrl, absoluteUrl, mediaUrl, backgroundUrl, credentialsFor, kindOf, bigEnough, badgeFor, labelSource,
     createSlicedQueue,
   });
 })(globalThis);

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
+import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qsl
 from typing import Any
 
 from werkzeug.serving import make_server
@@ -73,13 +76,36 @@ TEST_PAGE = f"""<!doctype html>
 
 
 def bench_page(count: int) -> str:
-    """A page with `count` distinct image URLs: plain photos, cycled, and every 10th the C2PA AI image (so badges are
-    laid out while scrolling); the query makes each URL distinct."""
+    """A feed with `count` distinct image URLs: plain photos, cycled, and every 10th the C2PA AI image (so badges are
+    laid out while scrolling); the query makes each URL distinct. A third of them sit in web components' open shadow
+    roots, a sixth are CSS background images, and a same-origin iframe holds 20 more (not counted in `count`): the
+    extension scans shadow roots, computed styles and frames while the feed scrolls."""
     photos = sorted(p.relative_to(FIXTURES).as_posix() for p in (FIXTURES / "photos").glob("*.jpg"))
     names = [C2PA_AI if i % 10 == 0 else photos[i % len(photos)] for i in range(count)]
-    tags = "".join(f'<img src="/fixtures/{name}?n={i}" width="160" height="120" alt="">' for i, name in enumerate(names))
-    return (f'<!doctype html><html><head><meta charset="utf-8"><title>bench</title>'
-            f'<style>img{{margin:2px}}</style></head><body>{tags}</body></html>')
+    tags = []
+    for i, name in enumerate(names):
+        url = f"/fixtures/{name}?n={i}"
+        if i % 3 == 1:
+            tags.append(f'<feed-card data-src="{url}"></feed-card>')
+        elif i % 6 == 2:
+            tags.append(f'<div class="bg" style="background-image: url({url})"></div>')
+        else:
+            tags.append(f'<img src="{url}" width="160" height="120" alt="">')
+    return ('<!doctype html><html><head><meta charset="utf-8"><title>bench</title>'
+            '<style>img{margin:2px} .bg{display:inline-block;width:160px;height:120px;margin:2px;'
+            'background-size:cover} iframe{border:0;width:680px;height:260px}</style><script>'
+            "customElements.define('feed-card', class extends HTMLElement { connectedCallback() {"
+            " if (this.shadowRoot) return; const img = document.createElement('img'); img.width = 160;"
+            " img.height = 120; img.style.margin = '2px'; img.src = this.dataset.src;"
+            " this.attachShadow({mode: 'open'}).append(img); } });</script></head><body>"
+            '<iframe src="/bench-frame.html"></iframe>' + "".join(tags) + "</body></html>")
+
+
+def bench_frame(count: int) -> str:
+    photos = sorted(p.relative_to(FIXTURES).as_posix() for p in (FIXTURES / "photos").glob("*.jpg"))
+    tags = "".join(f'<img src="/fixtures/{photos[i % len(photos)]}?f={i}" width="160" height="120" alt="">'
+                   for i in range(count))
+    return f'<!doctype html><html><head><meta charset="utf-8"></head><body>{tags}</body></html>'
 
 
 REFUTED_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Refuted re-posts</title>
@@ -112,15 +138,115 @@ BLOB_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><titl
   }});
 </script></body></html>"""
 
+# Issue 14: every way a page embeds an image, the media served from a second origin ({OTHER}, filled in per request
+# from ?other=). Each case shows the same C2PA AI image under its own URL (?case=...), so a label names its case.
+EMBED_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Embeddings</title>
+<style>body {{ font: 14px sans-serif; margin: 8px; }} .grid {{ display: grid; grid-template-columns: repeat(4, 240px);
+gap: 10px; }} .tile {{ width: 240px; height: 160px; display: block; }} iframe {{ border: 0; width: 240px; height: 160px; }}
+.sheet {{ background: url("{{OTHER}}/fixtures/{C2PA_AI}?case=sheet") center / cover; }}
+.set {{ background-image: image-set(url("{{OTHER}}/fixtures/{C2PA_AI}?case=set1x") 1x,
+  url("{{OTHER}}/fixtures/{C2PA_AI}?case=set2x") 2x); background-size: cover; }}</style>
+<script>
+  // Web components with open shadow roots, one nested in the other, defined before the extension's scripts run.
+  customElements.define('test-inner', class extends HTMLElement {{ constructor() {{ super();
+    this.attachShadow({{mode: 'open'}}).innerHTML = '<img src="{{OTHER}}/fixtures/{C2PA_AI}?case=nested" width="110" height="150">';
+  }} }});
+  customElements.define('test-card', class extends HTMLElement {{ constructor() {{ super();
+    this.attachShadow({{mode: 'open'}}).innerHTML = '<div style="display:flex;gap:4px"><img src="{{OTHER}}/fixtures/{C2PA_AI}?case=shadow"'
+      + ' width="110" height="150"><test-inner></test-inner></div>';
+  }} }});
+</script></head>
+<body><div class="grid">
+<div id="inline" class="tile" style="background-image: url('{{OTHER}}/fixtures/{C2PA_AI}?case=inline'); background-size: cover"></div>
+<div id="sheet" class="tile sheet"></div>
+<div id="set" class="tile set"></div>
+<test-card id="shadow" class="tile"></test-card>
+<svg class="tile" width="240" height="160"><image href="{{OTHER}}/fixtures/{C2PA_AI}?case=svg" width="240" height="160"/></svg>
+<video id="poster" class="tile" width="240" height="160" poster="{{OTHER}}/fixtures/{C2PA_AI}?case=poster"></video>
+<iframe id="same" src="/frame.html?case=same"></iframe>
+<iframe id="cross" src="{{OTHER}}/frame.html?case=cross"></iframe>
+<iframe id="srcdoc" srcdoc="<img src='{{OTHER}}/fixtures/{C2PA_AI}?case=srcdoc' width='220' height='150'>"></iframe>
+<video id="stream" class="tile" muted loop playsinline width="240" height="160"></video>
+</div>
+<script>
+  // A stream: bytes fetched by the page and played from a blob: URL (as MSE players do); it plays on its own.
+  fetch('/fixtures/{CLIP_VARIANT}').then((r) => r.blob()).then((b) => {{
+    const v = document.getElementById('stream');
+    v.src = URL.createObjectURL(b);
+    v.play().catch(() => {{}});
+  }});
+</script></body></html>"""
+
+FRAME_PAGE = f"""<!doctype html><html><head><meta charset="utf-8"></head><body style="margin: 0">
+<img src="/fixtures/{C2PA_AI}?case={{CASE}}" width="220" height="150" alt=""></body></html>"""
+
+# A page that fights the badges: it hides them with CSS, restyles and closes them, removes what the extension adds,
+# reads what it can, and draws forged "Content Credentials" badges.
+HOSTILE_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Hostile</title>
+<style>verity-badge, [popover], :popover-open, html > :not(head):not(body), [data-verity-label] {{
+  display: none !important; visibility: hidden !important; opacity: 0 !important; }}
+body {{ font: 15px sans-serif; margin: 16px; }} .forged {{ display: inline-block !important; visibility: visible !important;
+  opacity: 1 !important; position: absolute; padding: 3px 8px; border-radius: 999px; background: #1e8e3e; color: #fff; }}</style>
+</head><body><h1>Hostile page</h1>
+<img id="ai" src="/fixtures/{C2PA_AI}?case=hostile" width="320" height="214" alt="">
+<verity-badge class="forged" style="left: 400px; top: 90px">Content Credentials</verity-badge>
+<div class="forged" data-verity-label="has_provenance" style="left: 400px; top: 130px">Verity: Content Credentials</div>
+<script>
+  window.__removed = 0;
+  window.__seen = [];
+  new MutationObserver((records) => {{
+    for (const r of records) for (const n of r.addedNodes) {{
+      if (n.parentNode === document.documentElement && n !== document.body && n !== document.head && window.__removed < 5) {{
+        window.__removed += 1;
+        n.remove();
+      }}
+    }}
+  }}).observe(document.documentElement, {{childList: true}});
+  setInterval(() => {{
+    for (const el of document.querySelectorAll('verity-badge:not(.forged)')) {{
+      window.__seen.push(Array.from(el.attributes, (a) => a.name + '=' + a.value).join(' '));
+      try {{ el.hidePopover(); }} catch (_) {{}}
+      el.style.setProperty('display', 'none', 'important');
+      el.setAttribute('hidden', '');
+    }}
+  }}, 100);
+</script></body></html>"""
+
+# Privacy: the page and the media URLs carry secrets in their query and fragment; none may reach the server.
+PRIVACY_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Private</title></head>
+<body><img id="photo" src="/fixtures/{PHOTO}?sig={SIG}#frag-{SIG}" width="320" height="214" alt=""></body></html>"""
+
 PAGES = {"/page.html": TEST_PAGE, "/refuted.html": REFUTED_PAGE, "/reported.html": REPORTED_PAGE,
-         "/clip.html": CLIP_PAGE, "/stream.html": BLOB_PAGE, "/bench.html": bench_page(300)}
+         "/clip.html": CLIP_PAGE, "/stream.html": BLOB_PAGE, "/bench.html": bench_page(300), "/bench-frame.html": bench_frame(20)}
+
+
+def _loopback(url: str) -> str:
+    """Only a loopback origin may be filled into a page (the second test site)."""
+    return url if re.fullmatch(r"http://127\.0\.0\.1:\d{1,5}", url) else ""
+
+
+def _word(value: str) -> str:
+    return value if re.fullmatch(r"[A-Za-z0-9_-]{1,40}", value) else "x"
+
+
+DYNAMIC = {
+    "/embed.html": lambda q: EMBED_PAGE.replace("{OTHER}", _loopback(q.get("other", ""))),
+    "/frame.html": lambda q: FRAME_PAGE.replace("{CASE}", _word(q.get("case", ""))),
+    "/hostile.html": lambda q: HOSTILE_PAGE,
+    "/privacy.html": lambda q: PRIVACY_PAGE.replace("{PHOTO}", PLAIN[int(q.get("n", "0")) % len(PLAIN)])
+    .replace("{SIG}", _word(q.get("sig", "x"))),
+}
 
 
 class _SiteHandler(SimpleHTTPRequestHandler):
     """Test pages from PAGES; /fixtures/<path> read in place from ../shared/fixtures (never copied)."""
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
+        params = dict(parse_qsl(query))
+        if path in DYNAMIC:
+            self._send(DYNAMIC[path](params).encode("utf-8"), "text/html; charset=utf-8")
+            return
         if path in PAGES:
             self._send(PAGES[path].encode("utf-8"), "text/html; charset=utf-8")
             return
@@ -154,10 +280,23 @@ class ServerThread:
 
     def __init__(self, data_dir: Path, port: int = 0, **config: Any) -> None:
         self.app = create_app({"TESTING": True, "DATA_DIR": str(data_dir), **config})
-        self.server = make_server("127.0.0.1", port, self.app, threaded=True)
+        self.requests: list[bytes] = []  # every request as it arrived: method, path, query and body
+        self.server = make_server("127.0.0.1", port, self._recording, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def _recording(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """Keep what the browser sent (the privacy test looks for secrets in it), then hand it to the app."""
+        from io import BytesIO
+
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = BytesIO(body)
+        head = f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}?{environ.get('QUERY_STRING', '')}"
+        self.requests.append(head.encode() + b"\n" + b"".join(f"{k}: {v}\n".encode() for k, v in environ.items()
+                                                                if k.startswith("HTTP_")) + body)
+        return self.app(environ, start_response)
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -185,14 +324,44 @@ def start_site() -> tuple[ThreadingHTTPServer, str]:
     return httpd, f"http://127.0.0.1:{httpd.server_port}"
 
 
+def _worker(ctx: Any) -> Any:
+    return ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event("serviceworker")
+
+
 def page_stats(ctx: Any, ext_id: str, site: str) -> dict[str, Any]:
-    """The content script's counts for the tab showing `site`, asked from an extension page like the popup does."""
-    page = ctx.new_page()
-    page.goto(f"chrome-extension://{ext_id}/options/options.html")
-    page.wait_for_selector("body[data-ready=true]")
-    stats = page.evaluate("""async (pattern) => {
+    """The top frame's counts for the tab showing `site`, asked from the service worker (an extension context, as
+    the popup asks; no page is opened, so the test page stays in front)."""
+    return dict(_worker(ctx).evaluate("""async (pattern) => {
         const [tab] = await chrome.tabs.query({url: pattern});
         return VerifyMessages.requestTab(tab.id, 'get-page-stats', {});
-    }""", site + "/*")
-    page.close()
-    return stats
+    }""", site + "/*"))
+
+
+def tab_labels(ctx: Any, prefix: str) -> dict[str, Any]:
+    """The labels the extension shows in the tab whose URL starts with `prefix`, every frame, read from the
+    extension's own storage (storage.session, written by the service worker) and the toolbar badge: the test channel.
+    The page cannot read any of it."""
+    return dict(_worker(ctx).evaluate("""async (prefix) => {
+        const tab = (await chrome.tabs.query({})).find((t) => (t.url || '').startsWith(prefix));
+        if (!tab) return {count: 0, badgeText: '', labels: []};
+        const key = 'labels:' + tab.id;
+        const frames = (await chrome.storage.session.get(key))[key] || [];
+        const labels = [];
+        for (const [frameId, frame] of frames) for (const label of frame.labels) labels.push({...label, frameId});
+        return {count: labels.length, badgeText: await chrome.action.getBadgeText({tabId: tab.id}), labels};
+    }""", prefix))
+
+
+def wait_label(ctx: Any, prefix: str, url: str, timeout_s: float = 30, **want: Any) -> dict[str, Any]:
+    """Poll the test channel until a label for `url` has every field in `want` (e.g. label="synthetic"; a callable
+    value is a predicate)."""
+    deadline = time.monotonic() + timeout_s
+    seen: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        seen = tab_labels(ctx, prefix)["labels"]
+        for label in seen:
+            if label.get("url") == url and all(v(label.get(k)) if callable(v) else label.get(k) == v
+                                               for k, v in want.items()):
+                return label
+        time.sleep(0.2)
+    raise AssertionError(f"no label for {url} with {want}: {[(x.get('url'), x.get('key')) for x in seen]}")

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import socket
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +115,51 @@ async def connect(port: int, proc: subprocess.Popen[bytes], timeout: float = 60)
             last = err
             await asyncio.sleep(0.2)
     raise RuntimeError(f"Firefox's WebDriver BiDi endpoint did not come up: {last}")
+
+
+@contextlib.asynccontextmanager
+async def firefox_with_addon(firefox: str, ext_dir: Path, profile: Path, uuids: dict[str, str],
+                             wait_s: float = 45) -> AsyncIterator[tuple[BiDi, str, str]]:
+    """Headless Firefox with the add-on installed temporarily: yields (bidi, installed add-on id, options context).
+
+    On first install the add-on opens its options page (BiDi may not navigate to moz-extension:// URLs), which then
+    serves as the extension context that tests ask through (settings, the labels channel)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    write_profile(profile, {"extensions.webextensions.uuids": json.dumps(uuids)})
+    proc = subprocess.Popen([firefox, "--headless", "--no-remote", "--profile", str(profile),
+                             f"--remote-debugging-port={port}", "--remote-allow-hosts=127.0.0.1", "about:blank"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ws = await connect(port, proc)
+        async with ws:
+            bidi = BiDi(ws)
+            await bidi.call("session.new", {"capabilities": {}})
+            installed = await bidi.call("webExtension.install",
+                                        {"extensionData": {"type": "path", "path": str(ext_dir)}})
+            options = None
+            tree: dict[str, Any] = {}
+            for _ in range(int(wait_s / 0.25)):
+                tree = await bidi.call("browsingContext.getTree", {})
+                options = next((c["context"] for c in tree["contexts"] if c["url"].startswith("moz-extension://")), None)
+                if options and await bidi.evaluate(options, "document.body.dataset.ready === 'true'"):
+                    break
+                await asyncio.sleep(0.25)
+            assert options, tree
+            yield bidi, str(installed.get("extension")), options
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def tab_labels(bidi: BiDi, options: str, prefix: str) -> dict[str, Any]:
+    """The extension's labels in the tab whose URL starts with `prefix`, asked from the options page (the popup's
+    channel). Tabs are filtered here: Firefox's match patterns cannot name a port."""
+    return dict(await bidi.evaluate(options, f"""(async () => {{
+        const tab = (await browser.tabs.query({{}})).find((t) => (t.url || '').startsWith({json.dumps(prefix)}));
+        return tab ? VerifyMessages.request('get-tab-labels', {{tabId: tab.id}}) : {{count: 0, labels: []}};
+    }})()"""))

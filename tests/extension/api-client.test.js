@@ -2,7 +2,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, webcrypto } from 'node:crypto';
-import { createApiClient, createLimiter } from '../../extension/background/api-client.js';
+import { createApiClient, createLimiter, fitOf, privateUrl, IMAGE_ACCEPT } from '../../extension/background/api-client.js';
 
 const SERVER = 'http://127.0.0.1:8787';
 const bytes = new TextEncoder().encode('some media bytes');
@@ -71,7 +71,7 @@ test('api_client_same_url_cached_for_session', async () => {
   const { c } = client(net.fetch);
   const [a, b] = await Promise.all([c.check(MEDIA), c.check(MEDIA)]);
   await c.check(MEDIA);
-  assert.equal(a, b);
+  assert.deepEqual(a, b);
   assert.equal(net.calls.filter((x) => x.key === `GET ${MEDIA}`).length, 1);
   c.clearCache();
   await c.check(MEDIA);
@@ -276,4 +276,48 @@ test('api_client_key_sent_to_api_never_to_media_and_health_reports_it', async ()
   const refused = (await c.health()).key;
   assert.equal(refused.ok, false);
   assert.equal(refused.problem.status, 401);
+
+test('api_client_private_url_origin_and_path_only', () => {
+  assert.equal(privateUrl('https://news.example/a/b.html?token=1&x=2#access_token=abc'), 'https://news.example/a/b.html');
+  assert.equal(privateUrl('https://cdn.example/i.jpg?sig=1#f', true), 'https://cdn.example/i.jpg?sig=1');
+  assert.equal(privateUrl('https://u:p@cdn.example:8443/i.jpg'), 'https://cdn.example:8443/i.jpg');
+  assert.equal(privateUrl('blob:https://x.example/1'), null);
+  assert.equal(privateUrl(null), null);
+});
+
+test('api_client_upload_sends_no_query_or_fragment_unless_chosen_for_media', async () => {
+  const secretMedia = MEDIA + '?sig=SECRET';
+  for (const keep of [false, true]) {
+    const net = fakeFetch({ [`GET ${secretMedia}`]: mediaRoute, [`GET ${SERVER}/v1/verdicts/${SHA}`]: () => json(404, {}),
+      [`POST ${SERVER}/v1/verify`]: () => json(200, VERDICT) });
+    const { c } = client(net.fetch, { keepSourceQuery: () => keep });
+    await c.check(secretMedia, { pageUrl: 'https://news.example/p?session=SECRET#access_token=SECRET' });
+    const form = net.calls.find((x) => x.key === `POST ${SERVER}/v1/verify`).init.body;
+    assert.equal(form.get('page_url'), 'https://news.example/p');
+    assert.equal(form.get('source_url'), keep ? secretMedia : MEDIA);
+  }
+});
+
+test('api_client_fetches_media_like_the_page_credentials_accept_cache', async () => {
+  const net = fakeFetch({ [`GET ${MEDIA}`]: mediaRoute, [`GET ${SERVER}/v1/verdicts/${SHA}`]: () => json(200, VERDICT) });
+  const { c } = client(net.fetch, { imageSize: async () => ({ width: 640, height: 428 }) });
+  const r = await c.check(MEDIA, { credentials: 'same-origin', kind: 'image', expect: { width: 320, height: 214 } });
+  const media = net.calls.find((x) => x.key === `GET ${MEDIA}`).init;
+  assert.equal(media.credentials, 'same-origin');
+  assert.equal(media.cache, 'force-cache');
+  assert.equal(media.headers.Accept, IMAGE_ACCEPT);
+  assert.equal(r.fit.ok, true); // twice the shown size, same aspect: a 2x srcset candidate
+  const other = await c.check(MEDIA, { credentials: 'same-origin', kind: 'image', expect: { width: 300, height: 300 } });
+  assert.deepEqual(other.fit.mismatches, [{ field: 'size', expected: '300x300', got: '640x428' }]);
+  assert.equal(net.calls.filter((x) => x.key === `GET ${MEDIA}`).length, 1); // same URL and mode: cached
+});
+
+test('api_client_fit_type_and_size_mismatches', () => {
+  assert.deepEqual(fitOf('image', { mediaType: 'text/html; charset=utf-8' }, null).mismatches,
+    [{ field: 'type', expected: 'image/*', got: 'text/html' }]);
+  assert.equal(fitOf('image', { mediaType: 'image/webp', width: 100, height: 50 }, { width: 100, height: 50 }).ok, true);
+  assert.equal(fitOf('image', { mediaType: 'image/jpeg', width: 90, height: 50 }, { width: 100, height: 50 }).ok, false);
+  assert.equal(fitOf('video', { mediaType: 'video/mp4' }, null).ok, true);
+  assert.equal(fitOf('video', { mediaType: 'text/html' }, null).ok, false);
+  assert.equal(fitOf('image', { mediaType: '' }, { width: 1, height: 1 }).ok, true); // unknown: no claim
 });

@@ -36,3 +36,31 @@ test('locales_report_categories_and_statuses_named_in_both', () => {
     for (const s of ['open', 'refuted', 'synthetic', 'dismissed', 'unknown']) assert.ok(table[`status_${s}`], `${lang}: status_${s}`);
   }
 });
+
+test('locales_every_server_check_and_signal_named_in_both', () => {
+  // The API's codes: the CHECKS registry and the Signal enum (server/verify), plus the refutation reason.
+  const registry = readFileSync(new URL('../../server/verify/__init__.py', import.meta.url), 'utf8');
+  const checks = [...registry.slice(registry.indexOf('CHECKS:'), registry.indexOf('}', registry.indexOf('CHECKS:')))
+    .matchAll(/"([a-z0-9_]+)":/g)].map((m) => m[1]);
+  const types = readFileSync(new URL('../../server/verify/types.py', import.meta.url), 'utf8');
+  const signals = [...types.slice(types.indexOf('class Signal')).matchAll(/^    [A-Z_]+ = "([a-z_]+)"$/gm)].map((m) => m[1]);
+  assert.ok(checks.length >= 10 && signals.length >= 4, `${checks} ${signals}`);
+  for (const lang of ['en', 'zh_CN']) {
+    const table = load(lang);
+    for (const c of checks) assert.ok(table['check_' + c], `${lang} check_${c}`);
+    for (const s of [...signals, 'refuted']) assert.ok(table['signal_' + s], `${lang} signal_${s}`);
+  }
+});
+
+test('locales_reason_rendered_from_codes_outside_english', async () => {
+  await import('../../extension/shared/i18n.js');
+  const I = globalThis.VerityI18n;
+  const reason = { check: 'c2pa_manifest', signal: 'declared_synthetic', text: 'C2PA digitalSourceType trainedAlgorithmicMedia' };
+  I.setTable(load('zh_CN'), 'zh_CN');
+  assert.equal(I.reason(reason), 'C2PA 内容凭证: 声明为 AI 生成或 AI 编辑');
+  assert.equal(I.checkName('watermark'), '隐式水印');
+  assert.equal(I.reason({ ...reason, check: 'new_check' }), reason.text); // unknown code: the server's words
+  I.setTable(load('en'), 'en');
+  assert.equal(I.reason(reason), reason.text); // English: the server's own, more specific, text
+  I.setTable(null);
+});

@@ -109,3 +109,32 @@ test('messages_default_settings_server_url_loopback_8787', () => {
   assert.equal(M.DEFAULT_SETTINGS.autoCheck, true);
   assert.equal(M.validateSettingsPatch({ ...M.DEFAULT_SETTINGS }), null);
 });
+
+test('messages_check_media_fetch_mode_and_expected_size_validated', () => {
+  const url = 'https://cdn.example/a.jpg';
+  const ok = env('check-media', { url, kind: 'image', credentials: 'same-origin', expect: { width: 320, height: 214 } });
+  assert.equal(M.validate(ok, 'content'), null);
+  assert.equal(M.validate(env('check-media', { url, kind: 'image', credentials: 'cors' }), 'content').type, 'invalid-field');
+  assert.equal(M.validate(env('check-media', { url, kind: 'image', expect: { width: -1 } }), 'content').type, 'invalid-field');
+  assert.equal(M.validate(env('check-media', { url, kind: 'image', expect: { depth: 3 } }), 'content').type, 'invalid-field');
+});
+
+test('messages_labels_changed_from_content_tab_labels_extension_only', () => {
+  const label = { key: 'synthetic', label: 'synthetic', url: 'https://cdn.example/a.jpg', kind: 'image' };
+  assert.equal(M.validate(env('labels-changed', { since: 1.5, labels: [label, { ...label, url: null }] }), 'content'), null);
+  assert.equal(M.validate(env('labels-changed', { since: 1, labels: [{ ...label, url: 'javascript:x' }] }), 'content').type,
+    'invalid-field');
+  assert.equal(M.validate(env('labels-changed', { since: 1, labels: Array(M.MAX_LABELS + 1).fill(label) }), 'content').type,
+    'invalid-field');
+  assert.equal(M.validate(env('labels-changed', { since: 1, labels: [{ ...label, text: 'x'.repeat(9000) }] }), 'content').type,
+    'invalid-field');
+  assert.equal(M.validate(env('get-tab-labels', { tabId: 3 }), 'content').type, 'forbidden');
+  assert.equal(M.validate(env('get-tab-labels', { tabId: 3 }), 'extension'), null);
+  assert.equal(M.validate(env('check-frame-here', {}), 'content'), null);
+});
+
+test('messages_full_source_urls_setting_boolean', () => {
+  assert.equal(M.validateSettingsPatch({ fullSourceUrls: true }), null);
+  assert.match(M.validateSettingsPatch({ fullSourceUrls: 'yes' }), /boolean/);
+  assert.equal(M.DEFAULT_SETTINGS.fullSourceUrls, false);
+});

@@ -93,3 +93,32 @@ test('scan_sliced_queue_yields_between_slices', () => {
   assert.equal(q.slices, 4); // 3 items (9 ms) per slice: never more than one slice's budget at a time
   assert.equal(q.size, 0);
 });
+
+test('scan_background_url_first_layer_and_quotes', () => {
+  assert.equal(S.backgroundUrl('url("https://cdn.example/a.jpg"), url("b.jpg")', BASE), 'https://cdn.example/a.jpg');
+  assert.equal(S.backgroundUrl("url('../x (1).png')", BASE), 'https://news.example/x%20(1).png');
+  assert.equal(S.backgroundUrl('linear-gradient(red, blue), url(c.webp)', BASE), 'https://news.example/articles/c.webp');
+  assert.equal(S.backgroundUrl('none', BASE), null);
+  assert.equal(S.backgroundUrl('url("data:image/png;base64,AAAA")', BASE), null);
+  assert.equal(S.backgroundUrl(undefined, BASE), null);
+});
+
+test('scan_background_url_image_set_picks_for_device_pixel_ratio', () => {
+  const set = 'image-set(url("https://cdn.example/a2.jpg") 2x, url("https://cdn.example/a1.jpg") 1x)';
+  assert.equal(S.backgroundUrl(set, BASE, 1), 'https://cdn.example/a1.jpg');
+  assert.equal(S.backgroundUrl(set, BASE, 1.5), 'https://cdn.example/a2.jpg');
+  assert.equal(S.backgroundUrl(set, BASE, 3), 'https://cdn.example/a2.jpg'); // none that high: the largest
+  assert.equal(S.backgroundUrl('-webkit-image-set(url(l.jpg) 192dpi, url(s.jpg) 96dpi)', BASE, 1),
+    'https://news.example/articles/s.jpg');
+  assert.equal(S.backgroundUrl('image-set(url("t.avif") type("image/avif") 2x, url("t.jpg") 1x)', BASE, 2),
+    'https://news.example/articles/t.avif');
+  assert.equal(S.backgroundUrl('image-set(url("only.jpg"))', BASE, 2), 'https://news.example/articles/only.jpg');
+});
+
+test('scan_credentials_follow_crossorigin_attribute', () => {
+  assert.equal(S.credentialsFor(null), 'include');
+  assert.equal(S.credentialsFor(''), 'same-origin'); // an empty crossorigin attribute means anonymous
+  assert.equal(S.credentialsFor('anonymous'), 'same-origin');
+  assert.equal(S.credentialsFor('USE-CREDENTIALS'), 'include');
+  assert.equal(S.kindOf('image'), 'image'); // <svg><image>
+});
