@@ -276,6 +276,7 @@ test('api_client_key_sent_to_api_never_to_media_and_health_reports_it', async ()
   const refused = (await c.health()).key;
   assert.equal(refused.ok, false);
   assert.equal(refused.problem.status, 401);
+});
 
 test('api_client_private_url_origin_and_path_only', () => {
   assert.equal(privateUrl('https://news.example/a/b.html?token=1&x=2#access_token=abc'), 'https://news.example/a/b.html');

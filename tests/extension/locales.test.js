@@ -38,17 +38,17 @@ test('locales_report_categories_and_statuses_named_in_both', () => {
 });
 
 test('locales_every_server_check_and_signal_named_in_both', () => {
-  // The API's codes: the CHECKS registry and the Signal enum (server/verify), plus the refutation reason.
-  const registry = readFileSync(new URL('../../server/verify/__init__.py', import.meta.url), 'utf8');
-  const checks = [...registry.slice(registry.indexOf('CHECKS:'), registry.indexOf('}', registry.indexOf('CHECKS:')))
-    .matchAll(/"([a-z0-9_]+)":/g)].map((m) => m[1]);
+  // The API's codes: the check descriptors (server/verify/registry.py) and the Signal enum, plus the reasons
+  // that are not signals: a refutation match and a damaged file.
+  const registry = readFileSync(new URL('../../server/verify/registry.py', import.meta.url), 'utf8');
+  const checks = [...registry.matchAll(/CheckDescriptor\.of\(([a-z0-9_]+),/g)].map((m) => m[1]);
   const types = readFileSync(new URL('../../server/verify/types.py', import.meta.url), 'utf8');
   const signals = [...types.slice(types.indexOf('class Signal')).matchAll(/^    [A-Z_]+ = "([a-z_]+)"$/gm)].map((m) => m[1]);
   assert.ok(checks.length >= 10 && signals.length >= 4, `${checks} ${signals}`);
   for (const lang of ['en', 'zh_CN']) {
     const table = load(lang);
     for (const c of checks) assert.ok(table['check_' + c], `${lang} check_${c}`);
-    for (const s of [...signals, 'refuted']) assert.ok(table['signal_' + s], `${lang} signal_${s}`);
+    for (const s of [...signals, 'refuted', 'damaged']) assert.ok(table['signal_' + s], `${lang} signal_${s}`);
   }
 });
 
