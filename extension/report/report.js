@@ -143,7 +143,27 @@
         $('original-media').hidden = false;
       }
     }
+    const region = match.region;
+    if (kind === 'image' && region && outline($('media'), region.query) && outline($('original'), region.original)) {
+      dl.append(h('dt', {}, ''), h('dd', { id: 'match-region-note' }, I.t('reportMatchedRegion')));
+    }
     $('refutation-section').hidden = false;
+  }
+
+  // Outlines the matched part of a picture: `box` is [x0, y0, x1, y1] in shares of the picture's width and height
+  // (the server's match.region), so the outline scales with the picture however it is displayed.
+  function outline(container, box) {
+    const img = container && container.querySelector('img');
+    if (!img || !Array.isArray(box) || box.length !== 4 ||
+        !box.every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1) ||
+        box[2] <= box[0] || box[3] <= box[1]) return false;
+    const frame = h('div', { class: 'framed' });
+    img.replaceWith(frame);
+    const mark = h('div', { class: 'match-region', 'data-region': box.map((v) => v.toFixed(3)).join(',') });
+    Object.assign(mark.style, { left: `${box[0] * 100}%`, top: `${box[1] * 100}%`,
+      width: `${(box[2] - box[0]) * 100}%`, height: `${(box[3] - box[1]) * 100}%` });
+    frame.append(img, mark);
+    return true;
   }
 
   // Reverse image search by URL (the same engines and patterns as buildtasks/evidence_report.py REVERSE_SEARCH).

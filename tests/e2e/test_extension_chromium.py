@@ -316,6 +316,12 @@ def test_chromium_refuted_reposts_notice_and_report_side_by_side(chromium, serve
     assert original.evaluate("img => img.naturalWidth") > 0
     mine, theirs = report.locator("#this-media").bounding_box(), report.locator("#original-media").bounding_box()
     assert mine and theirs and abs(mine["y"] - theirs["y"]) < 2 and theirs["x"] > mine["x"] + mine["width"] - 1
+    # The matched region is outlined on both pictures: the copy's caption strip lies outside its outline.
+    regions = report.locator(".match-region")
+    assert regions.count() == 2 and report.locator("#match-region-note").is_visible()
+    copy_box, copy_img = regions.nth(0).bounding_box(), report.locator("#media img").bounding_box()
+    assert copy_box and copy_img and 0.75 < copy_box["height"] / copy_img["height"] < 0.95
+    assert abs(copy_box["y"] - copy_img["y"]) < 3 and abs(copy_box["width"] - copy_img["width"]) < 3
     report.screenshot(path=str(artifacts / "chromium-report-refuted-en.png"), full_page=True)
 
 
