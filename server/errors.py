@@ -110,6 +110,9 @@ PROBLEM_PAGES: dict[str, str] = {
     "job-queue-unavailable": "The job queue cannot be reached; try again shortly.",
     "server-busy": "Too many verifications are running; retry shortly.",
     "already-withdrawn": "This refutation was already withdrawn; the withdrawal and its reason are in the audit log.",
+    "api-key-required": "This server requires a client key: send it as the X-Verity-Key header (the extension's "
+                        "options take it); the server's admin gives out keys (`build.py keys add NAME`).",
+    "api-key-invalid": "The X-Verity-Key sent is unknown or has been revoked; ask the server's admin for a key.",
     "job-queue-full": "Too many long verifications are queued, on the server or for this client; retry after the "
                       "time Retry-After gives, or when one of your jobs has finished.",
     "report-quota-exceeded": "This client has reported as much media as one client may in 24 hours; report by "

@@ -6,7 +6,10 @@ platform where fact-checkers add refutations all day, every hash-first lookup wo
 keeps the generation it was computed at and the PDQ hashes its refutation lookup searched with (its probe). When the
 generation has moved on, the verdict still holds unless one of the media added since
   - has the same sha256, or
-  - lies within the matcher's search radius of one of the probe hashes (the only way it could become a match).
+  - lies within the matcher's search radius of one of the probe hashes, or
+  - is an image whose keypoints joined the matcher's keypoint bank: the keypoint stage (refutation_index) can match a
+    cropped, rotated or screenshotted copy at any PDQ distance, so a new image refutation can change any image verdict
+    that was not an exact match. Refutations of audio and video, and withdrawals, leave image verdicts standing.
 A verdict that still holds is marked current, so the next lookup is one query again. What cannot be revalidated this
 way is recomputed (GET /v1/verdicts answers 404 and the client uploads the bytes): audio and video verdicts (their
 clip and keyframe matching is not probe-based) and verdicts without a probe (their refutation check did not run).

@@ -106,7 +106,9 @@ def test_cli_readable_report_four_kinds(tmp_path, refuted_data_dir):
     declared = FIXTURES / "c2pa" / "adobe_firefly_2023_butterfly.jpg"
     refuted = FIXTURES / "refutation" / "variants" / "budgie_tea-gardens__banner_top.jpg"
     untrusted = FIXTURES / "c2pa" / "testsigner_CA.jpg"
-    result = _run(str(declared), str(refuted), str(untrusted), env={"VERIFY_DATA_DIR": str(refuted_data_dir)})
+    # the learned detector is off by default (its card says why); on here, so that a score and threshold are printed
+    result = _run(str(declared), str(refuted), str(untrusted), env={"VERIFY_DATA_DIR": str(refuted_data_dir),
+                                                                    "VERIFY_EXTRA_CHECKS": "ai_detector"})
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
     blocks = out.split("\n/")

@@ -280,3 +280,18 @@ def test_review_disabled_user_session_ends(app, client, reviewer):
     app.extensions["verity_reports"].accounts.set_disabled("rita", True)
     assert client.get("/review/").status_code == 302
     assert _sign_in(client).status_code == 401
+
+
+def test_review_item_in_chinese_renders_reasons_from_codes_keeps_english_original(app, client, reviewer):
+    """The review UI speaks the reviewer's language: reasons and check names from the API's codes (named once, in
+    the extension's locale files), the server's English sentences kept as the original."""
+    rep = _report(client, "c2pa/adobe_firefly_2023_butterfly.jpg")
+    client.post("/v1/verify", data=fixture_path("c2pa/adobe_firefly_2023_butterfly.jpg").read_bytes(),
+                content_type="image/jpeg")
+    _sign_in(client)
+    html = client.get(f"/review/items/1?lang=zh").get_data(as_text=True)
+    assert rep["sha256"] in html
+    assert "C2PA 内容凭证: 声明为 AI 生成或 AI 编辑" in html  # check and signal in Chinese
+    assert "服务器原文（英文）" in html and 'lang="en"' in html and "Declared AI-generated" in html
+    english = client.get("/review/items/1?lang=en").get_data(as_text=True)
+    assert "C2PA 内容凭证" not in english and "Declared AI-generated" in english

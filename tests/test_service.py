@@ -113,7 +113,7 @@ def test_ingest_api_and_import_refutations_are_audited(app, client, tmp_path):
     ids = import_document(doc, lambda url: (tmp_path / url).read_bytes(), state.ingest, actor="cli:test").ids
     entries = app.extensions["verity_audit"].entries(kind="refutation")
     assert [(e.actor, e.data["source"]) for e in entries] == [("api:refutation-token", "api"), ("cli:test", "import")]
-    assert entries[1].subject == f"refutation:{ids[0]}" and entries[1].data["media"][0]["hashes"] == ["pdq"]
+    assert entries[1].subject == f"refutation:{ids[0]}" and "pdq" in entries[1].data["media"][0]["hashes"]
 
 
 def test_service_job_verification_is_recorded_and_audited(tmp_path):

@@ -43,13 +43,33 @@ def _refute(client, original: str) -> int:
     return int(response.get_json()["id"])
 
 
-def test_verdict_cache_unrelated_verdict_survives_new_refutation_200(api):
+def _refute_file(client, path) -> int:
+    fields = {"claim": f"Old clip {path.name} shared as news", "rating": "False", "fact_checker": "Example Checks"}
+    response = client.post("/v1/refutations", data={"refutation": json.dumps(fields),
+                                                    "file": (io.BytesIO(path.read_bytes()), path.name)},
+                           headers={"Authorization": f"Bearer {TOKEN}"}, content_type="multipart/form-data")
+    assert response.status_code == 201, response.get_json()
+    return int(response.get_json()["id"])
+
+
+def test_verdict_cache_image_verdict_survives_new_audio_refutation_200(api):
     sha = _verify(api, UNRELATED.read_bytes()).get_json()["sha256"]
-    _refute(api, "kodak_kodim03.jpg")
+    _refute_file(api, FIXTURES / "audio" / "match" / "originals" / "m01_hungarian_dance5_000-012.mp3")
     found = api.get(f"/v1/verdicts/{sha}")
     assert found.status_code == 200 and found.get_json()["refutation"] is None
     again = _verify(api, UNRELATED.read_bytes())
     assert again.headers["X-Verity-Cache"] == "hit"
+
+
+def test_verdict_cache_image_verdict_recomputed_after_new_image_refutation(api):
+    """Keypoint matching can join a copy to a new original at any PDQ distance, so a new image refutation may change
+    any cached image verdict: it is recomputed (answered by upload), and then cached again."""
+    sha = _verify(api, UNRELATED.read_bytes()).get_json()["sha256"]
+    _refute(api, "kodak_kodim03.jpg")
+    assert api.get(f"/v1/verdicts/{sha}").status_code == 404
+    again = _verify(api, UNRELATED.read_bytes())
+    assert again.headers["X-Verity-Cache"] == "miss" and again.get_json()["refutation"] is None
+    assert api.get(f"/v1/verdicts/{sha}").status_code == 200
 
 
 def test_verdict_cache_variant_cached_before_refutation_recomputed_with_it(api):
@@ -82,7 +102,7 @@ def test_verdict_cache_video_verdict_recomputed_after_any_refutation(api):
 
 def test_verdict_cache_revalidated_verdict_marked_current(api):
     sha = _verify(api, UNRELATED.read_bytes()).get_json()["sha256"]
-    _refute(api, "kodak_kodim03.jpg")
+    _refute_file(api, FIXTURES / "audio" / "match" / "originals" / "m01_hungarian_dance5_000-012.mp3")
     state = api.application.extensions["verify"]
     assert state.storage.get_cached_verdict(sha, state.pipeline).generation < state.verdicts.generation()
     assert api.get(f"/v1/verdicts/{sha}").status_code == 200

@@ -282,13 +282,24 @@ def _valid_hashes(hashes: Any, where: str) -> dict[str, Any]:
             if times is not None and (not isinstance(times, list) or len(times) != n or not all(
                     isinstance(t, int | float) and not isinstance(t, bool) and 0 <= t < 1e7 for t in times)):
                 raise IngestError(f"{field}.times: expected one time in seconds per hash")
+            version = value.get("v", 1)
+            if not isinstance(version, int) or isinstance(version, bool) or version not in (1, 2):
+                raise IngestError(f"{field}.v: expected fingerprint version 1 or 2")
             out["vpdq"] = {k: list(v) for k, v in value.items() if k in ("hashes", "regions", "times") and v is not None}
+            # the version says the bit order (clip_match reads version 1 as the legacy order); keypoints are not taken
+            # from another server: without the original they could not be verified here
+            out["vpdq"]["v"] = version
+            duration = value.get("duration_s")
+            if isinstance(duration, int | float) and not isinstance(duration, bool) and 0 < duration < 1e7:
+                out["vpdq"]["duration_s"] = float(duration)
         elif kind == "chromaprint":
             fp = value.get("fp") if isinstance(value, Mapping) else None
             if not isinstance(fp, list) or not 0 < len(fp) <= 50 * _MAX_HASHES or not all(
                     isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**32 for x in fp):
                 raise IngestError(f"{field}: expected {{fp: [unsigned 32-bit integers]}}")
             out["chromaprint"] = {"fp": list(fp)}
+        elif kind == "orb":
+            continue  # keypoints of an original this server does not hold: the geometric check needs the original
         else:
             raise IngestError(f"{field}: unknown hash kind (expected pdq, vpdq or chromaprint)")
     return out

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 LANGUAGES = ["en", "zh"]
@@ -74,6 +77,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "checks": "Every check's evidence",
         "check": "Check",
         "outcome": "Outcome",
+        "original_english": "The server's original text (English)",
         "summary": "Summary",
         "score": "Score",
         "evidence": "Evidence",
@@ -211,6 +215,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "checks": "各项检测的证据",
         "check": "检测",
         "outcome": "结果",
+        "original_english": "服务器原文（英文）",
         "summary": "摘要",
         "score": "分数",
         "evidence": "证据",
@@ -288,3 +293,26 @@ def translate(lang: str, key: str, **values: Any) -> str:
     """The string for `key` in `lang` (English when missing), formatted with `values`."""
     text = STRINGS.get(lang, {}).get(key) or STRINGS["en"].get(key, key)
     return text.format(**values) if values else text
+
+
+# The names of the API's codes (checks, signals, outcomes, labels) are kept once, in the extension's locale files,
+# which the badge card and report page already render reasons from; the review UI reads the same files.
+_EXTENSION_LOCALES = Path(__file__).resolve().parents[2] / "extension" / "_locales"
+_LOCALE_DIRS = {"en": "en", "zh": "zh_CN"}
+
+
+@cache
+def _codes(lang: str) -> dict[str, str]:
+    path = _EXTENSION_LOCALES / _LOCALE_DIRS.get(lang, "en") / "messages.json"
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    prefixes = ("check_", "signal_", "outcome_", "label_")
+    return {k: v["message"] for k, v in table.items() if k.startswith(prefixes) and isinstance(v, dict)}
+
+
+def code_name(lang: str, key: str) -> str:
+    """The user's-language name of an API code such as `check_c2pa_manifest` or `signal_refuted` (English, then the
+    code itself, when missing)."""
+    return _codes(lang).get(key) or _codes("en").get(key) or key.split("_", 1)[-1]

@@ -30,7 +30,7 @@ from .settings import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, AdminSettings, Set
 from ..audit import canonical
 from .store import ACTIONS, CATEGORIES, STATUSES, ItemAlreadyDecided, ItemNotFound
 from .api import SESSION_COOKIE, ReviewState, client_id, current_session
-from .i18n import LANGUAGES, translate
+from .i18n import LANGUAGES, code_name, translate
 from ..refutations.ingest import IngestError, MediaSource
 from ..storage import Refutation, RefutationAlreadyWithdrawn, RefutationNotFound, RefutedMedia, TextContainsNul
 from ..verify.media import load_media
@@ -84,7 +84,8 @@ def _headers(response: Response) -> Response:
 @bp.app_context_processor
 def _template_helpers() -> dict[str, Any]:
     lang = g.get("lang", "en")
-    return {"t": lambda key, **kw: translate(lang, key, **kw), "lang": lang, "languages": LANGUAGES,
+    return {"t": lambda key, **kw: translate(lang, key, **kw), "code": lambda key: code_name(lang, key), "lang": lang,
+            "languages": LANGUAGES,
             "review_session": g.get("session")}
 
 
