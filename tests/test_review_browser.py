@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 
 from media_fixtures import ROOT, fixture_path
 from server import create_app
+from server.verify.refutation_index import describe_original
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "review"
@@ -98,7 +99,8 @@ def test_review_browser_sign_in_and_refute_reported_image(live_app, tmp_path):
 
     storage = app.extensions["verify"].storage
     media = storage.refuted_media(sha256=sha256)
-    assert len(media) == 1 and len(media[0].hashes["pdq"][0]) == 64
+    _, imported = describe_original(fixture_path(IMAGE).read_bytes(), app.extensions["verify"].settings.limits)
+    assert len(media) == 1 and media[0].hashes == imported.hashes  # the one ingestion path's hash family
     refutation = storage.get_refutation(media[0].refutation_id)
     assert refutation.rating == "Missing context" and refutation.original_context == "https://zoo.example/2019/otters"
     assert app.extensions["verity_audit"].verify().ok
