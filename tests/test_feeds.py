@@ -112,7 +112,24 @@ def site() -> Iterator[Site]:
     server.server_close()
 
 
+_APPS: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_apps() -> Iterator[None]:
+    """Each test's apps release their database connections when it ends (PostgreSQL warns about open ones)."""
+    yield
+    while _APPS:
+        _APPS.pop().extensions["verify"].storage.close()
+
+
 def _app(tmp_path: Path, name: str = "data", **config: Any) -> Any:
+    app = _new_app(tmp_path, name, **config)
+    _APPS.append(app)
+    return app
+
+
+def _new_app(tmp_path: Path, name: str = "data", **config: Any) -> Any:
     return create_app({"TESTING": True, "DATA_DIR": str(tmp_path / name), "LOAD_MODELS": False,
                        "FETCH_ALLOW_PRIVATE": True, "FEED_TIMEOUT_S": 5, **config})
 
