@@ -8,6 +8,8 @@ seconds, each looping over a weighted mix of:
     verify     POST /v1/verify of an image never seen before (fresh bytes: a re-encoded crop of a fixture photo)
     report     POST /v1/reports on known media (the report rate limit is raised for the run, see ENV)
     refutation GET /v1/refutations?q=... and GET /v1/refutations/<id>
+    clip       POST /v1/verify of a long clip (CLIPS in all, each distinct bytes of the 60 s bench clip): a job (202);
+               the job's decoding shares the server's cores with the rest of the load, as it would in use
 
 and prints throughput, p50/p99 latency per kind, errors (any unexpected status or a failed connection; target 0)
 and the server's memory (RSS of the gunicorn master and its workers) after the seeding and at the end (target:
@@ -46,12 +48,16 @@ CLIENTS = int(os.environ.get("VERITY_LOAD_CLIENTS", "50"))
 DURATION_S = float(os.environ.get("VERITY_LOAD_SECONDS", "60"))
 WARMUP_S = float(os.environ.get("VERITY_LOAD_WARMUP_SECONDS", "20"))
 FRESH_IMAGES = 1500  # distinct never-seen JPEGs for the verify share (more than a 60 s run can use)
-MIX = {"lookup": 60, "verify": 10, "report": 10, "refutation": 20}   # relative weights
+MIX = {"lookup": 60, "verify": 10, "report": 10, "refutation": 20, "clip": 1}   # relative weights
+CLIPS = 4  # long clips posted in all (within the per-client job cap: every client here is 127.0.0.1)
+CLIP = FIXTURES / "video" / "bench" / "bench_60s_720p.mp4"
 TOKEN = "load-bench-token"
 # The run's configuration: the report limit is per client address and every client here is 127.0.0.1.
 ENV = {"VERIFY_REPORT_RATE_LIMIT": "100000 per minute", "VERIFY_REFUTATION_TOKEN": TOKEN,
-       "VERIFY_API_RATE_LIMIT": "1000000 per minute", "VERIFY_VERIFY_RATE_LIMIT": "1000000 per minute"}
-EXPECTED = {"lookup": {200}, "verify": {200}, "report": {201}, "refutation": {200}}
+       "VERIFY_API_RATE_LIMIT": "1000000 per minute", "VERIFY_VERIFY_RATE_LIMIT": "1000000 per minute",
+       # the 60 s bench clip stands for the long clips a user posts: verified as a job, as a 2-minute one would be
+       "VERIFY_JOB_MIN_DURATION_S": "30"}
+EXPECTED = {"lookup": {200}, "verify": {200}, "report": {201}, "refutation": {200}, "clip": {202}}
 
 
 def _free_port() -> int:
@@ -124,6 +130,13 @@ def fresh_images(count: int, seed: int = 7) -> list[bytes]:
         img.crop((x, y, x + cw, y + ch)).save(buf, "JPEG", quality=rng.randint(70, 92))
         out.append(buf.getvalue())
     return out
+
+
+def distinct_clips(count: int) -> list[bytes]:
+    """`count` MP4s with the bench clip's pictures and sound but distinct bytes (so no two join one job): a trailing
+    ISO BMFF `free` box, which every reader skips, carries a different number in each."""
+    data = CLIP.read_bytes()
+    return [data + (16).to_bytes(4, "big") + b"free" + i.to_bytes(8, "big") for i in range(count)]
 
 
 def _multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tuple[bytes, str]:
@@ -239,6 +252,7 @@ def run_engine(results: dict[str, Any]) -> None:
 
     fresh = fresh_images(FRESH_IMAGES)
     fresh_lock = threading.Lock()
+    clips = distinct_clips(CLIPS)
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="verity-load-") as data_dir:
         proc = start_server(data_dir, port)
@@ -273,6 +287,12 @@ def run_engine(results: dict[str, Any]) -> None:
                         if data is None:
                             continue
                         req = ("POST", "/v1/verify", data, {"Content-Type": "image/jpeg"})
+                    elif kind == "clip":
+                        with fresh_lock:
+                            data = clips.pop() if clips else None
+                        if data is None:
+                            continue
+                        req = ("POST", "/v1/verify", data, {"Content-Type": "video/mp4"})
                     elif kind == "report":
                         body = json.dumps({"sha256": rng.choice(seeded["shas"]), "category": "misleading_context",
                                            "text": "load test", "page_url": "https://example.invalid/page"}).encode()
