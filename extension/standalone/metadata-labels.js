@@ -736,6 +736,9 @@ function elementValue(elem) {
   for (const child of near) if (child.ns === NS.rdf && child.local === 'li' && child.text.trim()) return child.text.trim();
   const fields = {};
   let any = false;
+  for (const [ans, alocal, value] of elem.attrs) {  // exiv2 writes a struct as attributes of the property element
+    if (ans !== '' && ans !== NS.rdf && ans !== NS_XML) { fields[alocal] = value; any = true; }
+  }
   for (const child of near) {
     if (child.ns !== '' && child.ns !== NS.rdf) {
       fields[child.local] = child.text.trim();
