@@ -37,7 +37,9 @@ if shutil.which("node") is None:
 def fixture_files() -> list[Path]:
     files: list[Path] = []
     for folder in IMAGE_FOLDERS + AV_FOLDERS:
-        files += sorted(p for p in (FIXTURES / folder).rglob("*") if p.is_file() and p.suffix.lower() not in SKIP_SUFFIXES)
+        files += sorted(
+            p for p in (FIXTURES / folder).rglob("*") if p.is_file() and p.suffix.lower() not in SKIP_SUFFIXES
+        )
     return files
 
 
@@ -60,7 +62,9 @@ def alpha_plane(path: Path, tmp: Path) -> dict[str, Any] | None:
             if img.format not in ("PNG", "WEBP") or img.mode not in ("RGBA", "LA"):
                 return None
             alpha = np.asarray(img.getchannel("A"))
-    except Exception:  # Pillow raises many types for bad data; the JS reader then gets no plane, as the server reads none
+    except (
+        Exception
+    ):  # Pillow raises many types for bad data; the JS reader then gets no plane, as the server reads none
         return None
     out = tmp / (path.name + ".alpha")
     out.write_bytes(alpha.tobytes())
@@ -69,8 +73,9 @@ def alpha_plane(path: Path, tmp: Path) -> dict[str, Any] | None:
 
 def js_results(paths: list[Path], tmp: Path, alpha: bool = True) -> list[dict[str, Any]]:
     items = [{"path": str(p), **({"alpha": a} if alpha and (a := alpha_plane(p, tmp)) else {})} for p in paths]
-    proc = subprocess.run(["node", str(RUNNER)], input=json.dumps(items), capture_output=True, text=True, timeout=300,
-                          check=False)
+    proc = subprocess.run(
+        ["node", str(RUNNER)], input=json.dumps(items), capture_output=True, text=True, timeout=300, check=False
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout)
 
@@ -79,9 +84,14 @@ def comparable(result: dict[str, Any]) -> dict[str, Any]:
     """What must agree: outcome, signal, label, summary, every finding, the PNG text keys. Not `notes` (each reader
     words its own) and not `xmp_source` (the server names its reader, exiv2; the browser reads the raw packet)."""
     evidence = result.get("evidence") or {}
-    return {"outcome": result["outcome"], "signal": result["signal"], "label": result["label"],
-            "summary": result["summary"], "findings": evidence.get("findings"),
-            "png_text_keys": evidence.get("png_text_keys")}
+    return {
+        "outcome": result["outcome"],
+        "signal": result["signal"],
+        "label": result["label"],
+        "summary": result["summary"],
+        "findings": evidence.get("findings"),
+        "png_text_keys": evidence.get("png_text_keys"),
+    }
 
 
 def differences(paths: list[Path], tmp: Path) -> tuple[int, list[str]]:
@@ -109,9 +119,16 @@ def test_metadata_labels_parity_fixture_labels_cover_each_reader(tmp_path: Path)
     """The parity run above means something only if the fixtures exercise each kind of finding in the browser."""
     paths = sorted(p for p in (FIXTURES / "metadata").iterdir() if p.suffix in (".png", ".jpg"))
     kinds = {f["kind"] for r in js_results(paths, tmp_path) for f in (r["evidence"].get("findings") or [])}
-    assert {"iptc_digital_source_type", "gb45438_aigc_xmp", "sd_webui_parameters_png",
-            "sd_webui_parameters_exif_usercomment", "comfyui_prompt_workflow_png", "novelai_png_text",
-            "novelai_stealth_pnginfo_alpha", "midjourney_png_description"} <= kinds
+    assert {
+        "iptc_digital_source_type",
+        "gb45438_aigc_xmp",
+        "sd_webui_parameters_png",
+        "sd_webui_parameters_exif_usercomment",
+        "comfyui_prompt_workflow_png",
+        "novelai_png_text",
+        "novelai_stealth_pnginfo_alpha",
+        "midjourney_png_description",
+    } <= kinds
 
 
 def _mutations(data: bytes, rng: random.Random, n: int) -> list[bytes]:
@@ -160,26 +177,31 @@ def test_metadata_labels_parity_damaged_files_same_label(tmp_path: Path) -> None
 
 def test_labels_vocabulary_generated_copy_is_up_to_date() -> None:
     assert labels_vocabulary.TARGET.read_text(encoding="utf-8") == labels_vocabulary.render(), (
-        "run `python3 build.py extension` (or buildtasks.labels_vocabulary.write()) and commit the result")
+        "run `python3 build.py extension` (or buildtasks.labels_vocabulary.write()) and commit the result"
+    )
 
 
 # --- built files: the readers and rules the fixtures do not reach (WebP, TIFF, compressed PNG text, GB 45438 Labels
 # 2/3, EXIF forms, XMP forms) ------------------------------------------------------------------------------------
 
 TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
-SD_PARAMS = ("a lighthouse at dusk\nNegative prompt: blurry\n"
-             "Steps: 30, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 42, Size: 768x512")
+SD_PARAMS = (
+    "a lighthouse at dusk\nNegative prompt: blurry\n"
+    "Steps: 30, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 42, Size: 768x512"
+)
 GB_JSON = '{"Label":"%s","ContentProducer":"0011911101","ProduceID":"abc","ReservedCode1":"","ContentPropagator":""}'
 
 
 def _xmp(body: str, description_attrs: str = "") -> str:
-    return ('<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
-            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-            '<rdf:Description rdf:about="" xmlns:TC260="http://www.tc260.org.cn/ns/AIGC/1.0/" '
-            'xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
-            'xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/" '
-            f'xmlns:xmp="http://ns.adobe.com/xap/1.0/" {description_attrs}>{body}</rdf:Description>'
-            '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
+    return (
+        '<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:TC260="http://www.tc260.org.cn/ns/AIGC/1.0/" '
+        'xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
+        'xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        f'xmlns:xmp="http://ns.adobe.com/xap/1.0/" {description_attrs}>{body}</rdf:Description>'
+        '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+    )
 
 
 def _exif(**tags: Any) -> Image.Exif:
@@ -221,52 +243,123 @@ def _save(fmt: str, mode: str = "RGB", **params: Any) -> bytes:
 
 
 BUILT: dict[str, Any] = {
-    "jpeg_xmp_dst_element_rdf_li": lambda: _save("JPEG", xmp=_xmp(
-        f"<Iptc4xmpExt:DigitalSourceType><rdf:Alt><rdf:li xml:lang=\"x-default\">{TRAINED}</rdf:li></rdf:Alt>"
-        "</Iptc4xmpExt:DigitalSourceType>")),
-    "jpeg_xmp_dst_resource": lambda: _save("JPEG", xmp=_xmp(f'<Iptc4xmpExt:DigitalSourceType rdf:resource="{TRAINED}"/>')),
+    "jpeg_xmp_dst_element_rdf_li": lambda: _save(
+        "JPEG",
+        xmp=_xmp(
+            f'<Iptc4xmpExt:DigitalSourceType><rdf:Alt><rdf:li xml:lang="x-default">{TRAINED}</rdf:li></rdf:Alt>'
+            "</Iptc4xmpExt:DigitalSourceType>"
+        ),
+    ),
+    "jpeg_xmp_dst_resource": lambda: _save(
+        "JPEG", xmp=_xmp(f'<Iptc4xmpExt:DigitalSourceType rdf:resource="{TRAINED}"/>')
+    ),
     "jpeg_xmp_dst_iptc10_name": lambda: _save("JPEG", xmp=_xmp("", f'Iptc4xmpExt:DigitalSourcefileType="{TRAINED}/"')),
-    "jpeg_xmp_dst_other_prefix": lambda: _save("JPEG", xmp=_xmp("", 'xmlns:q="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
-                                                                'q:DigitalSourceType="compositeSynthetic"')),
-    "jpeg_xmp_gb_label2_attr_entities": lambda: _save("JPEG", xmp=_xmp("", "TC260:AIGC='" + (GB_JSON % "2").replace('"', "&quot;") + "'")),
+    "jpeg_xmp_dst_other_prefix": lambda: _save(
+        "JPEG",
+        xmp=_xmp("", 'xmlns:q="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" q:DigitalSourceType="compositeSynthetic"'),
+    ),
+    "jpeg_xmp_gb_label2_attr_entities": lambda: _save(
+        "JPEG", xmp=_xmp("", "TC260:AIGC='" + (GB_JSON % "2").replace('"', "&quot;") + "'")
+    ),
     "jpeg_xmp_gb_label3_element": lambda: _save("JPEG", xmp=_xmp(f"<TC260:AIGC>{GB_JSON % '3'}</TC260:AIGC>")),
     "jpeg_xmp_gb_label9": lambda: _save("JPEG", xmp=_xmp(f"<TC260:AIGC>{GB_JSON % '9'}</TC260:AIGC>")),
-    "jpeg_xmp_gb_struct": lambda: _save("JPEG", xmp=_xmp(
-        "<TC260:AIGC rdf:parseType=\"Resource\"><TC260:Label>1</TC260:Label>"
-        "<TC260:ContentProducer>maker</TC260:ContentProducer></TC260:AIGC>")),
+    "jpeg_xmp_gb_struct": lambda: _save(
+        "JPEG",
+        xmp=_xmp(
+            '<TC260:AIGC rdf:parseType="Resource"><TC260:Label>1</TC260:Label>'
+            "<TC260:ContentProducer>maker</TC260:ContentProducer></TC260:AIGC>"
+        ),
+    ),
     "jpeg_xmp_gb_not_json": lambda: _save("JPEG", xmp=_xmp("<TC260:AIGC>label one</TC260:AIGC>")),
-    "jpeg_xmp_google_credit": lambda: _save("JPEG", xmp=_xmp("<photoshop:Credit>Made with Google AI</photoshop:Credit>")),
-    "jpeg_xmp_dc_description_sd": lambda: _save("JPEG", xmp=_xmp(
-        f"<dc:description><rdf:Alt><rdf:li xml:lang=\"x-default\">{SD_PARAMS}</rdf:li></rdf:Alt></dc:description>")),
+    "jpeg_xmp_google_credit": lambda: _save(
+        "JPEG", xmp=_xmp("<photoshop:Credit>Made with Google AI</photoshop:Credit>")
+    ),
+    "jpeg_xmp_dc_description_sd": lambda: _save(
+        "JPEG",
+        xmp=_xmp(
+            f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{SD_PARAMS}</rdf:li></rdf:Alt></dc:description>'
+        ),
+    ),
     "jpeg_xmp_creator_tool_novelai": lambda: _save("JPEG", xmp=_xmp("<xmp:CreatorTool>NovelAI</xmp:CreatorTool>")),
-    "jpeg_xmp_malformed_pi_header": lambda: _save("JPEG", xmp=_xmp(f'<Iptc4xmpExt:DigitalSourceType>{TRAINED}</Iptc4xmpExt:DigitalSourceType>')
-                                                  .replace('W5M0MpCehiHzreSzNTczkc9d"?>', 'W5M0MpCehiHzreSzNTczkc9d"??>')),
-    "jpeg_xmp_unbound_prefix": lambda: _save("JPEG", xmp=_xmp(f"<nope:x>1</nope:x><Iptc4xmpExt:DigitalSourceType>{TRAINED}"
-                                                              "</Iptc4xmpExt:DigitalSourceType>")),
-    "jpeg_exif_usercomment_unicode_be": lambda: _save("JPEG", exif=_exif(UserComment=b"UNICODE\0" + SD_PARAMS.encode("utf-16-be"))),
-    "jpeg_exif_usercomment_unicode_le": lambda: _save("JPEG", exif=_exif(UserComment=b"UNICODE\0" + SD_PARAMS.encode("utf-16-le"))),
-    "jpeg_exif_usercomment_ascii_gb": lambda: _save("JPEG", exif=_exif(UserComment=b"ASCII\0\0\0" + ('{"AIGC":' + GB_JSON % "1" + "}").encode())),
-    "jpeg_exif_usercomment_bare_gb_label2": lambda: _save("JPEG", exif=_exif(UserComment=('{"AIGC":' + GB_JSON % "2" + "}").encode())),
+    "jpeg_xmp_malformed_pi_header": lambda: _save(
+        "JPEG",
+        xmp=_xmp(f"<Iptc4xmpExt:DigitalSourceType>{TRAINED}</Iptc4xmpExt:DigitalSourceType>").replace(
+            'W5M0MpCehiHzreSzNTczkc9d"?>', 'W5M0MpCehiHzreSzNTczkc9d"??>'
+        ),
+    ),
+    "jpeg_xmp_unbound_prefix": lambda: _save(
+        "JPEG", xmp=_xmp(f"<nope:x>1</nope:x><Iptc4xmpExt:DigitalSourceType>{TRAINED}</Iptc4xmpExt:DigitalSourceType>")
+    ),
+    "jpeg_exif_usercomment_unicode_be": lambda: _save(
+        "JPEG", exif=_exif(UserComment=b"UNICODE\0" + SD_PARAMS.encode("utf-16-be"))
+    ),
+    "jpeg_exif_usercomment_unicode_le": lambda: _save(
+        "JPEG", exif=_exif(UserComment=b"UNICODE\0" + SD_PARAMS.encode("utf-16-le"))
+    ),
+    "jpeg_exif_usercomment_ascii_gb": lambda: _save(
+        "JPEG", exif=_exif(UserComment=b"ASCII\0\0\0" + ('{"AIGC":' + GB_JSON % "1" + "}").encode())
+    ),
+    "jpeg_exif_usercomment_bare_gb_label2": lambda: _save(
+        "JPEG", exif=_exif(UserComment=('{"AIGC":' + GB_JSON % "2" + "}").encode())
+    ),
     "jpeg_exif_description_sd": lambda: _save("JPEG", exif=_exif(ImageDescription=SD_PARAMS)),
     "jpeg_exif_software_novelai": lambda: _save("JPEG", exif=_exif(Software="NovelAI")),
-    "jpeg_exif_software_camera": lambda: _save("JPEG", exif=_exif(Software="GIMP 2.10", ImageDescription="a caption about AI art")),
-    "jpeg_comment_midjourney": lambda: _save("JPEG", comment=b"a cat --v 6 Job ID: 2b6e053b-9a65-4ca9-9e13-b6f4465164d4"),
+    "jpeg_exif_software_camera": lambda: _save(
+        "JPEG", exif=_exif(Software="GIMP 2.10", ImageDescription="a caption about AI art")
+    ),
+    "jpeg_comment_midjourney": lambda: _save(
+        "JPEG", comment=b"a cat --v 6 Job ID: 2b6e053b-9a65-4ca9-9e13-b6f4465164d4"
+    ),
     "png_ztxt_parameters": lambda: _save("PNG", text=[("parameters", SD_PARAMS, "ztxt")]),
     "png_itxt_compressed_parameters": lambda: _save("PNG", text=[("parameters", SD_PARAMS, "itxt_z")]),
     "png_text_aigc_label2": lambda: _save("PNG", text=[("AIGC", GB_JSON % "2", "text")]),
     "png_text_aigc_member": lambda: _save("PNG", text=[("Comment", '{"AIGC": ' + GB_JSON % "1" + "}", "text")]),
     "png_text_utf8_in_latin1": lambda: _save("PNG", text=[("Description", "一只猫 " + SD_PARAMS, "itxt")]),
     "png_text_software_novelai": lambda: _save("PNG", text=[("Software", "novelai ", "text")]),
-    "png_text_xmp_ztxt": lambda: _save("PNG", text=[("XML:com.adobe.xmp", _xmp(f"<Iptc4xmpExt:DigitalSourceType>{TRAINED}</Iptc4xmpExt:DigitalSourceType>"), "ztxt")]),
-    "png_itxt_xmp_compressed": lambda: _save("PNG", text=[("XML:com.adobe.xmp", _xmp(f"<Iptc4xmpExt:DigitalSourceType>{TRAINED}</Iptc4xmpExt:DigitalSourceType>"), "itxt_z")]),
+    "png_text_xmp_ztxt": lambda: _save(
+        "PNG",
+        text=[
+            (
+                "XML:com.adobe.xmp",
+                _xmp(f"<Iptc4xmpExt:DigitalSourceType>{TRAINED}</Iptc4xmpExt:DigitalSourceType>"),
+                "ztxt",
+            )
+        ],
+    ),
+    "png_itxt_xmp_compressed": lambda: _save(
+        "PNG",
+        text=[
+            (
+                "XML:com.adobe.xmp",
+                _xmp(f"<Iptc4xmpExt:DigitalSourceType>{TRAINED}</Iptc4xmpExt:DigitalSourceType>"),
+                "itxt_z",
+            )
+        ],
+    ),
     "png_exif_chunk_sd": lambda: _save("PNG", exif=_exif(UserComment=b"UNICODE\0" + SD_PARAMS.encode("utf-16-be"))),
-    "png_comfyui_prompt_only": lambda: _save("PNG", text=[("prompt", json.dumps({"3": {"class_type": "KSampler", "inputs": {}},
-                                                                                 "4": {"class_type": "CheckpointLoaderSimple"}}), "text")]),
+    "png_comfyui_prompt_only": lambda: _save(
+        "PNG",
+        text=[
+            (
+                "prompt",
+                json.dumps(
+                    {"3": {"class_type": "KSampler", "inputs": {}}, "4": {"class_type": "CheckpointLoaderSimple"}}
+                ),
+                "text",
+            )
+        ],
+    ),
     "png_rgba_no_stealth": lambda: _save("PNG", mode="RGBA"),
-    "webp_xmp_dst": lambda: _save("WEBP", xmp=_xmp(f"<Iptc4xmpExt:DigitalSourceType>{TRAINED}</Iptc4xmpExt:DigitalSourceType>")),
+    "webp_xmp_dst": lambda: _save(
+        "WEBP", xmp=_xmp(f"<Iptc4xmpExt:DigitalSourceType>{TRAINED}</Iptc4xmpExt:DigitalSourceType>")
+    ),
     "webp_exif_sd": lambda: _save("WEBP", exif=_exif(UserComment=b"UNICODE\0" + SD_PARAMS.encode("utf-16-be"))),
-    "webp_lossless_rgba_gb": lambda: _save("WEBP", mode="RGBA", lossless=True, xmp=_xmp(f"<TC260:AIGC>{GB_JSON % '1'}</TC260:AIGC>")),
-    "tiff_xmp_dst": lambda: _save("TIFF", xmp=_xmp(f"<Iptc4xmpExt:DigitalSourceType>{TRAINED}</Iptc4xmpExt:DigitalSourceType>")),
+    "webp_lossless_rgba_gb": lambda: _save(
+        "WEBP", mode="RGBA", lossless=True, xmp=_xmp(f"<TC260:AIGC>{GB_JSON % '1'}</TC260:AIGC>")
+    ),
+    "tiff_xmp_dst": lambda: _save(
+        "TIFF", xmp=_xmp(f"<Iptc4xmpExt:DigitalSourceType>{TRAINED}</Iptc4xmpExt:DigitalSourceType>")
+    ),
     "tiff_software_novelai": lambda: _save("TIFF", exif=_exif(Software="NovelAI")),
     "gif_plain": lambda: _save("GIF"),
 }
@@ -274,10 +367,16 @@ BUILT: dict[str, Any] = {
 
 # What each built file must be labelled (by both readers): parity alone would pass if both missed a label.
 NOT_SYNTHETIC = {
-    "jpeg_xmp_gb_label9": "unknown", "jpeg_xmp_gb_not_json": "unknown", "jpeg_exif_software_camera": "unknown",
-    "png_rgba_no_stealth": "unknown", "gif_plain": "unknown", "jpeg_xmp_unbound_prefix": "unknown",
-    "jpeg_xmp_gb_label2_attr_entities": "likely_synthetic", "jpeg_xmp_gb_label3_element": "likely_synthetic",
-    "jpeg_exif_usercomment_bare_gb_label2": "likely_synthetic", "png_text_aigc_label2": "likely_synthetic",
+    "jpeg_xmp_gb_label9": "unknown",
+    "jpeg_xmp_gb_not_json": "unknown",
+    "jpeg_exif_software_camera": "unknown",
+    "png_rgba_no_stealth": "unknown",
+    "gif_plain": "unknown",
+    "jpeg_xmp_unbound_prefix": "unknown",
+    "jpeg_xmp_gb_label2_attr_entities": "likely_synthetic",
+    "jpeg_xmp_gb_label3_element": "likely_synthetic",
+    "jpeg_exif_usercomment_bare_gb_label2": "likely_synthetic",
+    "png_text_aigc_label2": "likely_synthetic",
 }
 
 
