@@ -106,6 +106,10 @@ def _zip(folder: Path, zip_path: Path) -> None:
 
 def build() -> dict[str, Path]:
     """Write dist/chromium, dist/firefox and their zips. Returns {"chromium": dir, "firefox": dir, ...zips}."""
+    from . import labels_vocabulary
+
+    if labels_vocabulary.write():  # the standalone reader's tables, generated from the server's metadata_labels check
+        print(f"build.py: wrote {labels_vocabulary.TARGET.relative_to(ROOT)}", flush=True)
     manifest = source_manifest()
     version = manifest["version"]
     DIST.mkdir(exist_ok=True)

@@ -53,6 +53,9 @@ def _parse_xmp(packet: str) -> ET.Element | None:
         return None
 
 
+_NS_XML = "http://www.w3.org/XML/1998/namespace"
+
+
 def _split(tag: str) -> tuple[str, str]:
     if tag.startswith("{"):
         ns, _, local = tag[1:].partition("}")
@@ -75,7 +78,9 @@ def _element_value(elem: ET.Element) -> Any:
     for child in near:
         if child.tag == f"{{{_NS_RDF}}}li" and (child.text or "").strip():
             return child.text.strip()
-    struct_fields: dict[str, str] = {}
+    # exiv2 re-serialises a struct (rdf:parseType="Resource") as attributes of the property element itself.
+    struct_fields: dict[str, str] = {_split(k)[1]: v for k, v in elem.attrib.items()
+                                     if _split(k)[0] not in ("", _NS_RDF, _NS_XML)}
     for child in near:
         ns, local = _split(child.tag)
         if ns not in ("", _NS_RDF):
