@@ -11,7 +11,8 @@ export const AI_SOURCE_TYPES = Object.freeze(['trainedAlgorithmicMedia', 'compos
   'compositeSynthetic']);
 // Failures about the signing certificate or timestamp only: the manifest's statements are intact.
 const CERT_FAILURE = /^(signingCredential\.|timeStamp\.|cawg\.x509\.credential\.)/;
-const REMOTE = /Remote:.*?url\s+(\S+)/;
+// The remote-manifest error as c2pa-python words it, and as the WebAssembly build does (RemoteManifestUrl("...")).
+const REMOTE = /Remote:.*?url\s+(\S+)|RemoteManifestUrl\("([^"]+)"\)/;
 const CONTENT_HASH = /^assertion\.(dataHash|bmffHash|boxesHash|collectionHash)\.mismatch$/;
 export const TEST_CERT_ISSUERS = Object.freeze(['C2PA Test Signing Cert', 'C2PA Test Intermediate Root CA',
   'C2PA Test Root CA']);
@@ -103,7 +104,7 @@ export function c2paResult(read) {
     if (remote) {
       return result('detected', 'References a remote C2PA manifest; remote manifests are not fetched (the deployment '
         + 'or --fetch-remote-manifests can allow it).', null,
-      { remote_url: remote[1], remote_fetched: false, validation_state: null });
+      { remote_url: remote[1] || remote[2], remote_fetched: false, validation_state: null });
     }
     if (NO_MANIFEST.test(text)) return result('not_detected', 'No C2PA manifest.');
     if (NOT_SUPPORTED.test(text)) return result('unsupported', `C2PA is not read from ${read.format || 'these'} files.`);

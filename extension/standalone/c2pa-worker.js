@@ -4,15 +4,16 @@
  * ships, then answers {id, data: ArrayBuffer, mime, sha256} with {id, response} (the standalone response, verdict.js)
  * or {id, error}. Nothing here touches the network except the extension's own files.
  */
-import init, { WasmReader, loadSettings } from '../vendor/c2pa/c2pa.js';
+import init, { WasmReader } from '../vendor/c2pa/c2pa.js';
 import { c2paResult, sniffFormat } from './c2pa-read.js';
 import { readMetadataLabels } from './metadata-labels.js';
 import { asCheckResult, standaloneResponse } from './verdict.js';
 
+// The trust settings go with each reader (a c2pa-rs Context), as the server passes them (c2pa.Context(settings)).
+let settings = null;
 const ready = (async () => {
   await init({ module_or_path: new URL('../vendor/c2pa/c2pa_bg.wasm', import.meta.url) });
-  const settings = await fetch(new URL('../vendor/c2pa/c2pa_settings.json', import.meta.url));
-  loadSettings(await settings.text());
+  settings = await (await fetch(new URL('../vendor/c2pa/c2pa_settings.json', import.meta.url))).text();
 })();
 
 /** The c2pa_manifest result of `bytes` (an unreadable container is a result too, never a thrown error). */
@@ -21,7 +22,7 @@ export async function readC2pa(bytes, mime) {
   if (!format) return c2paResult({ error: 'UnsupportedType', format: 'unknown' });
   let reader = null;
   try {
-    reader = await WasmReader.fromBlob(format, new Blob([bytes], { type: format }));
+    reader = await WasmReader.fromBlob(format, new Blob([bytes], { type: format }), settings);
     return c2paResult({ store: JSON.parse(reader.json()) });
   } catch (err) {
     return c2paResult({ error: String((err && err.message) || err), format });
