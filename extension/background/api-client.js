@@ -192,7 +192,18 @@ export function createApiClient(options) {
   const onProgress = opts.onProgress || (() => {});
   const imageSize = opts.imageSize || decodedSize;
   const keepSourceQuery = opts.keepSourceQuery || (() => false);
-  const localCheck = opts.localCheck || null;
+  const localCheckUncached = opts.localCheck || null;
+  const localCache = new Map(); // sha256 -> promise of the standalone response (the same bytes give the same answer)
+  const localCheck = localCheckUncached && ((data, mediaType, sha256) => {
+    let promise = localCache.get(sha256);
+    if (!promise) {
+      promise = Promise.resolve().then(() => localCheckUncached(data, mediaType, sha256));
+      localCache.set(sha256, promise);
+      if (localCache.size > opts.cacheSize) localCache.delete(localCache.keys().next().value);
+      promise.catch(() => localCache.delete(sha256));
+    }
+    return promise;
+  });
   const onLocal = opts.onLocal || (() => {});
 
   /** One API request with a timeout and retries on 429/503 (Retry-After honoured, capped). */

@@ -153,8 +153,11 @@
           item.status = data.status === 'too-large' ? 'too-large' : 'done';
           item.result = data;
           item.problem = null;
-          lastProblem = null;
-          retryDelay = RETRY_MIN_MS;
+          // A standalone answer because the configured server was unreachable: shown now, and the server is
+          // asked again later (with the failed items), so its verdict takes over once it is back.
+          lastProblem = data.serverProblem || null;
+          if (data.serverProblem) scheduleRetry();
+          else retryDelay = RETRY_MIN_MS;
           for (const t of item.targets) applyBadge(t, item);
         })
         .catch((err) => {
@@ -180,7 +183,8 @@
     retryTimer = setTimeout(() => {
       retryTimer = null;
       for (const item of items.values()) {
-        if (item.status === 'failed' && item.targets.size > 0) {
+        const standalone = item.status === 'done' && item.result && item.result.serverProblem;
+        if ((item.status === 'failed' || standalone) && item.targets.size > 0) {
           item.status = 'queued';
           sendQueue.push(item);
         }
@@ -338,6 +342,8 @@
       progress: info.key === 'checking' ? item.progress.progress : null, job: item.job === true,
       scope: item.frame ? 'frame' : 'file', frame: item.frame ? `${item.frame.width}x${item.frame.height}` : null,
       mismatches: fit && !fit.ok ? fit.mismatches : [], report: badge.report || null,
+      // "standalone": the browser's own declared checks decided (no server, none reachable, or not yet answered)
+      mode: item.result && item.result.response && item.result.response.mode === 'standalone' ? 'standalone' : 'server',
       rect: B.buttonRect(badge), anchor: { x: Math.round(badge.x), y: Math.round(badge.y) },
       frameUrl: location.href.split(/[?#]/)[0], // about:srcdoc for a srcdoc frame
     };
