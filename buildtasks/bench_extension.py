@@ -11,6 +11,11 @@ too, so the page's own cost (layout, image decoding) can be told apart from the 
 are recorded as well: their blockingDuration says whether a slow frame had script blocking it (0 = rendering only).
 The Long Tasks API reports only tasks over 50 ms, so a longest task of 0 means none was seen; a deliberate 80 ms
 calibration task at the end proves the observer sees them.
+
+Standalone mode (issue 16) is measured too: the same page with no server configured (all 300 checked by the C2PA
+worker in the offscreen document: long tasks, time until all are checked), and per image, from an extension page,
+the local check (c2pa-rs WebAssembly + metadata labels, `standalone/engine.js`) against the server round trip
+(POST /v1/verify to the loopback server), medians over the same images. `--standalone-only` skips the server run.
 """
 
 from __future__ import annotations
@@ -107,7 +112,57 @@ def measure(with_extension: bool, dist: Path, server_url: str, site: str) -> dic
             ctx.close()
 
 
-def run(results: dict[str, Any]) -> None:
+PER_IMAGE_JS = """async ({urls, server}) => {
+  const { createEngine } = await import('/standalone/engine.js');
+  const engine = createEngine();
+  const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
+  const local = [], remote = [], labels = [];
+  for (const url of urls) {
+    const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    const sha = hex(await crypto.subtle.digest('SHA-256', bytes));
+    let t = performance.now();
+    const response = await engine.check(bytes.slice(), '', sha);
+    local.push(performance.now() - t);
+    labels.push(response.verdict.label);
+    if (server) {
+      const form = new FormData();
+      form.append('file', new Blob([bytes]), 'media');
+      t = performance.now();
+      const r = await fetch(server + '/v1/verify', {method: 'POST', body: form});
+      await r.json();
+      remote.push(performance.now() - t);
+    }
+  }
+  return {local, remote, labels};
+}"""
+
+
+def per_image(dist: Path, server_url: str, site: str, files: list[str]) -> dict[str, Any]:
+    """Local check vs server round trip per image, from an extension page (the first local check includes loading
+    the WebAssembly; it is kept apart)."""
+    from e2e_support import CHROMIUM, CHROMIUM_FLAGS
+    from playwright.sync_api import sync_playwright
+
+    args = [*CHROMIUM_FLAGS, f"--disable-extensions-except={dist}", f"--load-extension={dist}"]
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True, args=args)
+        try:
+            sw = ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event("serviceworker")
+            page = ctx.new_page()
+            page.goto(f"chrome-extension://{sw.url.split('/')[2]}/options/options.html")
+            urls = [f"{site}/fixtures/{f}" for f in files]
+            return dict(page.evaluate(PER_IMAGE_JS, {"urls": urls, "server": server_url}))
+        finally:
+            ctx.close()
+
+
+def _median(xs: list[float]) -> float:
+    import statistics
+
+    return round(statistics.median(xs), 1) if xs else float("nan")
+
+
+def run(results: dict[str, Any], standalone_only: bool = False) -> None:
     """Add the extension's figures to `results` and print them."""
     sys.path.insert(0, str(ROOT / "tests" / "e2e"))
     from e2e_support import ServerThread, start_site
@@ -122,8 +177,17 @@ def run(results: dict[str, Any]) -> None:
         server = ServerThread(Path(data))
         httpd, site = start_site()
         try:
-            base = measure(False, dist, server.url, site)
-            ext = measure(True, dist, server.url, site)
+            from e2e_support import FIXTURES
+
+            files = sorted(p.relative_to(FIXTURES).as_posix() for folder in ("c2pa", "photos", "metadata")
+                           for p in (FIXTURES / folder).glob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})
+            timing = per_image(dist, server.url, site, files)
+            alone = measure(True, dist, "", site)
+            if standalone_only:
+                base = ext = {"long": {"max": float("nan"), "over50": -1}, "frames": [], "stats": {}, "elapsed_s": 0}
+            else:
+                base = measure(False, dist, server.url, site)
+                ext = measure(True, dist, server.url, site)
         finally:
             httpd.shutdown()
             httpd.server_close()
@@ -143,6 +207,23 @@ def run(results: dict[str, Any]) -> None:
         "extension_300_images_all_labelled_s": {"value": round(ext["elapsed_s"], 1), "unit": "s",
                                                 "target": "reference (fresh server, 300 uploads by hash-first)"},
     }
+    figures.update({
+        "standalone_local_check_median_ms": {"value": _median(timing["local"][1:]), "unit": "ms",
+                                             "target": f"reference ({len(timing['local']) - 1} images, warm)"},
+        "standalone_first_local_check_ms": {"value": round(timing["local"][0], 1), "unit": "ms",
+                                            "target": "reference (includes loading the WebAssembly)"},
+        "server_round_trip_median_ms": {"value": _median(timing["remote"][1:]), "unit": "ms",
+                                        "target": "reference (POST /v1/verify, loopback)"},
+        "standalone_longest_task_300_images_ms": {"value": round(alone["long"]["max"], 1), "unit": "ms",
+                                                  "target": "<= 50"},
+        "standalone_long_tasks_over_50ms": {"value": alone["long"]["over50"], "unit": "tasks", "target": "0"},
+        "standalone_300_images_checked": {"value": alone["stats"].get("checked", 0), "unit": "images",
+                                          "target": str(IMAGES)},
+        "standalone_300_images_all_checked_s": {"value": round(alone["elapsed_s"], 1), "unit": "s",
+                                                "target": "reference"},
+    })
+    if standalone_only:
+        figures = {k: v for k, v in figures.items() if k.startswith(("standalone", "server"))}
     results.update(figures)
     slow = [f for f in ext["frames"] if f["blocking"] > 0 or f["scripts"]]
     print(f"long animation frames: {len(ext['frames'])}, with blocking script time: {len(slow)}")
@@ -156,7 +237,7 @@ def run(results: dict[str, Any]) -> None:
 
 def main(argv: list[str]) -> int:
     results: dict[str, Any] = {}
-    run(results)
+    run(results, standalone_only="--standalone-only" in argv)
     return 0
 
 

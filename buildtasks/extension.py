@@ -8,10 +8,18 @@ extension/ is the single source, with the Chromium manifest as the canonical one
 The Firefox manifest is generated (uBO Lite's per-browser manifests): Firefox wants `background.scripts` (with
 `"type": "module"`) instead of `service_worker`, and a gecko id. Icons are drawn here with Pillow, so the source tree
 holds no binaries. `web-ext lint` (npm, pinned, installed into the git-ignored node_modules/) checks the Firefox build.
+
+Standalone mode reads C2PA in the browser with `@contentauth/c2pa-wasm` (the c2pa-rs WebAssembly that
+`@contentauth/c2pa-web` wraps; c2pa-web's own worker must come from an https: or blob: URL, which an extension's CSP
+forbids, so the extension runs the same engine in its own module worker). npm packages come from package.json +
+the committed package-lock.json (integrity hashes) with `npm ci`; the engine's JS + .wasm and the server's C2PA trust
+settings (server/verify/trust/c2pa_settings.json, so "Trusted" means the same in both) are copied into
+`vendor/c2pa/` of both packages. Nothing is fetched at run time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -31,6 +39,15 @@ GECKO_MIN_VERSION = "142.0"
 ICON_SIZES = (16, 32, 48, 128)
 # Fixed timestamp inside the zips, so the same sources give byte-identical packages.
 ZIP_DATE = (2026, 1, 1, 0, 0, 0)
+NODE_MODULES = ROOT / "node_modules"
+C2PA_WASM = NODE_MODULES / "@contentauth" / "c2pa-wasm"
+# (source, name inside the package's vendor/c2pa/): the engine and the trust configuration the server ships.
+VENDOR_FILES: tuple[tuple[Path, str], ...] = (
+    (C2PA_WASM / "pkg" / "c2pa.js", "c2pa.js"),
+    (C2PA_WASM / "pkg" / "c2pa_bg.wasm", "c2pa_bg.wasm"),
+    (C2PA_WASM / "LICENSE", "LICENSE"),
+    (ROOT / "server" / "verify" / "trust" / "c2pa_settings.json", "c2pa_settings.json"),
+)
 
 
 def source_manifest() -> dict[str, Any]:
@@ -49,6 +66,8 @@ def firefox_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
     out["background"] = {"scripts": [worker], "type": "module"}
     out.pop("minimum_chrome_version", None)
     out.pop("key", None)
+    # Firefox runs the C2PA worker from its background page: no offscreen document (nor its permission) there.
+    out["permissions"] = [p for p in out.get("permissions", []) if p != "offscreen"]
     out["browser_specific_settings"] = {
         "gecko": {
             "id": GECKO_ID,
@@ -84,10 +103,40 @@ def draw_icon(size: int, path: Path) -> None:
     img.resize((size, size), Image.Resampling.LANCZOS).save(path, optimize=True)
 
 
+def npm_ci() -> None:
+    """`npm ci` from the committed package-lock.json, unless node_modules already holds exactly that lockfile's install
+    (npm writes node_modules/.package-lock.json; the stamp is the committed lockfile's hash)."""
+    lock = ROOT / "package-lock.json"
+    stamp = NODE_MODULES / ".verity-lock.sha256"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text(encoding="utf-8").strip() == digest and C2PA_WASM.exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SystemExit("build.py: npm is needed (install Node.js and npm)")
+    print("build.py: npm ci (package-lock.json)", flush=True)
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    stamp.write_text(digest + "\n", encoding="utf-8")
+
+
+def _vendor(target: Path) -> None:
+    """The C2PA engine and trust settings, into the package (vendor/c2pa/)."""
+    folder = target / "vendor" / "c2pa"
+    folder.mkdir(parents=True, exist_ok=True)
+    for source, name in VENDOR_FILES:
+        shutil.copyfile(source, folder / name)
+
+
+def vendor_bytes(target: Path) -> int:
+    """Bytes that vendor/ adds to an unpacked package."""
+    return sum(p.stat().st_size for p in (target / "vendor").rglob("*") if p.is_file())
+
+
 def _copy_tree(target: Path) -> None:
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(SOURCE, target, ignore=shutil.ignore_patterns("manifest.json", ".*", "*.md"))
+    _vendor(target)
     icons = target / "icons"
     icons.mkdir(exist_ok=True)
     for size in ICON_SIZES:
@@ -110,6 +159,7 @@ def build() -> dict[str, Path]:
 
     if labels_vocabulary.write():  # the standalone reader's tables, generated from the server's metadata_labels check
         print(f"build.py: wrote {labels_vocabulary.TARGET.relative_to(ROOT)}", flush=True)
+    npm_ci()
     manifest = source_manifest()
     version = manifest["version"]
     DIST.mkdir(exist_ok=True)
@@ -127,17 +177,11 @@ def build() -> dict[str, Path]:
 
 
 def web_ext() -> Path:
-    """The pinned web-ext CLI under node_modules/ (installed with npm on first use)."""
-    binary = ROOT / "node_modules" / ".bin" / "web-ext"
-    package = ROOT / "node_modules" / "web-ext" / "package.json"
-    if package.exists() and json.loads(package.read_text(encoding="utf-8")).get("version") == WEB_EXT_VERSION:
-        return binary
-    npm = shutil.which("npm")
-    if npm is None:
-        raise SystemExit("build.py: npm is needed for web-ext lint (install Node.js and npm)")
-    print(f"build.py: npm install web-ext@{WEB_EXT_VERSION}", flush=True)
-    subprocess.run([npm, "install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--prefix", str(ROOT),
-                    f"web-ext@{WEB_EXT_VERSION}"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    """The pinned web-ext CLI under node_modules/ (package.json devDependencies, installed by `npm ci`)."""
+    binary = NODE_MODULES / ".bin" / "web-ext"
+    package = NODE_MODULES / "web-ext" / "package.json"
+    if not (package.exists() and json.loads(package.read_text(encoding="utf-8")).get("version") == WEB_EXT_VERSION):
+        npm_ci()
     return binary
 
 
@@ -152,7 +196,13 @@ def lint(firefox_dir: Path, as_json: bool = False) -> subprocess.CompletedProces
 def main(argv: list[str]) -> int:
     out = build()
     for key, path in out.items():
-        print(f"{key:16} {path.relative_to(ROOT)}")
+        size = path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        print(f"{key:16} {path.relative_to(ROOT)}  {size / 1e6:.2f} MB")
+    for browser in ("chromium", "firefox"):
+        with zipfile.ZipFile(out[f"{browser}_zip"]) as zf:
+            added = sum(i.compress_size for i in zf.infolist() if i.filename.startswith("vendor/"))
+        print(f"standalone C2PA ({browser}): +{vendor_bytes(out[browser]) / 1e6:.2f} MB unpacked, "
+              f"+{added / 1e6:.2f} MB in the zip (vendor/c2pa/)")
     if "--no-lint" in argv:
         return 0
     return lint(out["firefox"]).returncode

@@ -23,6 +23,11 @@ TEST_DEBS: list[str] = [
 
 def main(argv: list[str]) -> int:
     ensure_debs(TEST_DEBS)
+    # npm packages (the C2PA WebAssembly the extension bundles and the parity test runs, web-ext) from the committed
+    # package-lock.json: `npm ci`, integrity-checked, nothing resolved anew.
+    from .extension import npm_ci
+
+    npm_ci()
     status = 0
     js_tests = sorted((ROOT / "tests" / "extension").glob("*.test.js")) if (ROOT / "tests" / "extension").exists() else []
     if js_tests and shutil.which("node"):

@@ -6,6 +6,12 @@
  * `fetch`, `subtle`, `sleep` are injected so node --test can drive it with a fake server.
  * A team server's client key (storage.local "apiKey", set on the options page; local, so it never syncs to other
  * devices) goes with every API request as X-Verity-Key, never with the page media the client downloads.
+ *
+ * Standalone mode (`localCheck`, extension/standalone/): the declared checks (C2PA, metadata labels) run in the
+ * browser on the same bytes. With no server configured (serverUrl '') that is the answer and nothing leaves the
+ * browser; when the server is unreachable it is the answer too (not cached: the server is asked again next time).
+ * With a server, hash-first lookup is unchanged and the server's verdict supersedes the local one; a local verdict
+ * that comes first is offered to `onLocal` (the service worker shows a local `synthetic` at once).
  */
 
 export const DEFAULTS = Object.freeze({
@@ -81,6 +87,9 @@ async function decodedSize(data, mediaType) {
 }
 
 export const REPORT_CATEGORIES = Object.freeze(['synthetic', 'misleading_context', 'manipulated', 'other']);
+
+// Problems that mean "no server to ask": standalone mode answers instead.
+export const NO_SERVER = Object.freeze(['no-server', 'server-unreachable', 'server-timeout']);
 
 export class ApiProblem extends Error {
   constructor(problem) {
@@ -183,10 +192,24 @@ export function createApiClient(options) {
   const onProgress = opts.onProgress || (() => {});
   const imageSize = opts.imageSize || decodedSize;
   const keepSourceQuery = opts.keepSourceQuery || (() => false);
+  const localCheckUncached = opts.localCheck || null;
+  const localCache = new Map(); // sha256 -> promise of the standalone response (the same bytes give the same answer)
+  const localCheck = localCheckUncached && ((data, mediaType, sha256) => {
+    let promise = localCache.get(sha256);
+    if (!promise) {
+      promise = Promise.resolve().then(() => localCheckUncached(data, mediaType, sha256));
+      localCache.set(sha256, promise);
+      if (localCache.size > opts.cacheSize) localCache.delete(localCache.keys().next().value);
+      promise.catch(() => localCache.delete(sha256));
+    }
+    return promise;
+  });
+  const onLocal = opts.onLocal || (() => {});
 
   /** One API request with a timeout and retries on 429/503 (Retry-After honoured, capped). */
   async function api(path, init, timeoutMs = opts.timeoutMs) {
     const base = serverUrl();
+    if (!base) throw new ApiProblem({ type: 'no-server', title: 'No Verity server is configured (standalone mode)' });
     for (let attempt = 0; ; attempt += 1) {
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), timeoutMs);
@@ -352,10 +375,31 @@ export function createApiClient(options) {
     const sha256 = hex(await subtle.digest('SHA-256', media.data));
     const size = fetchOptions.kind === 'image' ? await imageSize(media.data, media.mediaType) : null;
     const fetched = { mediaType: media.mediaType, ...(size || {}) };
-    const known = await lookup(sha256);
-    if (known) return { status: 'checked', via: 'hash', sha256, response: known, fetched };
-    const response = await verifyBytes(media.data, media.mediaType, url, pageUrl);
-    return { status: 'checked', via: 'upload', sha256, response, fetched };
+    // The local checks start at once, beside the server's lookup; a failure there only means no local answer.
+    let serverDone = false;
+    const local = localCheck
+      ? Promise.resolve().then(() => localCheck(media.data, media.mediaType, sha256)).then((response) => {
+        if (!serverDone && serverUrl()) onLocal({ url, sha256, response });
+        return response;
+      }, () => null)
+      : null;
+    const standalone = async (problem) => {
+      const response = local ? await local : null;
+      if (!response) throw new ApiProblem(problem);
+      return { status: 'checked', via: 'local', sha256, response, fetched, ...(serverUrl() ? { serverProblem: problem } : {}) };
+    };
+    if (!serverUrl()) return standalone({ type: 'no-server', title: 'No Verity server is configured' });
+    try {
+      const known = await lookup(sha256);
+      if (known) return { status: 'checked', via: 'hash', sha256, response: known, fetched };
+      const response = await verifyBytes(media.data, media.mediaType, url, pageUrl);
+      return { status: 'checked', via: 'upload', sha256, response, fetched };
+    } catch (err) {
+      if (local && err instanceof ApiProblem && NO_SERVER.includes(err.problem.type)) return standalone(err.problem);
+      throw err;
+    } finally {
+      serverDone = true;
+    }
   }
 
   /**
@@ -375,10 +419,13 @@ export function createApiClient(options) {
       cache.delete(key); // re-inserted last: the oldest entry is the first one evicted
       cache.set(key, { promise, at: now() });
       if (cache.size > opts.cacheSize) cache.delete(cache.keys().next().value);
-      promise.catch(() => {
+      const drop = () => {
         const entry = cache.get(key);
-        if (entry && entry.promise === promise) cache.delete(key); // failures are retried next time
-      });
+        if (entry && entry.promise === promise) cache.delete(key);
+      };
+      promise.then((r) => {
+        if (r.serverProblem) drop(); // a local answer because the server was unreachable: ask the server next time
+      }, drop); // failures are retried next time
     }
     return promise.then((r) => (r.status === 'checked' ? { ...r, fit: fitOf(kind, r.fetched, expect) } : r));
   }

@@ -5,6 +5,7 @@
  */
 import '../shared/messages.js';
 import { ApiProblem, createApiClient } from './api-client.js';
+import { createLocalChecker } from '../standalone/local.js';
 
 const M = globalThis.VerifyMessages;
 const api = M.extensionApi();
@@ -31,7 +32,16 @@ const ready = (async () => {
 
 const progressTabs = new Map(); // media URL -> Set of tab ids waiting for it (progress of long jobs)
 const client = createApiClient({ getServerUrl: () => settings.serverUrl, onProgress: sendProgress,
-  keepSourceQuery: () => settings.fullSourceUrls === true });
+  keepSourceQuery: () => settings.fullSourceUrls === true, localCheck: createLocalChecker(), onLocal: showLocal });
+
+/** A local (standalone) verdict that came before the server's: the tabs waiting for `url` show a `synthetic` at once. */
+function showLocal({ url, sha256, response }) {
+  if (!M.isHttpUrl(url) || !response || !response.verdict || response.verdict.label !== 'synthetic') return;
+  const payload = { url, result: { status: 'checked', via: 'local', sha256, response } };
+  for (const tabId of progressTabs.get(url) || []) {
+    api.tabs.sendMessage(tabId, M.make('local-verdict', payload)).catch(() => {});
+  }
+}
 
 // ---- the labels each tab shows (toolbar count, popup list; the test channel too: never read from the page) --------
 
@@ -257,10 +267,13 @@ const HANDLERS = {
   },
 
   async 'get-server-status'() {
+    // mode: "server" (a reachable server decides) or "standalone" (the declared checks run in this browser only).
     try {
-      return await client.health();
+      return { ...(await client.health()), mode: 'server' };
     } catch (err) {
-      if (err instanceof ApiProblem) return { reachable: false, serverUrl: settings.serverUrl, problem: err.problem };
+      if (err instanceof ApiProblem) {
+        return { reachable: false, mode: 'standalone', serverUrl: settings.serverUrl, problem: err.problem };
+      }
       throw err;
     }
   },

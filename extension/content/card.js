@@ -50,6 +50,11 @@
         }
         card.append(ul);
       }
+      // Standalone: only the declared checks ran, in this browser (no server, or none reachable; or a local
+      // answer shown while the server still works).
+      if (response.mode === 'standalone') {
+        card.append(h('p', 'muted', I.t(item.status === 'checking' ? 'cardLocalFirst' : 'cardStandalone')));
+      }
       const source = S.labelSource(response);
       if (source) {
         card.append(h('p', 'muted', `${I.t(source.kind === 'signer' ? 'cardSigner' : 'cardLabelSource')}: ${source.text}`));

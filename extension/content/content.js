@@ -149,11 +149,15 @@
         ...(item.expect ? { expect: item.expect } : {}) })
         .then((data) => {
           item.progress = null;
+          item.localFirst = false;
           item.status = data.status === 'too-large' ? 'too-large' : 'done';
           item.result = data;
           item.problem = null;
-          lastProblem = null;
-          retryDelay = RETRY_MIN_MS;
+          // A standalone answer because the configured server was unreachable: shown now, and the server is
+          // asked again later (with the failed items), so its verdict takes over once it is back.
+          lastProblem = data.serverProblem || null;
+          if (data.serverProblem) scheduleRetry();
+          else retryDelay = RETRY_MIN_MS;
           for (const t of item.targets) applyBadge(t, item);
         })
         .catch((err) => {
@@ -179,7 +183,8 @@
     retryTimer = setTimeout(() => {
       retryTimer = null;
       for (const item of items.values()) {
-        if (item.status === 'failed' && item.targets.size > 0) {
+        const standalone = item.status === 'done' && item.result && item.result.serverProblem;
+        if ((item.status === 'failed' || standalone) && item.targets.size > 0) {
           item.status = 'queued';
           sendQueue.push(item);
         }
@@ -194,7 +199,7 @@
   function labelKey(item) {
     if (item.status === 'stream') return { key: 'stream', label: 'unknown', refuted: false, show: true };
     if (item.status === 'too-large') return { key: 'not_checked', label: 'not_checked', refuted: false, show: true };
-    if (item.status === 'checking' && item.progress) return { key: 'checking', label: 'checking', refuted: false, show: true };
+    if (item.status === 'checking' && item.progress && !item.localFirst) return { key: 'checking', label: 'checking', refuted: false, show: true };
     const b = S.badgeFor(item.result && item.result.response, config.showLabels);
     const key = b.refuted && (config.showLabels || []).includes('refuted') ? 'refuted' : b.label;
     if (item.frame && item.problem) return { key: 'frame_failed', label: 'unknown', refuted: false, show: true };
@@ -337,6 +342,8 @@
       progress: info.key === 'checking' ? item.progress.progress : null, job: item.job === true,
       scope: item.frame ? 'frame' : 'file', frame: item.frame ? `${item.frame.width}x${item.frame.height}` : null,
       mismatches: fit && !fit.ok ? fit.mismatches : [], report: badge.report || null,
+      // "standalone": the browser's own declared checks decided (no server, none reachable, or not yet answered)
+      mode: item.result && item.result.response && item.result.response.mode === 'standalone' ? 'standalone' : 'server',
       rect: B.buttonRect(badge), anchor: { x: Math.round(badge.x), y: Math.round(badge.y) },
       frameUrl: location.href.split(/[?#]/)[0], // about:srcdoc for a srcdoc frame
     };
@@ -411,6 +418,7 @@
     }
     if (msg.type === 'get-page-stats') sendResponse(M.ok(pageStats()));
     else if (msg.type === 'check-progress') sendResponse(M.ok(onProgress(msg.payload)));
+    else if (msg.type === 'local-verdict') sendResponse(M.ok(onLocalVerdict(msg.payload)));
     else if (msg.type === 'get-frame-rect') {
       const rect = FC.rect();
       sendResponse(rect ? M.ok(rect) : M.fail(M.problem('no-video', 'No video to check in this frame')));
@@ -425,6 +433,21 @@
     if (!item || item.status !== 'checking' || !active) return false;
     item.progress = { progress, stage: stage || '', status: status || '' };
     item.job = true;
+    for (const t of item.targets) applyBadge(t, item);
+    return true;
+  }
+
+  /**
+   * The browser's own (standalone) verdict while the server still works: a declared `synthetic` is shown at once;
+   * the server's answer to check-media replaces it.
+   */
+  function onLocalVerdict({ url, result }) {
+    const item = items.get(url);
+    const response = result && result.response;
+    if (!item || item.status !== 'checking' || !active || !response || !response.verdict) return false;
+    if (response.verdict.label !== 'synthetic') return false;
+    item.result = result;
+    item.localFirst = true;
     for (const t of item.targets) applyBadge(t, item);
     return true;
   }

@@ -21,8 +21,11 @@
     const status = await M.request('get-server-status', {});
     const el = $('server');
     el.classList.toggle('down', !status.reachable);
-    el.textContent = status.reachable ? I.t('popupServerOk', status.serverUrl) : I.t('popupServerDown', status.serverUrl);
+    // Which mode is active: a reachable server, or standalone (no server configured, or none reachable).
+    el.textContent = status.reachable ? I.t('popupServerOk', status.serverUrl)
+      : status.serverUrl ? I.t('popupStandaloneDown', status.serverUrl) : I.t('popupStandalone');
     el.dataset.reachable = String(status.reachable);
+    el.dataset.mode = status.mode || (status.reachable ? 'server' : 'standalone');
   }
 
   async function showPage() {

@@ -113,6 +113,8 @@
     }
     const source = S.labelSource(response);
     if (source) box.append(h('p', {}, `${I.t(source.kind === 'signer' ? 'cardSigner' : 'cardLabelSource')}: ${source.text}`));
+    // Standalone mode: only the declared checks ran, in this browser.
+    if (response.mode === 'standalone') box.append(h('p', { id: 'standalone-note' }, I.t('cardStandalone')));
     $('verdict').replaceChildren(box);
     $('verdict-section').hidden = false;
   }

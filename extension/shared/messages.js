@@ -31,6 +31,7 @@
   });
   const CREDENTIALS = Object.freeze(['omit', 'same-origin', 'include']);
   const MAX_LABELS = 1000; // labels one frame reports to the service worker
+  const MAX_BASE64 = Math.ceil((20 * 1024 * 1024) / 3) * 4; // api-client.js DEFAULTS.maxBytes, as base64
 
   function isHttpUrl(x) {
     if (typeof x !== 'string' || x.length === 0 || x.length > MAX_URL) return false;
@@ -57,6 +58,8 @@
     tabId: (x) => Number.isInteger(x) && x >= 0,
     settingsPatch: (x) => validateSettingsPatch(x) === null,
     credentials: (x) => CREDENTIALS.includes(x),
+    // Media bytes as base64 (service worker -> offscreen document: Chromium's runtime messages are JSON only).
+    base64: (x) => typeof x === 'string' && x.length <= MAX_BASE64 && /^[A-Za-z0-9+/]*={0,2}$/.test(x),
     // What the element shows, so the service worker can tell when the bytes it fetched do not fit it.
     expect: (x) => x !== null && typeof x === 'object' && !Array.isArray(x) && Object.keys(x).length <= 2 &&
       Object.entries(x).every(([k, v]) => (k === 'width' || k === 'height') && Number.isInteger(v) && v >= 0 && v < 1e6),
@@ -116,13 +119,23 @@
     },
     'get-frame-rect': { from: 'extension', payload: {} },
     'frame-result': { from: 'extension', payload: { result: ['object', true], problem: ['object', true] } },
+    // Standalone mode. Service worker -> offscreen document (Chromium; Firefox's background page runs it itself):
+    // read the C2PA manifest and metadata labels of these bytes in the C2PA worker, answer a standalone response.
+    'local-check': {
+      from: 'extension',
+      payload: { data: ['base64'], mime: ['shortText', true], sha256: ['sha256'] },
+    },
+    // Service worker -> content script: the local verdict of `url` while the server still works on it (shown at
+    // once when it is `synthetic`; the server's answer to check-media replaces it).
+    'local-verdict': { from: 'extension', payload: { url: ['httpUrl'], result: ['object'] } },
   });
 
   function validateSettingsPatch(x) {
     if (!x || typeof x !== 'object' || Array.isArray(x)) return 'settings must be an object';
     for (const [key, value] of Object.entries(x)) {
       if (key === 'serverUrl') {
-        if (!isHttpUrl(value)) return 'serverUrl must be an http(s) URL';
+        // '' = no server: standalone mode only (the declared checks run in the browser, nothing is sent anywhere).
+        if (value !== '' && !isHttpUrl(value)) return 'serverUrl must be an http(s) URL or empty';
       } else if (key === 'autoCheck' || key === 'fullSourceUrls') {
         if (typeof value !== 'boolean') return key + ' must be a boolean';
       } else if (key === 'showLabels') {

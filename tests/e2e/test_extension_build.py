@@ -30,7 +30,9 @@ def test_extension_build_manifest_key_pins_documented_chromium_id(extension_dist
 
 def test_extension_build_minimum_permissions_each_justified_in_readme(extension_dist: dict[str, Path]) -> None:
     manifest = json.loads((extension_dist["chromium"] / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["permissions"] == ["storage", "contextMenus"]
+    assert manifest["permissions"] == ["storage", "contextMenus", "offscreen"]
+    firefox = json.loads((extension_dist["firefox"] / "manifest.json").read_text(encoding="utf-8"))
+    assert firefox["permissions"] == ["storage", "contextMenus"]  # its background page starts the worker itself
     assert manifest["host_permissions"] == ["<all_urls>"]
     assert "optional_permissions" not in manifest
     readme = (ext.SOURCE / "README.md").read_text(encoding="utf-8")
@@ -54,6 +56,23 @@ def test_extension_build_zips_hold_the_build_and_icons(extension_dist: dict[str,
             assert "_locales/zh_CN/messages.json" in names
             assert json.loads(zf.read("manifest.json")) == json.loads(
                 (extension_dist[browser] / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_extension_build_bundles_c2pa_engine_wasm_only_csp(extension_dist: dict[str, Path]) -> None:
+    """Standalone mode: the C2PA engine and the server's trust settings are in both zips; the CSP allows only the
+    extension's own scripts plus WebAssembly compilation (no remote code)."""
+    trust = (ext.ROOT / "server" / "verify" / "trust" / "c2pa_settings.json").read_bytes()
+    for browser in ("chromium", "firefox"):
+        manifest = json.loads((extension_dist[browser] / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["content_security_policy"] == {
+            "extension_pages": "script-src 'self' 'wasm-unsafe-eval'; object-src 'self'"}
+        with zipfile.ZipFile(extension_dist[f"{browser}_zip"]) as zf:
+            names = set(zf.namelist())
+            for name in ("vendor/c2pa/c2pa.js", "vendor/c2pa/c2pa_bg.wasm", "vendor/c2pa/LICENSE",
+                         "standalone/c2pa-worker.js", "standalone/offscreen.html", "standalone/metadata-labels.js"):
+                assert name in names, (browser, name)
+            assert zf.read("vendor/c2pa/c2pa_settings.json") == trust
+            assert zf.read("vendor/c2pa/c2pa_bg.wasm")[:4] == b"\0asm"
 
 
 def test_extension_locales_same_keys_en_zh_cn() -> None:

@@ -191,14 +191,17 @@ def test_chromium_server_down_popup_says_so_then_checks_resume(chromium, server_
     server = popup.locator("#server")
     assert server.get_attribute("data-reachable") == "false"
     assert down_url in server.inner_text() and "not reachable" in server.inner_text()
+    assert server.get_attribute("data-mode") == "standalone" and "Standalone mode" in server.inner_text()
     popup.screenshot(path=str(artifacts / "chromium-popup-server-down.png"))
     popup.close()
 
+    # Standalone mode meanwhile: the declared checks ran in the browser, and the page says the server is down.
+    label_of(page, f"{test_site}/fixtures/{C2PA_AI}", label="synthetic", mode="standalone")
     stats = page_stats(ctx, ext_id, test_site)
-    assert stats["checked"] == 0 and stats["problem"]["type"] == "server-unreachable", stats
+    assert stats["problem"]["type"] == "server-unreachable", stats
 
-    server_factory(port)  # the server comes back on the configured URL: the page's checks resume
-    label_of(page, f"{test_site}/fixtures/{C2PA_AI}", label="synthetic")
+    server_factory(port)  # the server comes back on the configured URL: its verdict takes over
+    label_of(page, f"{test_site}/fixtures/{C2PA_AI}", timeout_s=90, label="synthetic", mode="server")
 
 
 def shadow_html_attrs(page: Any, src: str) -> str:
