@@ -313,11 +313,14 @@ class SQLStorage:
         return [_refuted_media(r) for r in rows]
 
     def replace_media_hashes(self, conn: Connection, media: RefutedMedia) -> None:
-        """Give a refuted media row the hashes recomputed from its bytes (and mark it current)."""
+        """Give a refuted media row the hashes recomputed from its bytes (and mark it current).
+
+        The old hash rows go first: the append-only triggers (migration 11) let them be deleted only while their
+        media row is still at hash_version 0, and let the row itself change only from version 0 to 1."""
+        conn.execute("DELETE FROM media_hashes WHERE media_id = ?", (media.id,))
         conn.execute("UPDATE refuted_media SET hashes = ?, width = ?, height = ?, stored_name = ?, hash_version = 1"
                      " WHERE id = ?", (json.dumps(media.hashes), media.width, media.height, media.stored_name,
                                        media.id))
-        conn.execute("DELETE FROM media_hashes WHERE media_id = ?", (media.id,))
         self._insert_hash_rows(conn, media.id, media.refutation_id, media.hashes)
 
     def report_items_to_rehash(self, limit: int = 100) -> list[tuple[int, str]]:
