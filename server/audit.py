@@ -215,12 +215,25 @@ class AnchorFile:
                 self._write(self._from_chain(conn, None))
 
     def advance(self, storage: SQLStorage, seq: int, digest: str) -> None:
-        """Record a committed, durable entry as the head (only ever forward)."""
+        """Record a committed, durable entry as the head (only ever forward, and only over the anchored head: a chain
+        whose tail was cut and then grew again must not carry the anchor past the evidence).
+
+        Raises:
+            AnchorError: the anchored head is no longer in the chain as anchored; the file is left as it is.
+        """
         with self._locked():
             anchor = self.read()
             if anchor is None:
                 anchor = self._from_chain(storage.connect(), (seq, digest))
             elif seq > anchor.head_seq:
+                if anchor.head_seq > 0:
+                    conn = storage.connect()
+                    row = conn.execute("SELECT hash FROM audit_log WHERE seq = ?", (anchor.head_seq,)).fetchone()
+                    first = conn.execute("SELECT MIN(seq) FROM audit_log").fetchone()[0]
+                    pruned = row is None and first is not None and int(first) > anchor.head_seq
+                    if (row is None and not pruned) or (row is not None and row["hash"] != anchor.head_hash):
+                        raise AnchorError(f"the anchored head #{anchor.head_seq} is no longer in the chain as "
+                                          "anchored (cut or rewritten); the anchor keeps it (run build.py audit verify)")
                 anchor.head_seq, anchor.head_hash = seq, digest
             else:
                 return
