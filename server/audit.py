@@ -18,7 +18,7 @@ deleted entry). So the chain's state is also written outside the database, to `D
 after each durable commit that appended (never before: a rollback or a non-durable commit lost on power failure must
 not leave the file naming an entry the database does not have; a durable commit also makes every earlier entry
 durable). A checkpoint is anchored *before* its prune commits, so a crash between the two leaves it known. The file is
-replaced atomically (write, fsync, rename, fsync the folder) under an exclusive lock, so gunicorn workers, the job
+replaced atomically (write, fsync, rename) under an exclusive lock, so gunicorn workers, the job
 worker and the CLI, on either engine, serialise their updates; the head only moves forward. Each filing package
 (`build.py audit export`) carries the same anchor in manifest.json, to keep off this machine.
 
@@ -178,18 +178,24 @@ class AnchorFile:
         finally:
             os.close(fd)  # releases the lock
 
-    def _write(self, anchor: Anchor) -> None:
+    def _write(self, anchor: Anchor, durable_rename: bool = False) -> None:
+        """Replace the file atomically: the new text is on disk before the rename, so a crash leaves the old anchor or
+        the new one, never a torn file. The folder is not fsynced after the rename on purpose (one disk flush per
+        update, not two): a crash can then at worst bring back the previous anchor, which lags and so only weakens
+        the check; it never names an entry the database lacks. A checkpoint (`durable_rename`) is the exception: it
+        must outlive the prune it is anchored before, so the folder is fsynced too."""
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(json.dumps(anchor.to_json(), indent=1) + "\n")
             f.flush()
-            os.fsync(f.fileno())
+            os.fdatasync(f.fileno())
         os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        if durable_rename:
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
 
     @staticmethod
     def _from_chain(conn: Connection, head: tuple[int, str] | None) -> Anchor:
@@ -244,7 +250,7 @@ class AnchorFile:
         with self._locked():
             anchor = self.read() or self._from_chain(conn, None)
             anchor.checkpoints.append(checkpoint)
-            self._write(anchor)
+            self._write(anchor, durable_rename=True)
 
     def settle(self, checkpoint: AnchoredCheckpoint) -> None:
         """After the prune committed: the anchored history now starts after the pruned entries."""
@@ -302,6 +308,16 @@ class AuditLog:
             self.anchor.advance(self.storage, seq, digest)
         except (OSError, AnchorError) as exc:
             log.error("audit anchor %s not updated to #%d: %s", self.anchor.path, seq, exc)
+
+    def _settle(self, checkpoint: AnchoredCheckpoint) -> None:
+        """After a prune committed. A file error only leaves the anchored start where it was: the checkpoint, anchored
+        before the commit, still accounts for the new start."""
+        if self.anchor is None:
+            return
+        try:
+            self.anchor.settle(checkpoint)
+        except (OSError, AnchorError) as exc:
+            log.error("audit anchor %s: start not moved past checkpoint #%d: %s", self.anchor.path, checkpoint.seq, exc)
 
     def entries(self, since: float | None = None, kind: str | None = None) -> list[AuditEntry]:
         where, args = [], []
@@ -407,8 +423,7 @@ class AuditLog:
                 # checkpoint is still known; once committed, the anchored history starts after the pruned entries.
                 checkpoint = AnchoredCheckpoint(entry.seq, entry.hash, int(last["seq"]), last["hash"])
                 self.anchor.add_checkpoint(conn, checkpoint)
-                anchor = self.anchor
-                self.storage.on_commit(lambda durable: anchor.settle(checkpoint))
+                self.storage.on_commit(lambda durable: self._settle(checkpoint))
         return int(count)
 
 
