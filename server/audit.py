@@ -202,14 +202,9 @@ class AnchorFile:
         """The first anchor, from the chain as it stands (trust on first use); `head` overrides the newest row."""
         first = conn.execute("SELECT seq, prev_hash FROM audit_log ORDER BY seq LIMIT 1").fetchone()
         last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-        checkpoints = []
-        for r in conn.execute("SELECT seq, hash, data FROM audit_log WHERE kind = 'checkpoint' ORDER BY seq"):
-            try:
-                d = json.loads(r["data"])
-                checkpoints.append(AnchoredCheckpoint(int(r["seq"]), r["hash"], int(d["pruned_through_seq"]),
-                                                      str(d["pruned_last_hash"])))
-            except (ValueError, KeyError, TypeError):
-                continue
+        checkpoints = [AnchoredCheckpoint(int(r["seq"]), r["hash"], *pruned) for r in conn.execute(
+            "SELECT seq, hash, data FROM audit_log WHERE kind = 'checkpoint' ORDER BY seq")
+            if (pruned := _pruned_through(r["data"])) is not None]
         head_seq, head_hash = head or ((int(last["seq"]), last["hash"]) if last else (0, GENESIS))
         start = (int(first["seq"]), first["prev_hash"]) if first else (1, GENESIS)
         return Anchor(head_seq, head_hash, start[0], start[1], checkpoints)
@@ -374,14 +369,8 @@ class AuditLog:
     def _verify_rows(rows: list[Any]) -> ChainReport:
         if not rows:
             return ChainReport(True, 0)
-        checkpoints: set[tuple[int, str]] = set()
-        for r in rows:
-            if r["kind"] == "checkpoint":
-                try:
-                    d = json.loads(r["data"])
-                    checkpoints.add((int(d["pruned_through_seq"]), str(d["pruned_last_hash"])))
-                except (ValueError, KeyError, TypeError):
-                    pass  # a damaged checkpoint fails its own hash below
+        # a damaged checkpoint (None here) fails its own hash below
+        checkpoints = {pruned for r in rows if r["kind"] == "checkpoint" and (pruned := _pruned_through(r["data"]))}
         prev_seq, prev_hash = None, None
         for r in rows:
             seq = int(r["seq"])
@@ -459,6 +448,15 @@ def compare_with_anchor(rows: list[Any], anchor: Anchor, label: str, known: set[
                                                                            or seq <= anchor.head_seq):
             return (seq, f"checkpoint #{seq} is not anchored in {label}: retention did not write it (forged)")
     return None
+
+
+def _pruned_through(data: str) -> tuple[int, str] | None:
+    """(seq, hash) of the last entry a checkpoint entry's data says it pruned; None when it does not say."""
+    try:
+        d = json.loads(data)
+        return int(d["pruned_through_seq"]), str(d["pruned_last_hash"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _entry(r: Any) -> AuditEntry:

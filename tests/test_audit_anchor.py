@@ -17,6 +17,7 @@ from buildtasks import audit as audit_cli
 from server import create_app
 from server.audit import GENESIS, Anchor, AuditLog, canonical, entry_hash
 from server.storage import AUDIT_ANCHOR_NAME, open_storage
+from test_audit import _tamper
 
 ENGINES = ("sqlite", "postgresql")
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,18 +36,6 @@ def _anchor(audit: AuditLog) -> Anchor:
     anchor = audit.anchor.read()
     assert anchor is not None
     return anchor
-
-
-def _tamper(audit: AuditLog, *sql: tuple) -> None:
-    """What someone with write access to the database could do: drop the append-only triggers, then edit."""
-    conn = audit.storage.connect()
-    if audit.storage.dialect == "postgresql":
-        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
-    else:
-        conn.execute("DROP TRIGGER IF EXISTS audit_no_update")
-        conn.execute("DROP TRIGGER IF EXISTS audit_no_delete")
-    for statement in sql:
-        conn.execute(*statement)
 
 
 def _forge_checkpoint(audit: AuditLog, through: int) -> None:
