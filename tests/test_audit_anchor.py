@@ -17,18 +17,10 @@ from buildtasks import audit as audit_cli
 from server import create_app
 from server.audit import GENESIS, Anchor, AuditLog, canonical, entry_hash
 from server.storage import AUDIT_ANCHOR_NAME, open_storage
-from test_audit import _tamper
+from test_audit import _tamper, audit  # noqa: F401 (the fixture: an app's log with five entries)
 
 ENGINES = ("sqlite", "postgresql")
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def audit(app) -> AuditLog:
-    log = app.extensions["verity_audit"]
-    for i in range(5):
-        log.append("test", "tester", f"thing:{i}", {"n": i})
-    return log
 
 
 def _anchor(audit: AuditLog) -> Anchor:
