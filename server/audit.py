@@ -36,12 +36,13 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .storage import Connection, SQLStorage
 
@@ -145,11 +146,28 @@ class Anchor:
 
 class AnchorFile:
     """DATA_DIR/audit-anchor.json: the chain's head, start and checkpoints, outside the database (module docstring).
-    Every change is a read-modify-write under an exclusive lock on a sibling lock file, replaced atomically."""
+    Every change is a read-modify-write under an exclusive lock on a sibling lock file, replaced atomically.
+
+    One instance per file and process (`at`): threads that commit while another holds the lock note their entry,
+    and the next holder writes the newest noted one for all of them (one disk flush instead of one each)."""
+
+    _instances: ClassVar[dict[str, AnchorFile]] = {}
+    _instances_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._noted_lock = threading.Lock()
+        self._noted: tuple[int, str] | None = None  # the newest durable entry this process committed
+
+    @classmethod
+    def at(cls, path: Path) -> AnchorFile:
+        """The process's one AnchorFile for `path`."""
+        key = os.path.abspath(path)
+        with cls._instances_lock:
+            if key not in cls._instances:
+                cls._instances[key] = cls(Path(key))
+            return cls._instances[key]
 
     def read(self) -> Anchor | None:
         """The anchor, or None when there is none yet.
@@ -222,7 +240,12 @@ class AnchorFile:
         Raises:
             AnchorError: the anchored head is no longer in the chain as anchored; the file is left as it is.
         """
+        with self._noted_lock:
+            if self._noted is None or seq > self._noted[0]:
+                self._noted = (seq, digest)
         with self._locked():
+            with self._noted_lock:
+                seq, digest = self._noted  # this entry, or a newer one committed while this thread waited
             anchor = self.read()
             if anchor is None:
                 anchor = self._from_chain(storage.connect(), (seq, digest))
@@ -266,7 +289,7 @@ class AuditLog:
 
     def __init__(self, storage: SQLStorage) -> None:
         self.storage = storage
-        self.anchor = AnchorFile(storage.anchor_path) if storage.anchor_path is not None else None
+        self.anchor = AnchorFile.at(storage.anchor_path) if storage.anchor_path is not None else None
 
     def append(self, kind: str, actor: str, subject: str | None = None, data: dict[str, Any] | None = None,
                conn: Connection | None = None) -> AuditEntry:

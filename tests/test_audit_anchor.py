@@ -170,6 +170,30 @@ def test_audit_anchor_concurrent_appends_from_two_processes(app, audit):
     assert (_anchor(audit).head_seq, _anchor(audit).head_hash) == (85, report.head_hash)
 
 
+def test_audit_anchor_concurrent_appends_from_eight_threads(audit):
+    """Threads of one worker that commit while another writes the anchor are anchored by the next write together."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(15):
+                audit.append("test", f"thread-{n}", str(i), {})
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    report = audit.verify()
+    assert report.ok and report.entries == 125
+    assert (_anchor(audit).head_seq, _anchor(audit).head_hash) == (125, report.head_hash)
+
+
 def test_audit_anchor_damaged_file_fails_verification(audit):
     audit.anchor.path.write_text("{not json", encoding="utf-8")
     report = audit.verify()
