@@ -15,7 +15,7 @@ import pytest
 
 from buildtasks import audit as audit_cli
 from server import create_app
-from server.audit import GENESIS, Anchor, AuditLog, canonical, entry_hash
+from server.audit import GENESIS, Anchor, AnchoredCheckpoint, AuditLog, canonical, entry_hash
 from server.storage import AUDIT_ANCHOR_NAME, open_storage
 from test_audit import _tamper, audit  # noqa: F401 (the fixture: an app's log with five entries)
 
@@ -140,6 +140,32 @@ def test_audit_anchor_real_prune_verifies_and_moves_the_start(audit):
     # deleting the real checkpoint's predecessor chain and forging an older one still fails
     _forge_checkpoint(audit, through=8)
     assert not audit.verify().ok
+
+
+def test_audit_anchor_crash_between_prune_commit_and_settle_still_verifies(audit):
+    """The checkpoint is anchored before its prune commits; a crash before the anchored start moves leaves the file
+    as it was then (start #1, the checkpoint listed), and that accounts for the shortened chain."""
+    before = _anchor(audit)
+    conn = audit.storage.connect()
+    t3, t2 = (conn.execute("SELECT time FROM audit_log WHERE seq = ?", (n,)).fetchone()[0] for n in (3, 2))
+    audit.prune(1, now=(t2 + t3) / 2 + 86400)
+    after = _anchor(audit)
+    audit.anchor.path.write_text(json.dumps(Anchor(before.head_seq, before.head_hash, before.start_seq,
+                                                   before.start_prev_hash, after.checkpoints).to_json()))
+    report = audit.verify()
+    assert report.ok, report.reason
+    audit.append("test", "tester", "after the restart", {})
+    assert audit.verify().ok and _anchor(audit).head_seq == 7
+
+
+def test_audit_anchor_rolled_back_prune_leaves_a_harmless_note(audit):
+    """A prune that rolled back after anchoring its checkpoint leaves a checkpoint the chain never has: its number
+    goes to an ordinary entry, and the chain still verifies (the note accounts for no start)."""
+    anchor = _anchor(audit)
+    anchor.checkpoints.append(AnchoredCheckpoint(6, "f" * 64, 2, anchor.head_hash))
+    audit.anchor.path.write_text(json.dumps(anchor.to_json()))
+    audit.append("test", "tester", "takes #6", {})
+    assert audit.verify().ok
 
 
 def test_audit_anchor_verifies_across_restarts(tmp_path, database_url):
