@@ -18,9 +18,9 @@ deleted entry). So the chain's state is also written outside the database, to `D
 after each durable commit that appended (never before: a rollback or a non-durable commit lost on power failure must
 not leave the file naming an entry the database does not have; a durable commit also makes every earlier entry
 durable). A checkpoint is anchored *before* its prune commits, so a crash between the two leaves it known. The file is
-replaced atomically (write, fsync, rename) under an exclusive lock, so gunicorn workers, the job
-worker and the CLI, on either engine, serialise their updates; the head only moves forward. Each filing package
-(`build.py audit export`) carries the same anchor in manifest.json, to keep off this machine.
+replaced atomically (write, fsync, rename) under an exclusive lock, so gunicorn workers, the job worker and the CLI,
+on either engine, serialise their updates; the head only moves forward. Each filing package (`build.py audit export`)
+carries the same anchor in manifest.json, to keep off this machine.
 
 `verify()` compares the chain with the anchor file (and with any export's anchor given): an anchored head beyond the
 chain's end is a cut tail; an anchored head whose hash differs is a rewrite; a chain that does not start where the
