@@ -1,10 +1,16 @@
 """`build.py audit`: check the hash chain, write a filing package, apply the retention period.
 
-    python3 build.py audit verify                 check every entry; names the first broken one (exit 1)
+    python3 build.py audit verify [--anchor FILE ...]
+                                                  check every entry; compare the chain with DATA_DIR/audit-anchor.json
+                                                  and with each FILE (an export's manifest.json, or a copy of the
+                                                  anchor file): a cut tail, a deleted prefix or a forged checkpoint
+                                                  fails; names the first broken entry (exit 1)
+    python3 build.py audit anchor                 print the chain's anchor (head, start, checkpoints) as JSON, to keep
+                                                  somewhere else
     python3 build.py audit export --since DATE [--out DIR]
                                                   refutations and decisions since DATE (YYYY-MM-DD, UTC) as JSON lines
                                                   and CSV, with their evidence hashes, plus manifest.json (file hashes,
-                                                  the chain's state and head hash)
+                                                  the chain's state, head hash and anchor)
     python3 build.py audit prune [--days N]       drop entries older than N days (default VERIFY_AUDIT_RETENTION_DAYS)
                                                   behind a checkpoint entry; the chain still verifies
 """
@@ -22,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from server import build_state, load_config
-from server.audit import AuditLog
+from server.audit import Anchor, AnchorError, AuditLog
 from server.reports.store import ReportStore
 from server.storage import SQLStorage
 
@@ -95,10 +101,13 @@ def export(storage: SQLStorage, audit: AuditLog, since: float, out: Path) -> dic
         for path in (jsonl, out / f"{name}.csv"):
             files[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
     chain = audit.verify()
+    anchor = audit.anchor_for_export() if chain.ok else None
     manifest = {"generated_at": _iso(time.time()), "since": _iso(since), "decisions": len(decisions),
                 "refutations": len(refutations), "files_sha256": files,
                 "audit_chain": {"ok": chain.ok, "entries": chain.entries, "first_broken": chain.first_broken,
-                                "head_seq": chain.head_seq, "head_hash": chain.head_hash}}
+                                "reason": chain.reason, "head_seq": chain.head_seq, "head_hash": chain.head_hash,
+                                # what `audit verify --anchor manifest.json` compares a later chain with
+                                "anchor": anchor.to_json() if anchor is not None else None}}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
 
@@ -106,7 +115,10 @@ def export(storage: SQLStorage, audit: AuditLog, since: float, out: Path) -> dic
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="build.py audit", description="The hash-chained audit log")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("verify", help="check the chain")
+    ver = sub.add_parser("verify", help="check the chain")
+    ver.add_argument("--anchor", type=Path, action="append", default=[],
+                     help="an export's manifest.json or a copy of audit-anchor.json to compare with (repeatable)")
+    sub.add_parser("anchor", help="print the chain's anchor as JSON")
     exp = sub.add_parser("export", help="write a filing package")
     exp.add_argument("--since", required=True, help="YYYY-MM-DD (UTC)")
     exp.add_argument("--out", type=Path, default=None, help="folder (default: DATA_DIR/filings/<date>-<time>)")
@@ -118,13 +130,29 @@ def main(argv: list[str]) -> int:
     storage = build_state(config).storage
     audit = AuditLog(storage)
     if args.cmd == "verify":
-        report = audit.verify()
+        given: list[tuple[str, Anchor]] = []
+        for path in args.anchor:
+            try:
+                given.append((str(path), Anchor.from_json(json.loads(path.read_text(encoding="utf-8")))))
+            except (OSError, ValueError, AnchorError) as exc:
+                print(f"build.py audit: cannot read the anchor {path}: {exc}", file=sys.stderr)
+                return 2
+        report = audit.verify(given)
         if report.ok:
             print(f"audit log OK: {report.entries} entries, head #{report.head_seq} {report.head_hash}")
+            print("anchored in: " + ("; ".join(report.anchors) if report.anchors else
+                                     "nothing yet (no anchor file; it is written at the next audited change)"))
             return 0
         print(f"audit log BROKEN at entry #{report.first_broken}: {report.reason} "
               f"({report.entries} entries)", file=sys.stderr)
         return 1
+    if args.cmd == "anchor":
+        anchor = audit.anchor_for_export()
+        if anchor is None:
+            print("build.py audit: the chain does not verify; run `build.py audit verify`", file=sys.stderr)
+            return 1
+        print(json.dumps(anchor.to_json(), indent=1))
+        return 0
     if args.cmd == "export":
         out = args.out or Path(config["DATA_DIR"]) / "filings" / time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         manifest = export(storage, audit, _since(args.since), out)

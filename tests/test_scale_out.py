@@ -96,9 +96,10 @@ def test_scale_out_refutation_written_through_one_server_matched_through_the_oth
             assert variant["refutation"]["match"]["method"] == "pdq+orb"  # the stored original is in the shared store
 
 
-def test_scale_out_concurrent_reports_through_both_servers_none_lost_chain_intact(two_servers):
+def test_scale_out_concurrent_reports_through_both_servers_none_lost_chain_intact(two_servers, tmp_path):
     """Reporters hammer both servers at once: every acknowledged report is readable through the other server, the
-    queue counts them all, and the one audit chain that every worker appends to stays unbroken."""
+    queue counts them all, and the one audit chain that every worker appends to stays unbroken, its head anchored in
+    the shared DATA_DIR by all four workers."""
     database_url, port_a, port_b = two_servers
     acknowledged: list[tuple[int, str, str]] = []
     errors: list[str] = []
@@ -126,17 +127,20 @@ def test_scale_out_concurrent_reports_through_both_servers_none_lost_chain_intac
         assert status == 200 and seen["id"] == report_id
 
     from server.audit import AuditLog
-    from server.storage.postgres import PostgresStorage
+    from server.storage import open_storage
 
-    storage = PostgresStorage(database_url)
+    storage = open_storage(database_url, tmp_path / "shared-data")  # the fixture's shared DATA_DIR
     try:
         count = storage.connect().execute("SELECT count(*) FROM reports").fetchone()[0]
         items = storage.connect().execute("SELECT sum(report_count) FROM report_items").fetchone()[0]
-        chain = AuditLog(storage).verify()
+        log = AuditLog(storage)
+        chain = log.verify()
+        anchor = log.anchor.read()
     finally:
         storage.close()
     assert count == 60 and items == 60
-    assert chain.ok and chain.entries >= 60
+    assert chain.ok and chain.entries >= 60 and chain.anchors  # compared with the anchor file
+    assert (anchor.head_seq, anchor.head_hash) == (chain.head_seq, chain.head_hash)
 
 
 def _report_file(i: int) -> tuple[bytes, dict[str, str]]:

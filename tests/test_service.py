@@ -159,8 +159,16 @@ def test_ingest_review_refutations_made_before_the_single_path_are_rehashed(tmp_
     storage.add_refutation(Refutation(0, "claim", "False", "Verity review", extra={"source": "verity-review"}),
                            [RefutedMedia(0, 0, sha, "image/jpeg", None, None, {"pdq": [old], "pdq_quality": 100},
                                          None)])
-    with storage.transaction() as conn:  # as migration 7 marks rows made by the review UI
-        conn.execute("UPDATE refuted_media SET hash_version = 0")
+    with storage.transaction() as conn:  # as migration 7 marks rows made by the review UI (before 11's triggers)
+        if storage.dialect == "postgresql":
+            conn.execute("ALTER TABLE refuted_media DISABLE TRIGGER USER")
+            conn.execute("UPDATE refuted_media SET hash_version = 0")
+            conn.execute("ALTER TABLE refuted_media ENABLE TRIGGER USER")
+        else:
+            guard = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'refuted_media_no_update'").fetchone()[0]
+            conn.execute("DROP TRIGGER refuted_media_no_update")
+            conn.execute("UPDATE refuted_media SET hash_version = 0")
+            conn.execute(guard)
     storage.close()
 
     app = create_app(config)  # start-up rehashes

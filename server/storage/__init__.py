@@ -20,6 +20,9 @@ __all__ = ["MIGRATIONS", "CachedVerdict", "Connection", "HashRow", "Record", "Re
            "like_escape", "open_storage", "refuse_nul"]
 
 
+AUDIT_ANCHOR_NAME = "audit-anchor.json"
+
+
 def open_storage(database_url: str | None, data_dir: Path) -> SQLStorage:
     """The storage VERIFY_DATABASE_URL names: empty = SQLite in DATA_DIR/verity.sqlite3 (the embedded default),
     sqlite:///<path> = SQLite at that path, postgresql://... = PostgreSQL.
@@ -28,13 +31,19 @@ def open_storage(database_url: str | None, data_dir: Path) -> SQLStorage:
         ValueError: any other scheme.
     """
     url = (database_url or "").strip()
+    storage: SQLStorage
     if not url:
-        return SQLiteStorage(Path(data_dir) / "verity.sqlite3")
-    if url.startswith("sqlite:///"):
-        return SQLiteStorage(url.removeprefix("sqlite:///") or Path(data_dir) / "verity.sqlite3")
-    if url.startswith(("postgresql://", "postgres://")):
+        storage = SQLiteStorage(Path(data_dir) / "verity.sqlite3")
+    elif url.startswith("sqlite:///"):
+        storage = SQLiteStorage(url.removeprefix("sqlite:///") or Path(data_dir) / "verity.sqlite3")
+    elif url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStorage
 
-        return PostgresStorage(url)
-    raise ValueError(f"VERIFY_DATABASE_URL: unsupported scheme in {url.split(':', 1)[0]!r} "
-                     "(use postgresql://user@host/db or sqlite:///path)")
+        storage = PostgresStorage(url)
+    else:
+        raise ValueError(f"VERIFY_DATABASE_URL: unsupported scheme in {url.split(':', 1)[0]!r} "
+                         "(use postgresql://user@host/db or sqlite:///path)")
+    # The audit chain's head is anchored beside the data, outside the database (server/audit.py): one file per
+    # DATA_DIR, shared by every worker and host that shares the folder.
+    storage.anchor_path = Path(data_dir) / AUDIT_ANCHOR_NAME
+    return storage

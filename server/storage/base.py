@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -204,9 +204,36 @@ class SQLStorage:
 
     dialect = "sql"
     IntegrityError: tuple[type[BaseException], ...] = ()
+    # Where the audit chain's head is anchored outside the database (server/audit.py AnchorFile); set by open_storage
+    # to DATA_DIR/audit-anchor.json. None (a storage opened on its own): the chain is not anchored.
+    anchor_path: Path | None = None
 
     def connect(self) -> Connection:
         raise NotImplementedError
+
+    def on_commit(self, fn: Callable[[bool], None]) -> None:
+        """Run `fn(durable)` once the write transaction open on this thread has committed; dropped if it rolls back.
+        With no transaction open, the write was its own autocommitted statement, already durable: run at once.
+
+        Why: what must follow a commit and not precede it (the audit anchor written outside the database must never
+        name an entry that a rollback, or a non-durable commit lost on power failure, took back)."""
+        hooks: list[Callable[[bool], None]] | None = getattr(self._local, "commit_hooks", None)  # type: ignore[attr-defined]
+        if hooks is None:
+            fn(True)
+        else:
+            hooks.append(fn)
+
+    def _open_hooks(self) -> list[Callable[[bool], None]] | None:
+        """Start collecting commit hooks for a transaction on this thread; returns the enclosing collection."""
+        outer = getattr(self._local, "commit_hooks", None)  # type: ignore[attr-defined]
+        self._local.commit_hooks = []  # type: ignore[attr-defined]
+        return outer
+
+    def _close_hooks(self, outer: list[Callable[[bool], None]] | None) -> list[Callable[[bool], None]]:
+        """Stop collecting; returns this transaction's hooks."""
+        hooks: list[Callable[[bool], None]] = getattr(self._local, "commit_hooks", None) or []  # type: ignore[attr-defined]
+        self._local.commit_hooks = outer  # type: ignore[attr-defined]
+        return hooks
 
     def transaction(self, durable: bool = True) -> Any:
         raise NotImplementedError
@@ -313,11 +340,14 @@ class SQLStorage:
         return [_refuted_media(r) for r in rows]
 
     def replace_media_hashes(self, conn: Connection, media: RefutedMedia) -> None:
-        """Give a refuted media row the hashes recomputed from its bytes (and mark it current)."""
+        """Give a refuted media row the hashes recomputed from its bytes (and mark it current).
+
+        The old hash rows go first: the append-only triggers (migration 11) let them be deleted only while their
+        media row is still at hash_version 0, and let the row itself change only from version 0 to 1."""
+        conn.execute("DELETE FROM media_hashes WHERE media_id = ?", (media.id,))
         conn.execute("UPDATE refuted_media SET hashes = ?, width = ?, height = ?, stored_name = ?, hash_version = 1"
                      " WHERE id = ?", (json.dumps(media.hashes), media.width, media.height, media.stored_name,
                                        media.id))
-        conn.execute("DELETE FROM media_hashes WHERE media_id = ?", (media.id,))
         self._insert_hash_rows(conn, media.id, media.refutation_id, media.hashes)
 
     def report_items_to_rehash(self, limit: int = 100) -> list[tuple[int, str]]:

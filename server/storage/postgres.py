@@ -174,16 +174,23 @@ class PostgresStorage(SQLStorage):
         """
         conn = self.connect()
         conn.execute("BEGIN")
+        outer, committed = self._open_hooks(), False
         try:
             if not durable:
                 conn.execute("SET LOCAL synchronous_commit = off")
             conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK_KEY,))
             yield conn
             conn.execute("COMMIT")
+            committed = True
         except BaseException:
             if not conn.raw.broken:
                 conn.execute("ROLLBACK")
             raise
+        finally:
+            hooks = self._close_hooks(outer)
+        if committed:
+            for hook in hooks:
+                hook(durable)
 
     def close(self) -> None:
         for holder in list(self._holders):

@@ -87,15 +87,21 @@ class SQLiteStorage(SQLStorage):
         if not durable:
             conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("BEGIN IMMEDIATE")
+        outer, committed = self._open_hooks(), False
         try:
             yield conn
             conn.execute("COMMIT")
+            committed = True
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         finally:
+            hooks = self._close_hooks(outer)
             if not durable:
                 conn.execute("PRAGMA synchronous=FULL")
+        if committed:
+            for hook in hooks:
+                hook(durable)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
