@@ -232,11 +232,13 @@ def run(results: dict[str, Any], standalone_only: bool = False) -> None:
     if standalone_only:
         figures = {k: v for k, v in figures.items() if k.startswith(("standalone", "server"))}
     results.update(figures)
-    slow = [f for f in ext["frames"] if f["blocking"] > 0 or f["scripts"]]
-    print(f"long animation frames: {len(ext['frames'])}, with blocking script time: {len(slow)}")
-    for frame in slow:
-        print(f"  frame {frame['duration']} ms (blocking {frame['blocking']} ms): "
-              + "; ".join(f"{sc['duration']} ms {sc['invoker']} {sc['url']}" for sc in frame["scripts"]))
+    for name, run_ in (("server", ext), ("standalone", alone)):
+        # Which scripts ran in the long frames: the extension's (chrome-extension:// URLs) or the page's own.
+        slow = [f for f in run_["frames"] if f["blocking"] > 0 or f["scripts"]]
+        print(f"{name}: long animation frames: {len(run_['frames'])}, with blocking script time: {len(slow)}")
+        for frame in slow:
+            print(f"  frame {frame['duration']} ms (blocking {frame['blocking']} ms): "
+                  + "; ".join(f"{sc['duration']} ms {sc['invoker']} {sc['url']}" for sc in frame["scripts"]))
     print(f"{'figure':45} {'value':>10} {'unit':8} target")
     for name, fig in figures.items():
         print(f"{name:45} {fig['value']:>10} {fig['unit']:8} {fig['target']}")
