@@ -59,7 +59,7 @@ def alpha_plane(path: Path, tmp: Path) -> dict[str, Any] | None:
             if img.format not in ("PNG", "WEBP") or img.mode not in ("RGBA", "LA"):
                 return None
             alpha = np.asarray(img.getchannel("A"))
-    except Exception:  # Pillow raises many types for bad data; the JS reader then gets no plane, as the server reads none
+    except Exception:  # noqa: BLE001 - Pillow raises many types for bad data; no plane then, as the server reads none
         return None
     out = tmp / f"{hashlib.sha256(str(path).encode()).hexdigest()[:16]}.alpha"  # names repeat across folders
     out.write_bytes(alpha.tobytes())

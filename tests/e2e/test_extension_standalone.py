@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from e2e_support import C2PA_AI, PLAIN, tab_labels
+from e2e_support import C2PA_AI, PLAIN, STEALTH, tab_labels
 from test_extension_chromium import TIMEOUT_MS, click_badge, configure, label_of, shadow_text
-
-STEALTH = "metadata/made_novelai_text_and_stealth.png"  # NovelAI text chunks and the same fields in the alpha LSBs
 
 
 def test_chromium_standalone_no_server_synthetic_then_server_takes_over(chromium, server_factory, test_site,

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from media_fixtures import alpha_plane
 from PIL import Image
 
 from buildtasks import labels_vocabulary
-from media_fixtures import alpha_plane
 from server.verify import verdict
 from server.verify.checks import metadata_labels
 from server.verify.media import load_media
