@@ -3,6 +3,7 @@ modules import it unambiguously (tests/e2e has a conftest of its own)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -44,3 +45,22 @@ def expected_label(entry: dict[str, Any]) -> str:
         trusted = ev.get("with_trust_bundle", {}).get("validation_state") == "Trusted"
         return "has_provenance" if trusted else "untrusted_provenance"
     return "unknown"
+
+
+def alpha_plane(path: Path, tmp: Path) -> dict[str, Any] | None:
+    """The alpha channel as row-major bytes (Pillow decodes it) in a file under `tmp`, for the extension's stealth
+    reader run under node, which has no image decoder (in the browser, check.js decodeAlphaWith gives it the plane);
+    None when the server would read no alpha either."""
+    import numpy as np
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            if img.format not in ("PNG", "WEBP") or img.mode not in ("RGBA", "LA"):
+                return None
+            alpha = np.asarray(img.getchannel("A"))
+    except Exception:  # noqa: BLE001 - Pillow raises many types for bad data; no plane then, as the server reads none
+        return None
+    out = tmp / f"{hashlib.sha256(str(path).encode()).hexdigest()[:16]}.alpha"  # names repeat across folders
+    out.write_bytes(alpha.tobytes())
+    return {"path": str(out), "height": int(alpha.shape[0]), "width": int(alpha.shape[1])}

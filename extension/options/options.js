@@ -10,6 +10,14 @@
   I.localize(document);
 
   $('serverUrl').value = settings.serverUrl;
+  /** What the server field means as typed: empty is standalone mode (the declared checks, in this browser only). */
+  function showServerMode() {
+    const standalone = $('serverUrl').value.trim() === '';
+    $('serverMode').textContent = I.t(standalone ? 'optServerStandalone' : 'optServerWithServer');
+    $('serverMode').dataset.mode = standalone ? 'standalone' : 'server';
+  }
+  showServerMode();
+  $('serverUrl').addEventListener('input', showServerMode);
   // The client key lives in storage.local (this device only); the API client reads it from there (api-client.js).
   const ext = M.extensionApi();
   $('apiKey').value = (await ext.storage.local.get({ apiKey: '' })).apiKey || '';
@@ -18,6 +26,12 @@
   async function showKeyStatus() {
     const line = $('keyStatus');
     line.className = 'pending';
+    if ($('serverUrl').value.trim() === '') {
+      line.className = '';
+      line.textContent = I.t('optKeyStandalone');
+      line.dataset.state = 'standalone';
+      return;
+    }
     let status;
     try {
       status = await M.request('get-server-status', {});

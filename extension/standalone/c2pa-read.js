@@ -3,7 +3,7 @@
  * validation state, failure class, signer, and AI source types declared in the active or an ingredient manifest.
  * Pure: takes the manifest store JSON that c2pa-rs (here its WebAssembly build, @contentauth/c2pa-wasm) reports, or
  * the error it raised, and returns a CheckResult-shaped object {check, outcome, summary, score, evidence, signal}.
- * The parity test (tests/e2e/test_standalone_parity.py) runs both on every C2PA fixture; keep the two in step.
+ * The parity test (tests/test_standalone_parity.py) runs both on every C2PA fixture; keep the two in step.
  */
 
 export const NAME = 'c2pa_manifest';

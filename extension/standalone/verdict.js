@@ -4,7 +4,7 @@
  * ({label, summary, refuted, reasons, not_meaning}), and wraps it in the server's response shape, marked
  * `mode: "standalone"` so the badge, card and report page say that only the declared checks ran. Refutations,
  * watermarks, visible labels, matching and detectors exist only on a server; with one, its verdict supersedes this.
- * Keep the texts in step with verdict.py (tests/extension/standalone.test.js compares them with it).
+ * Keep the texts in step with verdict.py (tests/test_standalone_parity.py compares them with it).
  */
 
 export const LABELS = Object.freeze(['synthetic', 'provenance_invalid', 'likely_synthetic', 'has_provenance',

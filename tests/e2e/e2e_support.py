@@ -24,6 +24,7 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
                   "--disable-component-update", "--disable-sync", "--disable-default-apps"]
 
 C2PA_AI = "c2pa/adobe_firefly_2023_butterfly.jpg"
+STEALTH = "metadata/made_novelai_text_and_stealth.png"  # NovelAI text chunks and the same fields in the alpha LSBs
 IPTC_AI = "metadata/made_iptc_dst_trained.jpg"
 LAZY_AI = "c2pa/adobe_photoshop_generative_fill.jpg"
 LATER_AI = "c2pa/openai_dalle3_via_chatgpt.webp"

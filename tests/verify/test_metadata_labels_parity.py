@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
+from media_fixtures import alpha_plane
 from PIL import Image
 
 from buildtasks import labels_vocabulary
@@ -53,22 +53,6 @@ def server_result(data: bytes) -> dict[str, Any] | None:
     out = result.to_json()
     out["label"] = verdict.decide([result]).label
     return out
-
-
-def alpha_plane(path: Path, tmp: Path) -> dict[str, Any] | None:
-    """The alpha channel as row-major bytes (Pillow decodes it), for the JS stealth reader, which has no decoder."""
-    try:
-        with Image.open(path) as img:
-            if img.format not in ("PNG", "WEBP") or img.mode not in ("RGBA", "LA"):
-                return None
-            alpha = np.asarray(img.getchannel("A"))
-    except (
-        Exception
-    ):  # Pillow raises many types for bad data; the JS reader then gets no plane, as the server reads none
-        return None
-    out = tmp / (path.name + ".alpha")
-    out.write_bytes(alpha.tobytes())
-    return {"path": str(out), "height": int(alpha.shape[0]), "width": int(alpha.shape[1])}
 
 
 def js_results(paths: list[Path], tmp: Path, alpha: bool = True) -> list[dict[str, Any]]:
