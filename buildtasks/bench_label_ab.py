@@ -104,7 +104,9 @@ def run(results: dict[str, Any]) -> None:
 
     for s in label_samples.edge_labels(RECALL_N, SEED):
         for k in sides:
-            declared = outcome(k, s.data).signal is Signal.DECLARED_SYNTHETIC
+            result = outcome(k, s.data)
+            declared = result.signal is Signal.DECLARED_SYNTHETIC
+            count(k, "edge_labels_detected", result.outcome is Outcome.DETECTED)  # read at all (any signal)
             count(k, "edge_labels_declared", declared)
             count(k, f"edge_labels_{'zh' if any(ord(c) > 0x2E80 for c in s.text) else 'en'}", declared)
             if not declared:
