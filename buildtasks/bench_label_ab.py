@@ -33,7 +33,7 @@ from .media_edits import upper_bound, wilson
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = 40  # bench photos, as bench_signals picks them
-RECALL_N = 200  # seeded edge labels
+RECALL_N = 400  # seeded edge labels (paired: both versions read the same images)
 SEED = 45438
 
 
