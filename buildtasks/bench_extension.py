@@ -5,7 +5,9 @@ are CSS background images, and a same-origin iframe holds 20 more, so the figure
 and frame scanning (e2e_support.bench_page).
 
 A PerformanceObserver('longtask', buffered) is installed before any page script; the page is scrolled top to bottom so
-every image becomes visible and gets checked (through a real Verity server on loopback), and the longest task seen
+every image becomes visible and gets checked (through a real Verity server on loopback, started exactly as
+`build.py run` starts it: gunicorn with the default workers, threads, checks and rate limits, only the data directory
+and the port chosen here), and the longest task seen
 until all 300 are checked is the figure (target: none over 50 ms). The same page without the extension is measured
 too, so the page's own cost (layout, image decoding) can be told apart from the extension's. Long animation frames
 are recorded as well: their blockingDuration says whether a slow frame had script blocking it (0 = rendering only).
@@ -170,33 +172,36 @@ def _median(xs: list[float]) -> float:
 def run(results: dict[str, Any], standalone_only: bool = False) -> None:
     """Add the extension's figures to `results` and print them."""
     sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-    from e2e_support import ServerThread, start_site
+    from e2e_support import start_site
 
     from buildtasks import extension
+    from buildtasks.bench_load import _free_port, start_server, stop_server
     from buildtasks.system import ensure_debs
 
     ensure_debs(["chromium"])
 
     dist = extension.build()["chromium"]
     with tempfile.TemporaryDirectory() as data:
-        server = ServerThread(Path(data))
+        port = _free_port()
+        server = start_server(data, port, settings={})  # as `build.py run`: no VERIFY_ setting but dir and port
+        url = f"http://127.0.0.1:{port}"
         httpd, site = start_site()
         try:
             from e2e_support import FIXTURES
 
             files = sorted(p.relative_to(FIXTURES).as_posix() for folder in ("c2pa", "photos", "metadata")
                            for p in (FIXTURES / folder).glob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})
-            timing = per_image(dist, server.url, site, files)
+            timing = per_image(dist, url, site, files)
             alone = measure(True, dist, "", site)
             if standalone_only:
                 base = ext = {"long": {"max": float("nan"), "over50": -1}, "frames": [], "stats": {}, "elapsed_s": 0}
             else:
-                base = measure(False, dist, server.url, site)
-                ext = measure(True, dist, server.url, site)
+                base = measure(False, dist, url, site)
+                ext = measure(True, dist, url, site)
         finally:
             httpd.shutdown()
             httpd.server_close()
-            server.stop()
+            stop_server(server)
     checked = ext["stats"].get("checked", 0)
     blocking_ms = max((f["blocking"] for f in ext["frames"]), default=0)
     figures = {

@@ -151,8 +151,11 @@ def _multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> t
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def start_server(data_dir: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **ENV, "VERIFY_DATA_DIR": data_dir, "VERIFY_PORT": str(port), "VERIFY_HOST": "127.0.0.1"}
+def start_server(data_dir: str, port: int, settings: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`build.py run` (gunicorn, the default workers, threads and models) on 127.0.0.1:`port` with a fresh data dir;
+    `settings` are the VERIFY_ variables besides those (the load test's own by default)."""
+    env = {**os.environ, **(ENV if settings is None else settings), "VERIFY_DATA_DIR": data_dir,
+           "VERIFY_PORT": str(port), "VERIFY_HOST": "127.0.0.1"}
     with open(Path(data_dir) / "server.log", "wb") as log:  # the child keeps its own descriptor
         proc = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "run"], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)

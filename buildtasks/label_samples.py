@@ -115,3 +115,65 @@ def negatives(n: int = 14) -> Iterator[Sample]:
     for i, photo in enumerate(names[::step][:n]):
         text, style = ORDINARY[i % len(ORDINARY)], styles[i % len(styles)]
         yield Sample(f"{Path(photo).stem}+{style}", text, style, render(photo, text, style))
+
+
+# Where GB 45438 puts explicit labels: the four corners and the middle of each edge (fractions of the free space).
+EDGE_PLACES = {"top-left": (0.0, 0.0), "top-right": (1.0, 0.0), "bottom-left": (0.0, 1.0), "bottom-right": (1.0, 1.0),
+               "top-center": (0.5, 0.0), "bottom-center": (0.5, 1.0), "middle-left": (0.0, 0.5),
+               "middle-right": (1.0, 0.5)}
+DECLARING = [t for t in LABELS if not t.startswith("疑似")]
+EDGE_LOOKS = ["badge", "shadow", "outline", "translucent", "faint"]
+
+
+def edge_labels(n: int, seed: int) -> Iterator[Sample]:
+    """`n` seeded labels as the standard places them: a Chinese or English declaring label at a random corner or edge
+    middle, text height 5-10% of the shortest side, 1-4% from the border, one of five looks (dark badge, shadow,
+    outline, translucent white with a shadow, faint white without one, as Doubao prints its label), light or dark, on a random real photo, JPEG q85-95. Sample.style is "look@place"."""
+    import random
+
+    rng = random.Random(seed)
+    names = photos()
+    for i in range(n):
+        photo, text = rng.choice(names), rng.choice(DECLARING)
+        place, look = rng.choice(sorted(EDGE_PLACES)), rng.choice(EDGE_LOOKS)
+        img = Image.open(FIXTURES / photo).convert("RGB")
+        w, h = img.size
+        short = min(w, h)
+        share = rng.uniform(0.05, 0.10)
+        layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
+        draw = ImageDraw.Draw(layer)
+        size = max(10, round(short * share))
+        while True:  # the font size whose rendered text height is `share` of the shortest side
+            font = _font(text, size)
+            left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+            if bottom - top >= short * share or size > short:
+                break
+            size += 1
+        tw, th = right - left, bottom - top
+        if tw > 0.9 * w:
+            continue
+        margin = round(short * rng.uniform(0.01, 0.04))
+        fx, fy = EDGE_PLACES[place]
+        x = margin + round(fx * (w - tw - 2 * margin))
+        y = margin + round(fy * (h - th - 2 * margin))
+        light = look in ("translucent", "faint") or rng.random() < 0.6
+        ink, back = ((255, 255, 255), (0, 0, 0)) if light else ((15, 15, 15), (255, 255, 255))
+        if look == "badge":
+            pad = max(3, th // 4)
+            draw.rounded_rectangle((x - pad, y - pad, x + tw + pad, y + th + pad), radius=pad, fill=(*back, 120))
+            draw.text((x - left, y - top), text, font=font, fill=(*ink, 240))
+        elif look == "shadow":
+            draw.text((x - left + 2, y - top + 2), text, font=font, fill=(*back, 150))
+            draw.text((x - left, y - top), text, font=font, fill=(*ink, 235))
+        elif look == "outline":
+            draw.text((x - left, y - top), text, font=font, fill=(*ink, 255), stroke_width=max(1, th // 14),
+                      stroke_fill=(*back, 255))
+        elif look == "translucent":
+            draw.text((x - left + 2, y - top + 2), text, font=font, fill=(0, 0, 0, 90))
+            draw.text((x - left, y - top), text, font=font, fill=(255, 255, 255, 160))
+        else:
+            draw.text((x - left, y - top), text, font=font, fill=(255, 255, 255, rng.randint(110, 180)))
+        out = Image.alpha_composite(img.convert("RGBA"), layer).convert("RGB")
+        buf = io.BytesIO()
+        out.save(buf, "JPEG", quality=rng.randint(85, 95))
+        yield Sample(f"{Path(photo).stem}+{i}", text, f"{look}@{place}", buf.getvalue())

@@ -74,8 +74,12 @@ VERIFY_FEED_MAX_ITEMS  most reviews one feed may hold (the rest are ignored, wit
 VERIFY_REQUIRE_KEYS    client API keys (`build.py keys add NAME`, sent as X-Verity-Key) for every /v1 route:
                        "auto" = required when VERIFY_HOST is not loopback (127.0.0.1, ::1, localhost), "true", or
                        "false" (explicitly open; say why in your deployment notes)    auto
-VERIFY_KEY_RATE_LIMIT  requests one key may make to /v1 (per key; `keys add --rate` overrides it per person)
-                                                                                      "600 per minute"
+VERIFY_KEY_RATE_LIMIT  requests one key may make to /v1, instead of VERIFY_API_RATE_LIMIT (counted per key, not
+                       per address; `keys add --rate` overrides it per person; sized for a busy feed)
+                                                                                      "20000 per minute"
+VERIFY_KEY_VERIFY_RATE_LIMIT  POST /v1/verify calls one key may make, instead of VERIFY_VERIFY_RATE_LIMIT
+                       (per key; a 300-image feed page in seconds, as a local install's own browser gets)
+                                                                                      "6000 per minute"
 """
 
 DATA_DIR = "./data"
@@ -132,4 +136,5 @@ FEED_MAX_MB = 20.0
 FEED_TIMEOUT_S = 60.0
 FEED_MAX_ITEMS = 5000
 REQUIRE_KEYS = "auto"
-KEY_RATE_LIMIT = "600 per minute"
+KEY_RATE_LIMIT = "20000 per minute"
+KEY_VERIFY_RATE_LIMIT = "6000 per minute"

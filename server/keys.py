@@ -3,7 +3,8 @@
 `build.py keys add NAME` prints a new key once; only its SHA-256 is stored (a key is 32 random bytes, so a fast hash
 is enough: there is nothing to guess). Clients send it as `X-Verity-Key`. Keys are required on every /v1 route when
 VERIFY_REQUIRE_KEYS says so ("auto": whenever VERIFY_HOST is not loopback), checked before the rate limiter so the
-per-key limit (VERIFY_KEY_RATE_LIMIT, or the key's own `--rate`) applies. The key's name goes into audit entries
+per-key limits (VERIFY_KEY_RATE_LIMIT, or the key's own `--rate`, and VERIFY_KEY_VERIFY_RATE_LIMIT) apply instead of
+the per-address ones. The key's name goes into audit entries
 (actor "key:NAME") and identification records (records.client). The reviewer UI (/review) keeps its own sign-in.
 """
 

