@@ -74,6 +74,11 @@ VERIFY_FEED_MAX_ITEMS  most reviews one feed may hold (the rest are ignored, wit
 VERIFY_REQUIRE_KEYS    client API keys (`build.py keys add NAME`, sent as X-Verity-Key) for every /v1 route:
                        "auto" = required when VERIFY_HOST is not loopback (127.0.0.1, ::1, localhost), "true", or
                        "false" (explicitly open; say why in your deployment notes)    auto
+VERIFY_DECLARED_MAX    most entries of the declared index (provenance memory: hashes and the declaration of media
+                       that declared itself AI, so stripped copies are recognised by declared_match); the oldest
+                       seen are dropped beyond it                                     100000
+VERIFY_DECLARED_RETENTION_DAYS  declared-index entries seen longer ago than this are dropped (at start and every
+                       100 additions); 0 = kept however old                        365
 VERIFY_KEY_RATE_LIMIT  requests one key may make to /v1 (per key; `keys add --rate` overrides it per person)
                                                                                       "600 per minute"
 """
@@ -133,3 +138,5 @@ FEED_TIMEOUT_S = 60.0
 FEED_MAX_ITEMS = 5000
 REQUIRE_KEYS = "auto"
 KEY_RATE_LIMIT = "600 per minute"
+DECLARED_MAX = 100_000
+DECLARED_RETENTION_DAYS = 365.0

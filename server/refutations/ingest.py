@@ -78,28 +78,7 @@ class RefutationIngest:
         Raises:
             IngestError: an item or a hash is not in the expected format (the message names the field).
         """
-        out = []
-        for n, item in enumerate(items):
-            where = f"{label}: media {n}"
-            if not isinstance(item, Mapping):
-                raise IngestError(f"{where}: expected an object")
-            sha256 = item.get("sha256") or ""
-            if not isinstance(sha256, str) or (sha256 and not _HEX64.fullmatch(sha256)):
-                raise IngestError(f"{where}: field sha256: expected 64 lower-case hex digits")
-            media_type = item.get("media_type")
-            if media_type not in _MEDIA_TYPES:
-                raise IngestError(f"{where}: field media_type: expected one of {', '.join(_MEDIA_TYPES)}")
-            size = [item.get(k) for k in ("width", "height")]
-            if not all(v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 < v < 1_000_000)
-                       for v in size):
-                raise IngestError(f"{where}: field width/height: expected positive integers")
-            hashes = _valid_hashes(item.get("hashes"), where)
-            if not hashes and not sha256:
-                raise IngestError(f"{where}: neither a sha256 nor a perceptual hash to match by")
-            url = item.get("content_url")
-            out.append(RefutedMedia(0, 0, sha256, str(media_type), size[0], size[1], hashes,
-                                    url if isinstance(url, str) and len(url) <= 4096 else None, None))
-        return out
+        return describe_hashes(items, label)
 
     def withdraw(self, refutation_id: int, reason: str, *, actor: str, source: str,
                  conn: Connection | None = None) -> Withdrawal:
@@ -218,6 +197,37 @@ class RefutationIngest:
                 if hashlib.sha256(data).hexdigest() == sha256:
                     return data
         return None
+
+
+def describe_hashes(items: Iterable[Mapping[str, Any]], label: str = "refutation") -> list[RefutedMedia]:
+    """RefutationIngest.describe_hashes (also the declared index's import): precomputed hashes validated to the
+    shapes `describe` produces.
+
+    Raises:
+        IngestError: an item or a hash is not in the expected format.
+    """
+    out = []
+    for n, item in enumerate(items):
+        where = f"{label}: media {n}"
+        if not isinstance(item, Mapping):
+            raise IngestError(f"{where}: expected an object")
+        sha256 = item.get("sha256") or ""
+        if not isinstance(sha256, str) or (sha256 and not _HEX64.fullmatch(sha256)):
+            raise IngestError(f"{where}: field sha256: expected 64 lower-case hex digits")
+        media_type = item.get("media_type")
+        if media_type not in _MEDIA_TYPES:
+            raise IngestError(f"{where}: field media_type: expected one of {', '.join(_MEDIA_TYPES)}")
+        size = [item.get(k) for k in ("width", "height")]
+        if not all(v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 < v < 1_000_000)
+                   for v in size):
+            raise IngestError(f"{where}: field width/height: expected positive integers")
+        hashes = _valid_hashes(item.get("hashes"), where)
+        if not hashes and not sha256:
+            raise IngestError(f"{where}: neither a sha256 nor a perceptual hash to match by")
+        url = item.get("content_url")
+        out.append(RefutedMedia(0, 0, sha256, str(media_type), size[0], size[1], hashes,
+                                url if isinstance(url, str) and len(url) <= 4096 else None, None))
+    return out
 
 
 def _reordered_pdq(hashes: dict[str, Any]) -> dict[str, Any]:

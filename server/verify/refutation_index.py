@@ -1,4 +1,6 @@
-"""The refutation matcher: stored refuted media, looked up by exact sha256 and then perceptually.
+"""The originals matcher: stored originals (refuted media; the declared index), looked up by exact sha256 and then
+perceptually. One matcher class (`Matcher`), two sets of originals it is built over (`RefutedOriginals`,
+`DeclaredOriginals`): refutations and declarations share the hash index, the keypoint bank and the acceptance rule.
 
 Built once at start-up (build_state) and shared through CheckContext.resources["refutations"]. It loads every stored
 PDQ hash into a multi-index (`hash_index.HashIndex`) and, before each lookup, reads the hash rows written since (one
@@ -23,13 +25,13 @@ import io
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..storage import RefutedMedia, Storage
+from ..storage import HashRow, RefutedMedia, Storage
 from . import av_decode
 from .checks import clip_match
 from . import image_hashing as ih
@@ -66,11 +68,12 @@ class Match:
     # fitted transform ({"rotation_deg", "scale", "mirrored"}); None for exact and PDQ-only matches.
     region: dict[str, list[float]] | None = None
     geometry: dict[str, Any] | None = None
+    # Where the original's bytes can be seen (None where only its hashes are kept: the declared index).
+    original_url: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = {"method": self.method, "similarity": round(self.similarity, 4), "transform": self.transform,
-               "original_sha256": self.media.sha256,
-               "original_url": f"/v1/refutations/{self.media.refutation_id}/media/{self.media.id}"}
+               "original_sha256": self.media.sha256, "original_url": self.original_url}
         if self.region is not None:
             out["region"] = self.region
         if self.geometry is not None:
@@ -111,12 +114,70 @@ def describe_original(data: bytes, limits: Limits) -> tuple[Media, RefutedMedia]
                                media_file_name(media.sha256, media.format))
 
 
-class RefutationMatcher:
-    """Exact and perceptual lookup of refuted media (thread-safe; one per process)."""
+class Originals(Protocol):
+    """The originals a Matcher searches: their indexed hash rows, and each original by id and by sha256."""
 
-    def __init__(self, storage: Storage, media_dir: Path) -> None:
+    name: str
+
+    def hashes_after(self, after_id: int) -> list[HashRow]: ...
+    def by_id(self, media_id: int) -> RefutedMedia | None: ...
+    def by_sha256(self, sha256: str) -> RefutedMedia | None: ...
+    def url(self, item: RefutedMedia) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RefutedOriginals:
+    """Media that fact-checkers' refutations cover (withdrawn refutations' media no longer match)."""
+
+    storage: Storage
+    name: str = "refutation"
+
+    def hashes_after(self, after_id: int) -> list[HashRow]:
+        return self.storage.media_hashes(PDQ, after_id)
+
+    def by_id(self, media_id: int) -> RefutedMedia | None:
+        return self.storage.refuted_media_by_id(media_id)
+
+    def by_sha256(self, sha256: str) -> RefutedMedia | None:
+        found = self.storage.refuted_media(sha256=sha256)
+        return found[0] if found else None
+
+    def url(self, item: RefutedMedia) -> str:
+        return f"/v1/refutations/{item.refutation_id}/media/{item.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredOriginals:
+    """The declared index: media whose own declaration said AI (hashes and the declaration only, no bytes)."""
+
+    storage: Any  # SQLStorage (the declared queries)
+    name: str = "declared"
+
+    def hashes_after(self, after_id: int) -> list[HashRow]:
+        return self.storage.declared_hashes(PDQ, after_id)
+
+    def by_id(self, media_id: int) -> RefutedMedia | None:
+        item = self.storage.declared_by_id(media_id)
+        return item.as_original() if item is not None else None
+
+    def by_sha256(self, sha256: str) -> RefutedMedia | None:
+        item = self.storage.declared_by_sha256(sha256)
+        return item.as_original() if item is not None else None
+
+    def url(self, item: RefutedMedia) -> None:
+        return None  # the bytes are not kept
+
+
+class Matcher:
+    """Exact and perceptual lookup of stored originals (thread-safe; one per process and set of originals)."""
+
+    def __init__(self, storage: Storage, media_dir: Path | None, originals: Originals, keeps_probe: bool) -> None:
         self.storage = storage
-        self.media_dir = Path(media_dir)
+        self.originals = originals
+        # Whether lookups leave their PDQ probe on the media (Media.match_probe, the verdict cache's revalidation of
+        # refutations); one matcher per media item does, so two lookups running at once never overwrite each other.
+        self.keeps_probe = keeps_probe
+        self.media_dir = Path(media_dir) if media_dir is not None else None
         self._lock = threading.Lock()
         self._index = HashIndex()
         self._last_row = 0
@@ -127,7 +188,7 @@ class RefutationMatcher:
         started = time.perf_counter()
         self.sync()
         self.load_seconds = time.perf_counter() - started
-        log.info("refutation index: %d PDQ hashes loaded in %.2f s", len(self._index), self.load_seconds)
+        log.info("%s index: %d PDQ hashes loaded in %.2f s", originals.name, len(self._index), self.load_seconds)
 
     def __len__(self) -> int:
         return len(self._index)
@@ -135,7 +196,7 @@ class RefutationMatcher:
     def sync(self) -> int:
         """Add hash rows written since the last sync (by this or any other process); returns how many."""
         with self._lock:
-            rows = self.storage.media_hashes(PDQ, self._last_row)
+            rows = self.originals.hashes_after(self._last_row)
             if not rows:
                 return 0
             codes = to_codes(b"".join(r.hash for r in rows))
@@ -156,7 +217,7 @@ class RefutationMatcher:
 
     def _bank_entry(self, media_id: int) -> ih.BankEntry | None:
         """An original's stored keypoints; computed from its stored file for rows written before they were kept."""
-        item = self.storage.refuted_media_by_id(media_id)
+        item = self.originals.by_id(media_id)
         if item is None:
             return None
         entry = ih.bank_from_json((item.hashes or {}).get(ORB))
@@ -171,6 +232,8 @@ class RefutationMatcher:
 
     def store_file(self, data: bytes, name: str) -> None:
         """Keep the original's bytes (content-addressed) for the side-by-side view and geometric checks."""
+        if self.media_dir is None:
+            raise ValueError(f"the {self.originals.name} index keeps no media files")
         self.media_dir.mkdir(parents=True, exist_ok=True)
         path = self.media_dir / name
         if not path.exists():
@@ -179,7 +242,7 @@ class RefutationMatcher:
             tmp.replace(path)
 
     def media_path(self, item: RefutedMedia) -> Path | None:
-        if not item.stored_name:
+        if not item.stored_name or self.media_dir is None:
             return None
         path = self.media_dir / Path(item.stored_name).name
         return path if path.is_file() else None
@@ -191,10 +254,15 @@ class RefutationMatcher:
         searched in the multi-index. Stage 2: the query's ORB keypoints searched in the feature bank. Every candidate
         of either stage is accepted only when the keypoints fit one similarity transform onto the original.
         """
-        exact = self.storage.refuted_media(sha256=media.sha256)
-        if exact:
-            media.match_probe = []  # the oldest exact match wins whatever is added later
-            return Match(exact[0], "sha256", 1.0, "identical", 0)
+        found = self._match(media)
+        return replace(found, original_url=self.originals.url(found.media)) if found is not None else None
+
+    def _match(self, media: Media) -> Match | None:
+        exact = self.originals.by_sha256(media.sha256)
+        if exact is not None:
+            if self.keeps_probe:
+                media.match_probe = []  # the oldest exact match wins whatever is added later
+            return Match(exact, "sha256", 1.0, "identical", 0)
         if media.kind is not MediaKind.IMAGE:
             return None
         self.sync()
@@ -204,7 +272,8 @@ class RefutationMatcher:
             index, media_ids, regions = self._index, self._media_ids, self._regions
         stages = ih.stages(rgb)
         queries = ih.query_hashes(stages)
-        media.match_probe = [h.hash.hex() for _, h in queries]
+        if self.keeps_probe:
+            media.match_probe = [h.hash.hex() for _, h in queries]
         for _stage, h in queries:
             ids, dists = index.search(h.hash, PDQ_RADIUS)
             for i, d in zip(ids.tolist(), dists.tolist()):
@@ -231,7 +300,7 @@ class RefutationMatcher:
                 entry = self._bank.by_media.get(mid)
             via = f"PDQ {dist} bits: query {q_region or 'full'} ~ original {o_region}"
             if entry is None:  # no keypoints for this original (unreadable file): only a close PDQ match counts
-                if dist <= PDQ_RADIUS_UNVERIFIED and (items := self.storage.refuted_media_by_id(mid)) is not None:
+                if dist <= PDQ_RADIUS_UNVERIFIED and (items := self.originals.by_id(mid)) is not None:
                     return Match(items, "pdq", max(0.0, 1.0 - dist / 128), via, dist, None)
                 continue
             found = ih.match_entry(query, entry)
@@ -240,7 +309,7 @@ class RefutationMatcher:
                 return m
             # Smooth pictures (clouds, skies) give keypoints too few to judge: then a close PDQ match stands alone.
             inconclusive = found is None or found[0].matches < MIN_MATCHES_TO_JUDGE
-            if inconclusive and dist <= PDQ_RADIUS_UNVERIFIED and (items := self.storage.refuted_media_by_id(mid)):
+            if inconclusive and dist <= PDQ_RADIUS_UNVERIFIED and (items := self.originals.by_id(mid)):
                 return Match(items, "pdq", max(0.0, 1.0 - dist / 128), via, dist, None)
         with self._lock:
             candidates = self._bank.candidates(query)
@@ -260,7 +329,7 @@ class RefutationMatcher:
         `frame` "trimmed" says the query's region is relative to the picture with its bands and bars trimmed."""
         if not ih.convincing(fit):
             return None
-        items = self.storage.refuted_media_by_id(mid)
+        items = self.originals.by_id(mid)
         if items is None:
             return None
         region = ih.regions(fit, query, entry, mirrored)
@@ -296,6 +365,20 @@ class RefutationMatcher:
             if len(ids) and bool((media_ids[ids] > after_media_id).any()):
                 return True
         return False
+
+class RefutationMatcher(Matcher):
+    """The refuted media (debunked_match, the verdict cache); their bytes are kept under `media_dir`."""
+
+    def __init__(self, storage: Storage, media_dir: Path) -> None:
+        super().__init__(storage, media_dir, RefutedOriginals(storage), keeps_probe=True)
+
+
+class DeclaredMatcher(Matcher):
+    """The declared index (declared_match); hashes only, no files."""
+
+    def __init__(self, storage: Storage) -> None:
+        super().__init__(storage, None, DeclaredOriginals(storage), keeps_probe=False)
+
 
 def _cropped(original_region: list[float]) -> bool:
     """Whether the copy shows less than the whole original (more than 3 % cut from some side)."""
