@@ -84,10 +84,11 @@ class VerdictCache:
     def _declared_holds(self, sha256: str, generation: int, probe: dict[str, Any] | None,
                         body: dict[str, Any]) -> bool:
         """Whether declared entries added since `generation` leave the verdict standing (see the module's docstring)."""
-        if self.declared is None or self.storage.declared_since(generation, sha256=sha256):
-            return self.declared is None
-        if body.get("verdict", {}).get("label") == "synthetic" or not str(body.get("media_type", "")).startswith(
-                "image/"):
+        if self.declared is None or body.get("verdict", {}).get("label") == "synthetic":
+            return True  # the item's own declaration outranks any declared match
+        if self.storage.declared_since(generation, sha256=sha256):
+            return False
+        if not str(body.get("media_type", "")).startswith("image/"):
             return True
         if probe is None:
             return False

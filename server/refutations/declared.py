@@ -26,12 +26,16 @@ from typing import Any
 from ..audit import AuditLog
 from ..storage import DeclaredMedia, SQLStorage, StorageError
 from ..verify.declarations import DECLARATION_KINDS, declaration_of
+from ..verify.image_hashing import bank_from_json
 from ..verify.refutation_index import DeclaredMatcher, describe_original
 from ..verify.types import Limits, Media, MediaError, MediaKind
 from .ingest import IngestError, describe_hashes
 
 log = logging.getLogger(__name__)
 
+# A picture whose full-frame PDQ quality is below this (ThreatExchange's match threshold) is featureless (a flat
+# calibration grey): its hash would match every flat picture, so it is not remembered.
+MIN_PDQ_QUALITY = 50
 _PRUNE_EVERY = 100  # additions between two prunes (each prune counts the table)
 _MAX_TEXT = 300
 
@@ -68,6 +72,10 @@ class DeclaredIndex:
             _, described = describe_original(media.data, self.limits)
         except MediaError as exc:
             log.info("declared index: %s not hashed (%s)", media.sha256, exc)
+            return None
+        full = [h.get("quality") for h in described.hashes.get("pdq", []) if h.get("region") == "full"]
+        if not full or (full[0] or 0) < MIN_PDQ_QUALITY:
+            log.info("declared index: %s not kept (featureless picture, PDQ quality %s)", media.sha256, full)
             return None
         entry = DeclaredMedia(0, described.sha256, described.media_type, described.width, described.height,
                               described.hashes, declaration, kind, time.time(), "local")
@@ -118,6 +126,12 @@ class DeclaredIndex:
                 raise DeclaredImportError(str(exc)) from exc
             if not media.sha256:
                 raise DeclaredImportError(f"{where}: field sha256: required")
+            hashes = dict(media.hashes)
+            orb = item.get("hashes", {}).get("orb") if isinstance(item.get("hashes"), Mapping) else None
+            if orb is not None:  # keypoints travel with declared entries (no original to recompute them from)
+                if bank_from_json(orb) is None:
+                    raise DeclaredImportError(f"{where}: field hashes.orb: expected keypoints as `describe` stores them")
+                hashes["orb"] = orb
             declaration, kind = item.get("declaration"), item.get("declaration_kind")
             if kind not in DECLARATION_KINDS:
                 raise DeclaredImportError(f"{where}: field declaration_kind: expected one of "
@@ -129,10 +143,10 @@ class DeclaredIndex:
             seen = item.get("seen_at")
             seen_at = float(seen) if isinstance(seen, int | float) and not isinstance(seen, bool) \
                 and 0 < seen < 1e11 else time.time()
-            entries.append(DeclaredMedia(0, media.sha256, media.media_type, media.width, media.height, media.hashes,
+            entries.append(DeclaredMedia(0, media.sha256, media.media_type, media.width, media.height, hashes,
                                          clean, str(kind), seen_at, origin[:200]))
         return self.add(entries, actor=actor, source=origin) if entries else []
 
-    def export(self, after_id: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
-        """A page of entries in the exchanged form (hashes and declaration; no keypoints, no bytes)."""
-        return [e.to_json() | {"id": e.id} for e in self.storage.declared_entries(after_id, limit)]
+    def export(self, after_id: int = 0, limit: int = 1000, keypoints: bool = True) -> list[dict[str, Any]]:
+        """A page of entries in the exchanged form (hashes and declaration, never bytes)."""
+        return [e.to_json(keypoints) | {"id": e.id} for e in self.storage.declared_entries(after_id, limit)]

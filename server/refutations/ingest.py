@@ -272,7 +272,7 @@ def _valid_hashes(hashes: Any, where: str) -> dict[str, Any]:
                         or not _HEX64.fullmatch(entry["hash"].lower()):
                     raise IngestError(f"{field}: expected PDQ as 64 hex digits")
                 region, quality = entry.get("region", "full"), entry.get("quality")
-                if not isinstance(region, str) or not 0 < len(region) <= 40:
+                if not isinstance(region, str) or not 0 < len(region) <= 80:  # "trimmed1:crop90_..._removed/mirror" is 43
                     raise IngestError(f"{field}: region: expected a short name")
                 if quality is not None and (not isinstance(quality, int) or isinstance(quality, bool)
                                             or not 0 <= quality <= 100):

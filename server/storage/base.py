@@ -170,11 +170,13 @@ class DeclaredMedia:
         """The matcher's view of the entry (the same record the refutation originals use; no refutation, no file)."""
         return RefutedMedia(self.id, 0, self.sha256, self.media_type, self.width, self.height, self.hashes)
 
-    def to_json(self) -> dict[str, Any]:
-        """The exchanged form (export, feeds, Verity-to-Verity sync): hashes and the declaration only."""
+    def to_json(self, keypoints: bool = True) -> dict[str, Any]:
+        """The exchanged form (export, feeds, Verity-to-Verity sync): hashes and the declaration only. The keypoints
+        ("orb", ~40 kB an image) let the receiver verify a match geometrically as the sender does; without them it
+        accepts only close PDQ matches."""
         return {"sha256": self.sha256, "media_type": self.media_type, "width": self.width, "height": self.height,
-                "hashes": {k: v for k, v in self.hashes.items() if k != "orb"}, "declaration": self.declaration,
-                "declaration_kind": self.declaration_kind, "seen_at": self.seen_at}
+                "hashes": {k: v for k, v in self.hashes.items() if keypoints or k != "orb"},
+                "declaration": self.declaration, "declaration_kind": self.declaration_kind, "seen_at": self.seen_at}
 
 
 @dataclass(frozen=True, slots=True)

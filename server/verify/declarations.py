@@ -22,9 +22,10 @@ _MAX_TEXT = 300
 def declaration_of(body: Mapping[str, Any]) -> tuple[dict[str, Any], str] | None:
     """The declaration summary and kind of a verification body whose verdict rests on a declared check, else None.
 
-    C2PA: "generated" only when the active manifest declares trainedAlgorithmicMedia; an active manifest that
-    declares a composite (compositeWithTrainedAlgorithmicMedia: generative fill on a camera photo) is "edited", even
-    when an ingredient was generated, because the picture is mostly its untouched source.
+    C2PA: "edited" when the active manifest declares a composite (compositeWithTrainedAlgorithmicMedia: generative
+    fill on a camera photo) and not trainedAlgorithmicMedia, even when an ingredient was generated, because the
+    picture is mostly its untouched source; "generated" when the active manifest declares trainedAlgorithmicMedia, or
+    declares nothing AI itself over a generated ingredient (a generator's output re-saved, e.g. DALL-E via ChatGPT).
     """
     verdict = body.get("verdict") or {}
     if verdict.get("label") != "synthetic":
@@ -45,8 +46,9 @@ def declaration_of(body: Mapping[str, Any]) -> tuple[dict[str, Any], str] | None
                   ("trainedAlgorithmicMedia", *COMPOSITE_SOURCE_TYPES)]
             active = [d["digitalSourceType"] for d in ai if d.get("manifest") == "active"]
             summary["digital_source_type"] = (active or [d["digitalSourceType"] for d in ai] or [None])[0]
-            if "trainedAlgorithmicMedia" not in active and (active or ai):
-                kind = EDITED
+            trained = [d for d in ai if d["digitalSourceType"] == "trainedAlgorithmicMedia"]
+            if "trainedAlgorithmicMedia" not in active and (active or not trained):
+                kind = EDITED  # the active manifest declares an AI edit (or only composites are declared)
         elif name == "metadata_labels":
             findings = [f for f in evidence.get("findings") or [] if isinstance(f, Mapping) and f.get("ai")]
             first = findings[0] if findings else {}
