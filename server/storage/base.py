@@ -475,7 +475,8 @@ class SQLStorage:
             if row is None:
                 continue
             mid = ids[item.sha256] = int(row[0])
-            rows = [(mid, kind, region, digest) for kind, region, digest in _hash_rows(item.hashes)]
+            rows = [(mid, kind, region, digest) for kind, region, digest in _hash_rows(item.hashes)
+                    if region.split(":")[-1] in DECLARED_INDEXED_REGIONS]
             if rows:
                 conn.executemany("INSERT INTO declared_hashes (media_id, kind, region, hash) VALUES (?,?,?,?)", rows)
         return ids
@@ -554,6 +555,13 @@ def _refuted_media(r: Any) -> RefutedMedia:
 # Hash kinds copied into media_hashes for the in-memory index; other kinds (e.g. a clip's "vpdq" frame list or a
 # "chromaprint" fingerprint) and metadata (e.g. "pdq_quality") stay in refuted_media.hashes only.
 INDEXED_HASH_KINDS = frozenset({"pdq"})
+
+
+# The region hashes of a declared entry that go into the index (of each trim stage; the others stay in the JSON and
+# are exported): a platform's copy keeps the whole picture, so the full frame and the central 90 % find it within the
+# PDQ radius, and the keypoint stage finds heavier crops, mirroring and overlays. Four rows an entry at most instead of
+# ~34 keep the declared lookup's first stage to a few milliseconds at a million entries (`build.py bench declared`).
+DECLARED_INDEXED_REGIONS = frozenset({"full", "crop90_center"})
 
 
 def _hash_rows(hashes: dict[str, Any]) -> list[tuple[str, str, bytes]]:

@@ -114,6 +114,47 @@ def describe_original(data: bytes, limits: Limits) -> tuple[Media, RefutedMedia]
                                media_file_name(media.sha256, media.format))
 
 
+@dataclass
+class Query:
+    """One image's perceptual query, computed once per media item (Media.match_query) for every matcher: the pixels,
+    the trim stages, the PDQ query hashes and, on first use, the keypoints of each frame."""
+
+    rgb: np.ndarray
+    stages: list[tuple[str, np.ndarray]]
+    queries: list[tuple[int, ih.RegionHash]]
+    _features: dict[str, ih.QueryFeatures]
+
+    def features(self, frame: str, picture: np.ndarray) -> ih.QueryFeatures:
+        found = self._features.get(frame)
+        if found is None:  # two matchers racing here compute the same features; either result is kept
+            found = self._features[frame] = ih.query_features(picture)
+        return found
+
+
+_QUERY_LOCK = threading.Lock()
+
+
+@dataclass
+class _QueryCell:
+    lock: threading.Lock
+    query: Query | None = None
+
+
+def query_of(media: Media) -> Query:
+    """The media's shared perceptual query, computed once: the matchers run at the same time, and the second waits
+    for the first's query instead of hashing the picture again."""
+    with _QUERY_LOCK:
+        if media.match_query is None:
+            media.match_query = _QueryCell(threading.Lock())
+        cell: _QueryCell = media.match_query
+    with cell.lock:
+        if cell.query is None:
+            rgb = ih.to_rgb_array(media.image())
+            stages = ih.stages(rgb)
+            cell.query = Query(rgb, stages, ih.query_hashes(stages), {})
+        return cell.query
+
+
 class Originals(Protocol):
     """The originals a Matcher searches: their indexed hash rows, and each original by id and by sha256."""
 
@@ -266,12 +307,11 @@ class Matcher:
         if media.kind is not MediaKind.IMAGE:
             return None
         self.sync()
-        rgb = ih.to_rgb_array(media.image())
+        shared = query_of(media)
+        rgb, stages, queries = shared.rgb, shared.stages, shared.queries
         best: dict[int, tuple[int, str, str]] = {}  # media id -> (distance, query region, stored region)
         with self._lock:
             index, media_ids, regions = self._index, self._media_ids, self._regions
-        stages = ih.stages(rgb)
-        queries = ih.query_hashes(stages)
         if self.keeps_probe:
             media.match_probe = [h.hash.hex() for _, h in queries]
         for _stage, h in queries:
@@ -287,7 +327,7 @@ class Matcher:
         # dark picture, so it is the second try, not the only one.)
         sources = [("", rgb)] + ([("trimmed", stages[-1][1])] if len(stages) > 1 else [])
         for frame, picture in sources:
-            query = ih.query_features(picture)
+            query = shared.features(frame, picture)
             if (m := self._match_keypoints(query, best, frame)) is not None:
                 return m
         return None
