@@ -495,10 +495,10 @@ class SQLStorage:
         row = self.connect().execute("SELECT * FROM declared_media WHERE sha256 = ?", (sha256,)).fetchone()
         return _declared(row) if row is not None else None
 
-    def declared_entries(self, after_id: int = 0, limit: int = 1000) -> list[DeclaredMedia]:
+    def declared_entries(self, after_id: int = 0, limit: int = 1000, offset: int = 0) -> list[DeclaredMedia]:
         """Entries above `after_id`, oldest first (export, feeds, sync pages)."""
-        rows = self.connect().execute("SELECT * FROM declared_media WHERE id > ? ORDER BY id LIMIT ?",
-                                      (after_id, limit)).fetchall()
+        rows = self.connect().execute("SELECT * FROM declared_media WHERE id > ? ORDER BY id LIMIT ? OFFSET ?",
+                                      (after_id, limit, offset)).fetchall()
         return [_declared(r) for r in rows]
 
     def declared_count(self) -> int:
