@@ -28,7 +28,7 @@ import numpy as np
 from server.storage import HashRow, RefutedMedia
 from server.storage.base import DECLARED_INDEXED_REGIONS
 from server.verify.media import load_media
-from server.verify.refutation_index import Matcher, describe_original, query_of
+from server.verify.refutation_index import DECLARED_PDQ_RADIUS, Matcher, describe_original, query_of
 from server.verify.types import Limits
 
 from . import media_edits
@@ -90,7 +90,8 @@ def lookup_at_scale(results: dict[str, Any]) -> None:
     digests = planted + [r.tobytes() for r in random]
     entry_of = np.minimum(np.arange(total) // max(1.0, k), N_ENTRIES - 1).astype(np.int64) + 1
     rows = [HashRow(i + 1, int(entry_of[i]), 0, "full", d) for i, d in enumerate(digests)]
-    matcher = Matcher(None, None, _InMemory(rows), keeps_probe=False)  # type: ignore[arg-type]
+    matcher = Matcher(None, None, _InMemory(rows), keeps_probe=False,  # type: ignore[arg-type]
+                      radius=DECLARED_PDQ_RADIUS)
     build_s = time.perf_counter() - started
     del rows, digests, random
     for media in copies:  # the query the refutation lookup computes anyway
