@@ -114,6 +114,7 @@ def test_copies_of_every_declared_fixture_are_likely_synthetic_naming_the_origin
     assert check["signal"] is None
     if check["outcome"] == "detected":  # the note says what was declared
         assert "compositeWithTrainedAlgorithmicMedia" in check["summary"] and "an AI edit" in check["summary"]
+    state.storage.close()
 
 
 def expected_made_from(name: str) -> str:
@@ -181,6 +182,8 @@ def test_export_then_import_labels_copies_on_another_server(tmp_path):
     body = _verify(b.test_client(), copy).get_json()
     assert body["verdict"]["label"] == "likely_synthetic"
     assert _check(body)["evidence"]["declared"]["origin"] == "team-a"
+    a.extensions["verify"].storage.close()
+    b.extensions["verify"].storage.close()
     # a malformed file changes nothing and says which entry and field
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"items": [{**doc["items"][0], "sha256": "x"}]}))
