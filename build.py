@@ -14,6 +14,7 @@
     python3 build.py feeds add URL [--name NAME] [--every 6h] | list | remove NAME | sync [NAME]   fact-check feeds
     python3 build.py keys add NAME | list | revoke NAME   client API keys for a team server
     python3 build.py hashes export|import --format te|hma   the refutation hash bank for HMA / ThreatExchange
+    python3 build.py declared export FILE | import FILE [--origin NAME] | prune   the declared index (provenance memory)
     python3 build.py extension [--no-lint]   build dist/chromium, dist/firefox and their zips; web-ext lint the Firefox build
     python3 build.py fuzz --minutes N [--target image|av|claims]   atheris fuzzing of decode -> checks and the JSON-LD import
 
@@ -51,6 +52,7 @@ COMMANDS: dict[str, str] = {
     "feeds": "buildtasks.feeds:main",
     "keys": "buildtasks.keys:main",
     "hashes": "buildtasks.hashes:main",
+    "declared": "buildtasks.declared:main",
     "extension": "buildtasks.extension:main",
     "fuzz": "buildtasks.fuzz:main",
 }

@@ -33,7 +33,7 @@ TOPICS: dict[str, str] = {
 # Topics run only when named: `build.py bench --load` (or `build.py bench load`) starts a server for a minute.
 ON_DEMAND: dict[str, str] = {"load": "buildtasks.bench_load", "index_scale": "buildtasks.bench_index_scale",
                              "storage": "buildtasks.bench_storage", "media_memory": "buildtasks.bench_media_memory",
-                             "label_ab": "buildtasks.bench_label_ab"}
+                             "label_ab": "buildtasks.bench_label_ab", "declared": "buildtasks.bench_declared"}
 
 Results = dict[str, dict[str, Any]]
 

@@ -14,7 +14,9 @@ Families (parameter ranges from issue 13):
 - screenshot: app or browser UI (bars, text, buttons) around the picture, which fills 50-90 % of the screenshot;
 - compress: JPEG q30-60 and/or downscale to 0.3-0.7x;
 - mirror: left-right;
-- combo: any two of the above in random order.
+- combo: any two of the above in random order;
+- platform_copy (issue 15, `platform_copy`): what a social platform does to an upload: metadata stripped (decoded and
+  re-saved without EXIF, XMP, ICC or C2PA), resized to 0.5-0.9x, a small crop (0-5 % per side), JPEG q60-90.
 
 Unrelated pictures (`unrelated_images`): heavy crops (30-60 % of the side) of pictures that are not in the database,
 those pictures themselves edited, and pictures of the same kind of scene.
@@ -424,6 +426,22 @@ def unrelated_clip(photo: Any, seed: int, seconds: float = 4.0, fps: float = 15.
         y = int((h - ch) * (ay + (by - ay) * t))
         frames.append(cv2.resize(img[y: y + ch, x: x + cw], (480, round(480 * ch / cw) // 2 * 2)))
     return encode_clip(frames, fps, int(rng.integers(23, 36)))
+
+
+def platform_copy(data: bytes, seed: int) -> tuple[bytes, dict[str, Any]]:
+    """A platform's copy of an upload (issue 15): pixels only (every metadata block dropped), resized to 0.5-0.9x,
+    cropped 0-5 % per side, JPEG q60-90; and the parameters drawn."""
+    rng = np.random.default_rng(seed)
+    img = Image.open(io.BytesIO(data))
+    img = img.convert("RGBA").convert("RGB") if img.mode in ("P", "LA", "RGBA") else img.convert("RGB")
+    w, h = img.size
+    cut = [float(rng.uniform(0, 0.05)) for _ in range(4)]
+    img = img.crop((round(w * cut[0]), round(h * cut[1]), w - round(w * cut[2]), h - round(h * cut[3])))
+    scale = float(rng.uniform(0.5, 0.9))
+    img = img.resize((max(16, round(img.width * scale)), max(16, round(img.height * scale))), Image.LANCZOS)
+    quality = int(rng.integers(60, 91))
+    return encode(img, quality), {"seed": seed, "crop": [round(c, 3) for c in cut], "scale": round(scale, 3),
+                                  "jpeg_quality": quality}
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -215,6 +215,8 @@ class Verifier:
         if bar is not None:
             bar.done()
         state.verdicts.put(media, body, generation)
+        if state.declared is not None:
+            state.declared.remember(media, body)  # as the verification service does (provenance memory)
         is_url = item.startswith(("http://", "https://"))
         if self.record:
             state.storage.add_record(media.sha256, body["media_type"], body["verdict"]["label"],

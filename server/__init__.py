@@ -18,7 +18,7 @@ from .jsonio import BoundedJSONProvider
 from .storage import Storage, open_storage
 from .verdict_cache import VerdictCache
 from .verify import enabled_checks, pipeline_id
-from .verify.refutation_index import RefutationMatcher
+from .verify.refutation_index import DeclaredMatcher, RefutationMatcher
 from .verify.checks.clip_match import ClipIndex
 from .verify.types import CheckContext, Limits
 
@@ -45,6 +45,7 @@ class VerifyState:
     pipeline: str
     verdicts: VerdictCache  # revalidated against new refutations (server/verdict_cache.py)
     ingest: RefutationIngest  # the one refutation ingestion path (server/refutations/ingest.py)
+    declared: Any  # the declared index (server/refutations/declared.py DeclaredIndex), provenance memory
     service: VerificationService  # the one verification flow (server/service.py)
     config: dict[str, Any]  # the resolved configuration it was built from (defaults, VERIFY_*, test config)
 
@@ -81,8 +82,18 @@ def build_state(config: dict[str, Any]) -> VerifyState:
     if ingest.rehash_pending([settings.data_dir / "media"]):  # hashes made before the single path: recomputed once
         matcher = RefutationMatcher(storage, matcher.media_dir)
         ingest = RefutationIngest(storage, matcher, limits)
-    resources: dict[str, Any] = {"refutations": matcher, "clip_index": ClipIndex(storage)}
     checks = enabled_checks(config.get("CHECKS", ""), config.get("EXTRA_CHECKS", ""))
+    from .refutations.declared import DeclaredIndex
+
+    declared_matcher = DeclaredMatcher(storage) if "declared_match" in checks else None
+    declared = DeclaredIndex(storage, declared_matcher, limits, max_entries=int(config["DECLARED_MAX"]),
+                             retention_days=float(config["DECLARED_RETENTION_DAYS"])) \
+        if declared_matcher is not None else None
+    if declared is not None:
+        declared.prune()
+    resources: dict[str, Any] = {"refutations": matcher, "clip_index": ClipIndex(storage)}
+    if declared_matcher is not None:
+        resources["declared"] = declared_matcher
     if config.get("LOAD_MODELS", True):
         # ONNX sessions are loaded once per process, here, rather than on the first request; only for checks that run
         # (the keyframes check reads video frames with visible_label's OCR).
@@ -100,12 +111,12 @@ def build_state(config: dict[str, Any]) -> VerifyState:
         pipeline += "+remote-manifests"  # verdicts made with remote manifests are cached apart
     ctx = CheckContext(limits=limits, c2pa_settings_json=TRUST_SETTINGS.read_text(encoding="utf-8"), resources=resources,
                        checks=checks)
-    verdicts = VerdictCache(storage, pipeline, matcher)
+    verdicts = VerdictCache(storage, pipeline, matcher, declared_matcher)
     return VerifyState(settings=settings, storage=storage, ctx=ctx, pipeline=pipeline, verdicts=verdicts,
-                       ingest=ingest, service=VerificationService(
+                       ingest=ingest, declared=declared, service=VerificationService(
                            storage, ctx, verdicts, settings.raise_check_errors,
                            max_concurrent=int(config["MAX_CONCURRENT_VERIFIES"]),
-                           queue_timeout_s=float(config["QUEUE_TIMEOUT_S"])),
+                           queue_timeout_s=float(config["QUEUE_TIMEOUT_S"]), declared=declared),
                        config=config)
 
 

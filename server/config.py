@@ -74,6 +74,11 @@ VERIFY_FEED_MAX_ITEMS  most reviews one feed may hold (the rest are ignored, wit
 VERIFY_REQUIRE_KEYS    client API keys (`build.py keys add NAME`, sent as X-Verity-Key) for every /v1 route:
                        "auto" = required when VERIFY_HOST is not loopback (127.0.0.1, ::1, localhost), "true", or
                        "false" (explicitly open; say why in your deployment notes)    auto
+VERIFY_DECLARED_MAX    most entries of the declared index (provenance memory: hashes and the declaration of media
+                       that declared itself AI, so stripped copies are recognised by declared_match); the oldest
+                       seen are dropped beyond it                                     100000
+VERIFY_DECLARED_RETENTION_DAYS  declared-index entries seen longer ago than this are dropped (at start and every
+                       100 additions); 0 = kept however old                        365
 VERIFY_KEY_RATE_LIMIT  requests one key may make to /v1, instead of VERIFY_API_RATE_LIMIT (counted per key, not
                        per address; `keys add --rate` overrides it per person; sized for a busy feed)
                                                                                       "20000 per minute"
@@ -138,3 +143,5 @@ FEED_MAX_ITEMS = 5000
 REQUIRE_KEYS = "auto"
 KEY_RATE_LIMIT = "20000 per minute"
 KEY_VERIFY_RATE_LIMIT = "6000 per minute"
+DECLARED_MAX = 100_000
+DECLARED_RETENTION_DAYS = 365.0

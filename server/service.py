@@ -4,6 +4,7 @@
     -> decode once, bounded (pixel bombs 413; a file that decodes only in part is still checked)
     -> pipeline (every check, each isolated and timed)
     -> cache policy (a verdict in which a check failed or timed out is answered but never cached)
+    -> provenance memory (a verdict resting on the media's own AI declaration adds its hashes to the declared index)
     -> record + audit (one transaction)
 
 Why one: the API and the job runner each ran their own copy of this flow, and they drifted (the job copy wrote no audit
@@ -21,7 +22,7 @@ from typing import Any
 from .audit import AuditLog
 from .errors import Problem
 from .storage import SQLStorage
-from .verdict_cache import VerdictCache, cacheable
+from .verdict_cache import Generation, VerdictCache, cacheable
 from .verify import av_decode
 from .verify.pipeline import verify
 from .verify.types import CheckContext, Media, MediaKind, Outcome, UndecodableMedia
@@ -31,18 +32,21 @@ Progress = Callable[[float], None]
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """A cached verdict (or None), and the refutation generation it was looked up at."""
+    """A cached verdict (or None), and the generations (refutations, declared index) it was looked up at."""
 
     body: dict[str, Any] | None
-    generation: int
+    generation: Generation
 
 
 class VerificationService:
     """Verify media and keep the identification record. One per process (VerifyState.service)."""
 
     def __init__(self, storage: SQLStorage, ctx: CheckContext, verdicts: VerdictCache,
-                 raise_check_errors: bool = False, max_concurrent: int = 2, queue_timeout_s: float = 60.0) -> None:
+                 raise_check_errors: bool = False, max_concurrent: int = 2, queue_timeout_s: float = 60.0,
+                 declared: Any = None) -> None:
         self.storage, self.ctx, self.verdicts = storage, ctx, verdicts
+        # server.refutations.declared.DeclaredIndex: verifications that end in a declaration are remembered there
+        self.declared = declared
         self.raise_check_errors = raise_check_errors
         self.audit = AuditLog(storage)
         self._slots = threading.BoundedSemaphore(max(1, max_concurrent))
@@ -79,7 +83,7 @@ class VerificationService:
             media.damage = str(exc)
             return None
 
-    def compute(self, media: Media, generation: int, progress: Progress | None = None) -> dict[str, Any]:
+    def compute(self, media: Media, generation: Generation, progress: Progress | None = None) -> dict[str, Any]:
         """Decode once, run the pipeline, apply the cache policy; returns the response body.
 
         Raises:
@@ -94,6 +98,8 @@ class VerificationService:
             raise UndecodableMedia(media.damage)  # nothing at all could be read
         if cacheable(body):
             self.verdicts.put(media, body, generation)
+        if self.declared is not None:
+            self.declared.remember(media, body)  # a declaration is remembered by its hashes (provenance memory)
         return body
 
     def record(self, media: Media, body: dict[str, Any], *, cached: bool, source_url: str | None,

@@ -14,6 +14,12 @@ A verdict that still holds is marked current, so the next lookup is one query ag
 way is recomputed (GET /v1/verdicts answers 404 and the client uploads the bytes): audio and video verdicts (their
 clip and keyframe matching is not probe-based) and verdicts without a probe (their refutation check did not run).
 
+The declared index (provenance memory, `declared_match`) is a second generation kept beside it: the newest
+declared_media id. A new image entry can make any image a copy of it through the keypoint stage, as a new image
+refutation can, so an image verdict computed before it is recomputed, unless its label is `synthetic` (the item's own
+declaration outranks a declared match) or it was an exact match. Entries of other media types leave image verdicts
+standing; audio and video verdicts do not consult the declared index.
+
 A verdict in which a check failed or timed out is never cached (`cacheable`): it is answered, and computed again on
 the next request.
 """
@@ -28,38 +34,65 @@ from .verify.types import Media, MediaKind, Outcome
 
 
 @dataclass(frozen=True, slots=True)
+class Generation:
+    """What a verdict was computed against: the newest refuted_media id and the newest declared_media id."""
+
+    refuted: int
+    declared: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class VerdictCache:
     storage: Storage
     pipeline: str
     matcher: Any  # server.verify.refutation_index.RefutationMatcher, or None when refutation matching is off
+    declared: Any = None  # server.verify.refutation_index.DeclaredMatcher, or None when the declared index is off
 
-    def generation(self) -> int:
-        """The refutation generation now: read it before verifying and store the verdict with it."""
-        return self.storage.refutation_generation()
+    def generation(self) -> Generation:
+        """The generations now: read them before verifying and store the verdict with them."""
+        return Generation(self.storage.refutation_generation(),
+                          self.storage.declared_generation() if self.declared is not None else 0)
 
-    def get(self, sha256: str, current: int | None = None) -> dict[str, Any] | None:
-        """The cached verdict body if it still holds for today's refutations, else None (verify again).
-        `current` is the generation when the caller has just read it."""
+    def get(self, sha256: str, current: Generation | None = None) -> dict[str, Any] | None:
+        """The cached verdict body if it still holds for today's refutations and declared index, else None (verify
+        again). `current` is the generation when the caller has just read it."""
         cached = self.storage.get_cached_verdict(sha256, self.pipeline)
         if cached is None or not cacheable(cached.body):  # an earlier version cached verdicts with failed checks
             return None
         if current is None:
             current = self.generation()
-        if cached.generation >= current:
+        if cached.generation >= current.refuted and cached.declared_generation >= current.declared:
             return cached.body
-        if not self._still_holds(sha256, cached.generation, cached.probe):
+        if cached.generation < current.refuted and not self._still_holds(sha256, cached.generation, cached.probe):
             return None
-        self.storage.revalidate_verdict(sha256, self.pipeline, current)
+        if cached.declared_generation < current.declared and not self._declared_holds(
+                sha256, cached.declared_generation, cached.probe, cached.body):
+            return None
+        self.storage.revalidate_verdict(sha256, self.pipeline, current.refuted, current.declared)
         return cached.body
 
-    def put(self, media: Media, body: dict[str, Any], generation: int) -> None:
-        """Cache `body`, computed with the refutations up to `generation` (read before the pipeline ran)."""
+    def put(self, media: Media, body: dict[str, Any], generation: Generation) -> None:
+        """Cache `body`, computed with the refutations and declared entries up to `generation` (read before the
+        pipeline ran)."""
         if not cacheable(body):
             return
         probe = None
         if media.kind is MediaKind.IMAGE and media.match_probe is not None:
             probe = {"pdq": media.match_probe}
-        self.storage.put_verdict(media.sha256, self.pipeline, body, generation, probe)
+        self.storage.put_verdict(media.sha256, self.pipeline, body, generation.refuted, probe, generation.declared)
+
+    def _declared_holds(self, sha256: str, generation: int, probe: dict[str, Any] | None,
+                        body: dict[str, Any]) -> bool:
+        """Whether declared entries added since `generation` leave the verdict standing (see the module's docstring)."""
+        if self.declared is None or body.get("verdict", {}).get("label") == "synthetic":
+            return True  # the item's own declaration outranks any declared match
+        if self.storage.declared_since(generation, sha256=sha256):
+            return False
+        if not str(body.get("media_type", "")).startswith("image/"):
+            return True
+        if probe is None:
+            return False
+        return not self.declared.candidates_since(list(probe.get("pdq") or []), generation)
 
     def _still_holds(self, sha256: str, generation: int, probe: dict[str, Any] | None) -> bool:
         if probe is None or self.matcher is None:

@@ -64,7 +64,7 @@ def test_service_error_verdict_cached_by_an_earlier_version_is_stale(app, client
     stale = {"sha256": sha, "media_type": "image/jpeg", "verdict": {"label": "unknown", "summary": "", "reasons": []},
              "checks": [{"check": "c2pa_manifest", "outcome": "error", "summary": "timeout", "score": None,
                          "evidence": {"error": "timeout"}, "signal": None}], "refutation": None}
-    state.storage.put_verdict(sha, state.pipeline, stale, state.verdicts.generation())
+    state.storage.put_verdict(sha, state.pipeline, stale, state.verdicts.generation().refuted)
     assert client.get(f"/v1/verdicts/{sha}").status_code == 404
     assert _verify(client, FIREFLY).get_json()["verdict"]["label"] == "synthetic"
 

@@ -104,6 +104,6 @@ def test_verdict_cache_revalidated_verdict_marked_current(api):
     sha = _verify(api, UNRELATED.read_bytes()).get_json()["sha256"]
     _refute_file(api, FIXTURES / "audio" / "match" / "originals" / "m01_hungarian_dance5_000-012.mp3")
     state = api.application.extensions["verify"]
-    assert state.storage.get_cached_verdict(sha, state.pipeline).generation < state.verdicts.generation()
+    assert state.storage.get_cached_verdict(sha, state.pipeline).generation < state.verdicts.generation().refuted
     assert api.get(f"/v1/verdicts/{sha}").status_code == 200
-    assert state.storage.get_cached_verdict(sha, state.pipeline).generation == state.verdicts.generation()
+    assert state.storage.get_cached_verdict(sha, state.pipeline).generation == state.verdicts.generation().refuted

@@ -39,6 +39,8 @@
     if (fit && !fit.ok) card.append(h('p', 'mismatch', I.t('cardMismatch', describeMismatch(fit.mismatches))));
     if (response) {
       if (response.refutation) card.append(refutationBlock(response.refutation));
+      const declared = S.declaredOriginal(response);
+      if (declared) card.append(declaredBlock(declared));
       const reasons = (response.verdict && response.verdict.reasons) || [];
       if (reasons.length) {
         card.append(h('p', '', I.t('cardReasons')));
@@ -111,6 +113,17 @@
       p.append(a);
       box.append(p);
     }
+    return box;
+  }
+
+  /** The declared original a copy matched: what declared it, who, when it was seen (textContent only). */
+  function declaredBlock(d) {
+    const box = h('div', 'refutation declared');
+    box.append(h('p', '', I.t(d.kind === 'edited' ? 'cardDeclaredEdit' : 'cardDeclared')));
+    const what = [d.by, d.sourceType].filter(Boolean).join(', ');
+    if (what) box.append(h('p', '', `${I.t('reportDeclaredBy')}: ${what}`));
+    const seen = d.seenAt ? d.seenAt.toISOString().slice(0, 10) : '';
+    box.append(h('p', 'muted', `${I.t('reportDeclaredOriginal')}: ${d.sha256.slice(0, 16)}…${seen ? ', ' + seen : ''}`));
     return box;
   }
 

@@ -152,6 +152,24 @@
     $('refutation-section').hidden = false;
   }
 
+  // The declared original beside the copy: the server keeps only its hashes and declaration, so the figure beside the
+  // media names it (what declared it, its SHA-256, when it was seen) instead of showing it.
+  function renderDeclared(d) {
+    const dl = $('declared');
+    dl.replaceChildren(
+      h('dt', {}, I.t('reportDeclaredBy')), h('dd', { id: 'declared-by' }, [d.by, d.sourceType].filter(Boolean).join(', ') || d.check),
+      h('dt', {}, I.t('reportDeclaredOriginal')), h('dd', { id: 'declared-sha256' }, d.sha256),
+      h('dt', {}, I.t('reportDate')), h('dd', {}, d.seenAt ? d.seenAt.toISOString().slice(0, 10) : '\u2014'),
+      h('dt', {}, I.t('reportMatch')), h('dd', {}, `${d.method} ${d.similarity === null ? '' : d.similarity.toFixed(3)}`));
+    if (d.kind === 'edited') dl.append(h('dt', {}, ''), h('dd', {}, I.t('cardDeclaredEdit')));
+    if ($('original-media').hidden) {
+      $('original').replaceChildren(h('p', { id: 'declared-original-note' }, I.t(d.kind === 'edited' ? 'cardDeclaredEdit' : 'cardDeclared'),
+        h('br', {}), `SHA-256 ${d.sha256}`));
+      $('original-media').hidden = false;
+    }
+    $('declared-section').hidden = false;
+  }
+
   // Outlines the matched part of a picture: `box` is [x0, y0, x1, y1] in shares of the picture's width and height
   // (the server's match.region), so the outline scales with the picture however it is displayed.
   function outline(container, box) {
@@ -238,6 +256,8 @@
   $('sha256').textContent = response.sha256;
   renderVerdict(response, info);
   if (response.refutation) renderRefutation(response.refutation);
+  const declared = S.declaredOriginal(response);
+  if (declared) renderDeclared(declared);
   renderChecks(response.checks || []);
   if (kind === 'image') renderReverseSearch(src);
   $('report-section').hidden = false;

@@ -188,14 +188,37 @@
     }
     for (const c of checks) {
       const ev = c.evidence || {};
-      // debunked_match and clip_match are no label: the refutation is shown on its own (claim, rating, who, when).
-      if (c.outcome === 'detected' && !['c2pa_manifest', 'debunked_match', 'clip_match'].includes(c.check)) {
+      // debunked_match and clip_match are no label: the refutation is shown on its own (claim, rating, who, when);
+      // declared_match is the original's declaration, shown on its own too (declaredOriginal).
+      if (c.outcome === 'detected' && !['c2pa_manifest', 'debunked_match', 'clip_match', 'declared_match'].includes(c.check)) {
         const src = ev.source || ev.label_source || ev.generator || ev.field || ev.standard;
         if (src) return { kind: 'label', text: String(typeof src === 'object' ? JSON.stringify(src) : src) };
         return { kind: 'label', text: c.check };
       }
     }
     return null;
+  }
+
+  /**
+   * The declared original a copy matched (declared_match, issue 15), or null: {sha256, by, sourceType, check, kind
+   * ("generated" | "edited": an AI edit is shown as a note, it gives no label), seenAt (Date or null), origin,
+   * method, similarity}. Only hashes of the original are kept on the server, so there is no picture to show.
+   */
+  function declaredOriginal(response) {
+    const checks = (response && response.checks) || [];
+    const c = checks.find((x) => x.check === 'declared_match' && x.outcome === 'detected');
+    const d = c && c.evidence && c.evidence.declared;
+    if (!d || typeof d !== 'object') return null;
+    const decl = (d.declaration && typeof d.declaration === 'object') ? d.declaration : {};
+    const match = (c.evidence.match && typeof c.evidence.match === 'object') ? c.evidence.match : {};
+    const str = (v) => (v === null || v === undefined ? '' : String(v));
+    return {
+      sha256: str(d.original_sha256), by: str(decl.by), sourceType: str(decl.digital_source_type), check: str(decl.check),
+      kind: d.declaration_kind === 'edited' ? 'edited' : 'generated',
+      seenAt: typeof d.seen_at === 'number' && Number.isFinite(d.seen_at) ? new Date(d.seen_at * 1000) : null,
+      origin: str(d.origin), method: str(match.method),
+      similarity: typeof match.similarity === 'number' ? match.similarity : null,
+    };
   }
 
   /**
@@ -244,7 +267,7 @@
   }
 
   root.VerityScan = Object.freeze({
-    MIN_SIDE, SLICE_MS, parseSrcset, bestSrcsetUrl, absoluteUrl, mediaUrl, backgroundUrl, credentialsFor, kindOf, bigEnough, badgeFor, labelSource,
+    MIN_SIDE, SLICE_MS, parseSrcset, bestSrcsetUrl, absoluteUrl, mediaUrl, backgroundUrl, credentialsFor, kindOf, bigEnough, badgeFor, labelSource, declaredOriginal,
     createSlicedQueue,
   });
 })(globalThis);

@@ -2,8 +2,10 @@
 
 Verity to Verity: `export_page` is GET /v1/refutations/export (paged, with an ETag): each standing refutation as its
 schema.org JSON-LD plus `verity:id` and `verity:media` (every media item's sha256, type, size and hashes, in the form
-RefutationIngest.describe_hashes validates). Another instance subscribes to it as a feed (feeds.py) and matches by
-those hashes without downloading any media.
+RefutationIngest.describe_hashes validates), then the declared index's entries as a second kind of element
+({"@type": "verity:DeclaredMedia", "verity:id", "verity:declared": hashes with keypoints, declaration, kind, when
+seen}). Another instance subscribes to it as a feed (feeds.py) and matches by those hashes without downloading any
+media; its declared_match then recognises copies of what this instance saw declared.
 
 HMA / ThreatExchange (`build.py hashes export|import --format te|hma`):
   te   ThreatExchange's signal file, one `<signal type> <signal>` per line ("pdq <64 hex>"), the format HMA's and
@@ -23,7 +25,7 @@ import json
 import re
 from typing import Any
 
-from ..storage import Refutation, RefutedMedia, SQLStorage
+from ..storage import DeclaredMedia, Refutation, RefutedMedia, SQLStorage
 from .claims import to_jsonld
 from .ingest import IngestError, RefutationIngest
 
@@ -47,12 +49,22 @@ def standing_refutations(storage: SQLStorage, limit: int, offset: int) -> tuple[
     return [_refutation(r) for r in rows], total
 
 
+DECLARED_TYPE = "verity:DeclaredMedia"
+
+
 def bank_version(storage: SQLStorage) -> str:
-    """Changes whenever a refutation is added or withdrawn: the export's ETag is built from it."""
+    """Changes whenever a refutation is added or withdrawn, or the declared index gains or drops an entry: the
+    export's ETag is built from it."""
     row = storage.connect().execute(
-        "SELECT (SELECT coalesce(max(id), 0) FROM refutations), (SELECT count(*) FROM refutation_withdrawals)"
+        "SELECT (SELECT coalesce(max(id), 0) FROM refutations), (SELECT count(*) FROM refutation_withdrawals),"
+        " (SELECT coalesce(max(id), 0) FROM declared_media), (SELECT count(*) FROM declared_media)"
     ).fetchone()
-    return f"{int(row[0])}-{int(row[1])}"
+    return f"{int(row[0])}-{int(row[1])}-{int(row[2])}-{int(row[3])}"
+
+
+def declared_item(entry: DeclaredMedia) -> dict[str, Any]:
+    """One declared-index entry as an export element (hashes and declaration; never bytes)."""
+    return {"@type": DECLARED_TYPE, "verity:id": f"declared:{entry.sha256}", "verity:declared": entry.to_json()}
 
 
 def media_json(m: RefutedMedia) -> dict[str, Any]:
@@ -71,10 +83,17 @@ def export_item(storage: SQLStorage, refutation: Refutation) -> dict[str, Any]:
 
 
 def export_page(storage: SQLStorage, page: int, per_page: int) -> tuple[dict[str, Any], int]:
-    """A schema.org DataFeed page of the export and the total count."""
-    items, total = standing_refutations(storage, per_page, (page - 1) * per_page)
+    """A schema.org DataFeed page of the export and the total count: the standing refutations, then the declared
+    index's entries, in one sequence of pages."""
+    offset = (page - 1) * per_page
+    items, refuted = standing_refutations(storage, per_page, offset)
+    elements = [export_item(storage, r) for r in items]
+    if len(elements) < per_page:
+        elements += [declared_item(e) for e in storage.declared_entries(
+            0, per_page - len(elements), max(0, offset - refuted))]
+    total = refuted + storage.declared_count()
     return {"@context": "https://schema.org", "@type": "DataFeed", "verity:page": page, "verity:total": total,
-            "dataFeedElement": [export_item(storage, r) for r in items]}, total
+            "dataFeedElement": elements}, total
 
 
 def etag_for(version: str, page: int, per_page: int) -> str:

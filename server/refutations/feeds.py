@@ -38,6 +38,7 @@ from urllib.parse import urljoin
 
 from ..storage import Connection, Refutation, RefutationAlreadyWithdrawn, RefutationNotFound, SQLStorage
 from .claims import ClaimsError, parse_item, review_items
+from .exchange import DECLARED_TYPE
 from .ingest import IngestError, MediaSource, RefutationIngest
 
 log = logging.getLogger(__name__)
@@ -162,13 +163,14 @@ class SyncResult:
     updated: int = 0
     withdrawn: int = 0
     unchanged: int = 0
+    declared: int = 0  # declared-index entries added (a Verity export's second kind of entry)
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.not_modified:
             return f"{self.feed}: not modified"
         text = (f"{self.feed}: {self.added} added, {self.updated} updated, {self.withdrawn} withdrawn, "
-                f"{self.unchanged} unchanged")
+                f"{self.unchanged} unchanged" + (f", {self.declared} declared entries" if self.declared else ""))
         return text + (f"; {len(self.errors)} error(s): {self.errors[0]}" if self.errors else "")
 
 
@@ -230,7 +232,7 @@ class FeedStore:
             "SELECT item_key, digest, refutation_id FROM feed_items WHERE feed_id = ?", (feed_id,))}
 
     @staticmethod
-    def set_item(conn: Connection, feed_id: int, key: str, digest: str, refutation_id: int) -> None:
+    def set_item(conn: Connection, feed_id: int, key: str, digest: str, refutation_id: int | None) -> None:
         conn.execute("DELETE FROM feed_items WHERE feed_id = ? AND item_key = ?", (feed_id, key))
         conn.execute("INSERT INTO feed_items (feed_id, item_key, digest, refutation_id) VALUES (?,?,?,?)",
                      (feed_id, key, digest, refutation_id))
@@ -344,8 +346,13 @@ def parse_document(body: bytes, content_type: str, url: str) -> list[dict[str, A
     for doc in docs:
         if not isinstance(doc, dict | list):
             raise FeedError(f"{url}: the document is not a JSON-LD object or array")
+        found = _feed_nodes(doc)
+        declared = [n for n in found if DECLARED_TYPE in _types(n)] if isinstance(found, list) else []
+        nodes.extend(declared)  # a Verity export's second kind of entry: the declared index (exchange.py)
+        if declared and len(declared) == len(found):
+            continue
         try:
-            nodes.extend(review_items(_feed_nodes(doc)))
+            nodes.extend(review_items([n for n in found if DECLARED_TYPE not in _types(n)] if declared else found))
         except ClaimsError:
             if not is_html:
                 raise FeedError(f"{url}: no ClaimReview or MediaReview items in the document") from None
@@ -389,13 +396,15 @@ class FeedSync:
     max_media_bytes: int = 50 * 1024 * 1024
     timeout_s: float = 60.0
     max_items: int = 5000
+    declared: Any = None  # server.refutations.declared.DeclaredIndex (None: declared_match is off; entries skipped)
 
     @classmethod
     def from_state(cls, state: Any, config: Mapping[str, Any], fetcher: Fetch | None = None) -> FeedSync:
         return cls(FeedStore(state.storage), state.ingest, fetcher or SafeFetch.from_config(config),
                    max_feed_bytes=int(float(config.get("FEED_MAX_MB", 20)) * 1024 * 1024),
                    max_media_bytes=state.settings.max_upload_bytes,
-                   timeout_s=float(config.get("FEED_TIMEOUT_S", 60)), max_items=int(config.get("FEED_MAX_ITEMS", 5000)))
+                   timeout_s=float(config.get("FEED_TIMEOUT_S", 60)), max_items=int(config.get("FEED_MAX_ITEMS", 5000)),
+                   declared=getattr(state, "declared", None))
 
     def sync_due(self, now: float | None = None) -> list[SyncResult]:
         return [self.sync(feed) for feed in self.store.due(time.time() if now is None else now)]
@@ -483,6 +492,9 @@ class FeedSync:
                 result.unchanged += 1
                 continue
             label = f"item {position}" + (f" ({node['url']})" if isinstance(node.get("url"), str) else "")
+            if DECLARED_TYPE in _types(node):
+                self._apply_declared(feed, node, key, node_digest, label, result)
+                continue
             try:
                 refutation, media = self._describe(feed, node, position, label)
             except (ClaimsError, IngestError, FeedError) as exc:
@@ -511,6 +523,24 @@ class FeedSync:
                     except (RefutationAlreadyWithdrawn, RefutationNotFound):
                         pass  # withdrawn by an admin meanwhile: nothing more to do
                 self.store.drop_item(conn, feed.id, key)
+
+    def _apply_declared(self, feed: Feed, node: dict[str, Any], key: str, node_digest: str, label: str,
+                        result: SyncResult) -> None:
+        """A declared-index entry of another Verity: into the declared index's one path (hashes only). Entries are
+        kept when they later leave the feed: the index's own bounds (size, retention) drop them."""
+        if self.declared is None:
+            return  # this server runs without declared_match
+        from .declared import DeclaredImportError
+
+        try:
+            added = self.declared.import_entries([node.get("verity:declared")], origin=f"feed:{feed.name}",
+                                                 actor=f"feed:{feed.name}")
+        except DeclaredImportError as exc:
+            result.errors.append(f"{feed.name}: {label}: {exc}")
+            return
+        with self.store.storage.transaction() as conn:
+            self.store.set_item(conn, feed.id, key, node_digest, None)
+        result.declared += len(added)
 
     def _describe(self, feed: Feed, node: dict[str, Any], position: int, label: str) -> tuple[Refutation, list[Any]]:
         """Parse a review and describe its media: precomputed hashes from a Verity export, else the downloaded

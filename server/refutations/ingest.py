@@ -78,28 +78,7 @@ class RefutationIngest:
         Raises:
             IngestError: an item or a hash is not in the expected format (the message names the field).
         """
-        out = []
-        for n, item in enumerate(items):
-            where = f"{label}: media {n}"
-            if not isinstance(item, Mapping):
-                raise IngestError(f"{where}: expected an object")
-            sha256 = item.get("sha256") or ""
-            if not isinstance(sha256, str) or (sha256 and not _HEX64.fullmatch(sha256)):
-                raise IngestError(f"{where}: field sha256: expected 64 lower-case hex digits")
-            media_type = item.get("media_type")
-            if media_type not in _MEDIA_TYPES:
-                raise IngestError(f"{where}: field media_type: expected one of {', '.join(_MEDIA_TYPES)}")
-            size = [item.get(k) for k in ("width", "height")]
-            if not all(v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 < v < 1_000_000)
-                       for v in size):
-                raise IngestError(f"{where}: field width/height: expected positive integers")
-            hashes = _valid_hashes(item.get("hashes"), where)
-            if not hashes and not sha256:
-                raise IngestError(f"{where}: neither a sha256 nor a perceptual hash to match by")
-            url = item.get("content_url")
-            out.append(RefutedMedia(0, 0, sha256, str(media_type), size[0], size[1], hashes,
-                                    url if isinstance(url, str) and len(url) <= 4096 else None, None))
-        return out
+        return describe_hashes(items, label)
 
     def withdraw(self, refutation_id: int, reason: str, *, actor: str, source: str,
                  conn: Connection | None = None) -> Withdrawal:
@@ -220,6 +199,37 @@ class RefutationIngest:
         return None
 
 
+def describe_hashes(items: Iterable[Mapping[str, Any]], label: str = "refutation") -> list[RefutedMedia]:
+    """RefutationIngest.describe_hashes (also the declared index's import): precomputed hashes validated to the
+    shapes `describe` produces.
+
+    Raises:
+        IngestError: an item or a hash is not in the expected format.
+    """
+    out = []
+    for n, item in enumerate(items):
+        where = f"{label}: media {n}"
+        if not isinstance(item, Mapping):
+            raise IngestError(f"{where}: expected an object")
+        sha256 = item.get("sha256") or ""
+        if not isinstance(sha256, str) or (sha256 and not _HEX64.fullmatch(sha256)):
+            raise IngestError(f"{where}: field sha256: expected 64 lower-case hex digits")
+        media_type = item.get("media_type")
+        if media_type not in _MEDIA_TYPES:
+            raise IngestError(f"{where}: field media_type: expected one of {', '.join(_MEDIA_TYPES)}")
+        size = [item.get(k) for k in ("width", "height")]
+        if not all(v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 < v < 1_000_000)
+                   for v in size):
+            raise IngestError(f"{where}: field width/height: expected positive integers")
+        hashes = _valid_hashes(item.get("hashes"), where)
+        if not hashes and not sha256:
+            raise IngestError(f"{where}: neither a sha256 nor a perceptual hash to match by")
+        url = item.get("content_url")
+        out.append(RefutedMedia(0, 0, sha256, str(media_type), size[0], size[1], hashes,
+                                url if isinstance(url, str) and len(url) <= 4096 else None, None))
+    return out
+
+
 def _reordered_pdq(hashes: dict[str, Any]) -> dict[str, Any]:
     """Hashes of the review UI's old format ({"pdq": ["hex", ...]}, bits packed first-bit-first) in the one order
     (ThreatExchange hex, last bit first) and the region form the matcher stores."""
@@ -262,7 +272,7 @@ def _valid_hashes(hashes: Any, where: str) -> dict[str, Any]:
                         or not _HEX64.fullmatch(entry["hash"].lower()):
                     raise IngestError(f"{field}: expected PDQ as 64 hex digits")
                 region, quality = entry.get("region", "full"), entry.get("quality")
-                if not isinstance(region, str) or not 0 < len(region) <= 40:
+                if not isinstance(region, str) or not 0 < len(region) <= 80:  # "trimmed1:crop90_..._removed/mirror" is 43
                     raise IngestError(f"{field}: region: expected a short name")
                 if quality is not None and (not isinstance(quality, int) or isinstance(quality, bool)
                                             or not 0 <= quality <= 100):

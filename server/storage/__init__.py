@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import (MIGRATIONS, CachedVerdict, Connection, HashRow, Record, Refutation, RefutationAlreadyWithdrawn,
+from .base import (MIGRATIONS, CachedVerdict, Connection, DeclaredMedia, HashRow, Record, Refutation, RefutationAlreadyWithdrawn,
                    RefutationNotFound, RefutedMedia, SQLStorage, Storage, StorageError, StorageUnavailable,
                    TextContainsNul, Withdrawal, like_escape, refuse_nul)
 from .sqlite import SQLiteStorage
 
-__all__ = ["MIGRATIONS", "CachedVerdict", "Connection", "HashRow", "Record", "Refutation", "RefutationAlreadyWithdrawn",
+__all__ = ["MIGRATIONS", "CachedVerdict", "Connection", "DeclaredMedia", "HashRow", "Record", "Refutation", "RefutationAlreadyWithdrawn",
            "RefutationNotFound", "RefutedMedia", "Withdrawal",
            "SQLStorage", "SQLiteStorage", "Storage", "StorageError", "StorageUnavailable", "TextContainsNul",
            "like_escape", "open_storage", "refuse_nul"]

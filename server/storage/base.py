@@ -134,11 +134,49 @@ class HashRow:
 
 @dataclass(frozen=True, slots=True)
 class CachedVerdict:
-    """A cached verdict body with the refutation generation it was computed at and its refutation probe (or None)."""
+    """A cached verdict body with the refutation generation it was computed at and its refutation probe (or None),
+    and the declared generation (the newest declared_media id then)."""
 
     body: dict[str, Any]
     generation: int
     probe: dict[str, Any] | None
+    declared_generation: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredMedia:
+    """One entry of the declared index (provenance memory): media whose own declaration said it is AI-generated or
+    AI-edited, kept as its hashes and the declaration's summary, never its bytes.
+
+    `hashes` has the shapes `refutation_index.describe_original` produces ("pdq" regions, "orb" keypoints, "vpdq",
+    "chromaprint"). `declaration` summarises what declared it ({check, by, digital_source_type, summary, ...});
+    `declaration_kind` says what was declared: "generated" (the whole item is AI output) or "edited" (an AI edit or
+    composite of other media, e.g. C2PA compositeWithTrainedAlgorithmicMedia: its source photo is not AI, so a match
+    says little about a copy). `origin` is "local" or the feed/peer it came from.
+    """
+
+    id: int
+    sha256: str
+    media_type: str
+    width: int | None
+    height: int | None
+    hashes: dict[str, Any]
+    declaration: dict[str, Any]
+    declaration_kind: str
+    seen_at: float
+    origin: str = "local"
+
+    def as_original(self) -> RefutedMedia:
+        """The matcher's view of the entry (the same record the refutation originals use; no refutation, no file)."""
+        return RefutedMedia(self.id, 0, self.sha256, self.media_type, self.width, self.height, self.hashes)
+
+    def to_json(self, keypoints: bool = True) -> dict[str, Any]:
+        """The exchanged form (export, feeds, Verity-to-Verity sync): hashes and the declaration only. The keypoints
+        ("orb", ~40 kB an image) let the receiver verify a match geometrically as the sender does; without them it
+        accepts only close PDQ matches."""
+        return {"sha256": self.sha256, "media_type": self.media_type, "width": self.width, "height": self.height,
+                "hashes": {k: v for k, v in self.hashes.items() if keypoints or k != "orb"},
+                "declaration": self.declaration, "declaration_kind": self.declaration_kind, "seen_at": self.seen_at}
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,26 +289,32 @@ class SQLStorage:
         return json.loads(row["body"]) if row else None
 
     def put_verdict(self, sha256: str, pipeline: str, body: dict[str, Any], generation: int = 0,
-                    probe: dict[str, Any] | None = None) -> None:
+                    probe: dict[str, Any] | None = None, declared_generation: int = 0) -> None:
         self.connect().execute(
-            "INSERT INTO verdicts (sha256, pipeline, body, created, generation, probe) VALUES (?, ?, ?, ?, ?, ?)"
+            "INSERT INTO verdicts (sha256, pipeline, body, created, generation, probe, declared_generation)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (sha256, pipeline) DO UPDATE SET body = excluded.body, created = excluded.created,"
-            " generation = excluded.generation, probe = excluded.probe",
+            " generation = excluded.generation, probe = excluded.probe,"
+            " declared_generation = excluded.declared_generation",
             (sha256, pipeline, json.dumps(body, separators=(",", ":")), time.time(), generation,
-             json.dumps(probe, separators=(",", ":")) if probe is not None else None))
+             json.dumps(probe, separators=(",", ":")) if probe is not None else None, declared_generation))
 
     def get_cached_verdict(self, sha256: str, pipeline: str) -> CachedVerdict | None:
-        row = self.connect().execute("SELECT body, generation, probe FROM verdicts WHERE sha256 = ? AND pipeline = ?",
-                                     (sha256, pipeline)).fetchone()
+        row = self.connect().execute("SELECT body, generation, probe, declared_generation FROM verdicts"
+                                     " WHERE sha256 = ? AND pipeline = ?", (sha256, pipeline)).fetchone()
         if row is None:
             return None
         return CachedVerdict(json.loads(row["body"]), int(row["generation"]),
-                             json.loads(row["probe"]) if row["probe"] else None)
+                             json.loads(row["probe"]) if row["probe"] else None, int(row["declared_generation"]))
 
-    def revalidate_verdict(self, sha256: str, pipeline: str, generation: int) -> None:
-        """Record that a cached verdict still holds at `generation` (only ever moves forward)."""
-        self.connect().execute("UPDATE verdicts SET generation = ? WHERE sha256 = ? AND pipeline = ? AND generation < ?",
-                               (generation, sha256, pipeline, generation))
+    def revalidate_verdict(self, sha256: str, pipeline: str, generation: int, declared_generation: int = 0) -> None:
+        """Record that a cached verdict still holds at `generation` and `declared_generation` (only move forward)."""
+        self.connect().execute(
+            "UPDATE verdicts SET generation = CASE WHEN generation < ? THEN ? ELSE generation END,"
+            " declared_generation = CASE WHEN declared_generation < ? THEN ? ELSE declared_generation END"
+            " WHERE sha256 = ? AND pipeline = ?",
+            (generation, generation, declared_generation, declared_generation, sha256, pipeline))
+
 
     def refuted_since(self, after_id: int, sha256: str | None = None) -> bool:
         """Whether refuted media was added after row `after_id` (with this sha256, when given)."""
@@ -443,9 +487,94 @@ class SQLStorage:
         row = self.connect().execute("SELECT coalesce(max(id), 0) FROM refuted_media").fetchone()
         return int(row[0])
 
+    # --- the declared index (provenance memory) ------------------------------------------------------------------
+
+    def add_declared(self, items: list[DeclaredMedia], conn: Connection | None = None) -> dict[str, int]:
+        """Store declared-index entries with their indexed hash rows; an sha256 already present is kept as it was
+        (the first declaration seen stays). Returns {sha256: new id} of the entries stored now."""
+        if conn is None:
+            with self.transaction() as own:
+                return self.add_declared(items, conn=own)
+        ids: dict[str, int] = {}
+        for item in items:
+            row = conn.execute(
+                "INSERT INTO declared_media (sha256, media_type, width, height, hashes, declaration, declaration_kind,"
+                " seen_at, origin) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (sha256) DO NOTHING RETURNING id",
+                (item.sha256, item.media_type, item.width, item.height, json.dumps(item.hashes),
+                 json.dumps(item.declaration), item.declaration_kind, item.seen_at, item.origin)).fetchone()
+            if row is None:
+                continue
+            mid = ids[item.sha256] = int(row[0])
+            rows = [(mid, kind, region, digest) for kind, region, digest in _hash_rows(item.hashes)
+                    if region.split(":")[-1] in DECLARED_INDEXED_REGIONS]
+            if rows:
+                conn.executemany("INSERT INTO declared_hashes (media_id, kind, region, hash) VALUES (?,?,?,?)", rows)
+        return ids
+
+    def declared_hashes(self, kind: str, after_id: int = 0) -> list[HashRow]:
+        """Declared-index hash rows of one kind above `after_id`, in id order (the matcher's incremental load)."""
+        rows = self.connect().execute("SELECT id, media_id, 0, region, hash FROM declared_hashes WHERE kind = ?"
+                                      " AND id > ? ORDER BY id", (kind, after_id))
+        return [HashRow(*r) for r in rows]
+
+    def declared_by_id(self, media_id: int) -> DeclaredMedia | None:
+        row = self.connect().execute("SELECT * FROM declared_media WHERE id = ?", (media_id,)).fetchone()
+        return _declared(row) if row is not None else None
+
+    def declared_by_sha256(self, sha256: str) -> DeclaredMedia | None:
+        row = self.connect().execute("SELECT * FROM declared_media WHERE sha256 = ?", (sha256,)).fetchone()
+        return _declared(row) if row is not None else None
+
+    def declared_entries(self, after_id: int = 0, limit: int = 1000, offset: int = 0) -> list[DeclaredMedia]:
+        """Entries above `after_id`, oldest first (export, feeds, sync pages)."""
+        rows = self.connect().execute("SELECT * FROM declared_media WHERE id > ? ORDER BY id LIMIT ? OFFSET ?",
+                                      (after_id, limit, offset)).fetchall()
+        return [_declared(r) for r in rows]
+
+    def declared_count(self) -> int:
+        return int(self.connect().execute("SELECT count(*) FROM declared_media").fetchone()[0])
+
+    def declared_generation(self) -> int:
+        """Grows with every declared-index write (the newest entry id): cached verdicts keep the one they saw."""
+        return int(self.connect().execute("SELECT coalesce(max(id), 0) FROM declared_media").fetchone()[0])
+
+    def declared_since(self, after_id: int, sha256: str | None = None, media_type: str | None = None) -> bool:
+        """Whether an entry was added after `after_id` (with this sha256 or of this media type, when given)."""
+        sql, args = "SELECT 1 FROM declared_media WHERE id > ?", [after_id]
+        for column, value in (("sha256", sha256), ("media_type", media_type)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        return self.connect().execute(sql + " LIMIT 1", args).fetchone() is not None
+
+    def prune_declared(self, max_entries: int, older_than: float | None) -> int:
+        """Bound the declared index: drop entries seen before `older_than` (a time), then the oldest beyond
+        `max_entries`. Returns how many were dropped (their hash rows go with them)."""
+        with self.transaction() as conn:
+            dropped = 0
+            if older_than is not None:
+                conn.execute("DELETE FROM declared_hashes WHERE media_id IN"
+                             " (SELECT id FROM declared_media WHERE seen_at < ?)", (older_than,))
+                dropped += conn.execute("DELETE FROM declared_media WHERE seen_at < ?", (older_than,)).rowcount
+            total = int(conn.execute("SELECT count(*) FROM declared_media").fetchone()[0])
+            if max_entries >= 0 and total > max_entries:
+                cut = conn.execute("SELECT seen_at, id FROM declared_media ORDER BY seen_at DESC, id DESC"
+                                   " LIMIT 1 OFFSET ?", (max_entries,)).fetchone()
+                doomed = "(seen_at < ? OR (seen_at = ? AND id <= ?))"
+                args = (cut["seen_at"], cut["seen_at"], cut["id"])
+                conn.execute("DELETE FROM declared_hashes WHERE media_id IN (SELECT id FROM declared_media WHERE "
+                             + doomed + ")", args)
+                dropped += conn.execute("DELETE FROM declared_media WHERE " + doomed, args).rowcount
+            return dropped
+
 def _refutation(row: Any) -> Refutation:
     return Refutation(row["id"], row["claim"], row["rating"], row["fact_checker"], row["review_url"], row["date"],
                       row["language"], row["explanation"], row["original_context"], json.loads(row["extra"]))
+
+
+def _declared(r: Any) -> DeclaredMedia:
+    return DeclaredMedia(int(r["id"]), r["sha256"], r["media_type"], r["width"], r["height"], json.loads(r["hashes"]),
+                         json.loads(r["declaration"]), r["declaration_kind"], float(r["seen_at"]), r["origin"])
 
 
 def _refuted_media(r: Any) -> RefutedMedia:
@@ -456,6 +585,13 @@ def _refuted_media(r: Any) -> RefutedMedia:
 # Hash kinds copied into media_hashes for the in-memory index; other kinds (e.g. a clip's "vpdq" frame list or a
 # "chromaprint" fingerprint) and metadata (e.g. "pdq_quality") stay in refuted_media.hashes only.
 INDEXED_HASH_KINDS = frozenset({"pdq"})
+
+
+# The region hashes of a declared entry that go into the index (of each trim stage; the others stay in the JSON and
+# are exported): a platform's copy keeps the whole picture, so the full frame and the central 90 % find it within the
+# PDQ radius, and the keypoint stage finds heavier crops, mirroring and overlays. Four rows an entry at most instead of
+# ~34 keep the declared lookup's first stage to a few milliseconds at a million entries (`build.py bench declared`).
+DECLARED_INDEXED_REGIONS = frozenset({"full", "crop90_center"})
 
 
 def _hash_rows(hashes: dict[str, Any]) -> list[tuple[str, str, bytes]]:

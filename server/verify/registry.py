@@ -12,8 +12,8 @@ from enum import StrEnum
 from types import ModuleType
 from typing import Any
 
-from .checks import (ai_detector, audio_cue, av_labels, c2pa_manifest, clip_match, debunked_match, keyframes,
-                     metadata_labels, speech_detector, visible_label, watermark)
+from .checks import (ai_detector, audio_cue, av_labels, c2pa_manifest, clip_match, debunked_match, declared_match,
+                     keyframes, metadata_labels, speech_detector, visible_label, watermark)
 from .types import CheckContext, CheckResult, Media
 
 CheckFn = Callable[[Media, CheckContext], CheckResult]
@@ -23,7 +23,7 @@ class Kind(StrEnum):
     """What a check's finding rests on."""
 
     DECLARED = "declared"  # the bytes declare something (provenance, labels, watermarks): read, not inferred
-    MATCH = "match"  # the media matches media a fact-checker refuted
+    MATCH = "match"  # the media matches stored media: one a fact-checker refuted, or one that declared itself AI
     LEARNED = "learned"  # a model's score: skipped once a declared check has found an AI declaration
 
 
@@ -66,6 +66,7 @@ DESCRIPTORS: tuple[CheckDescriptor, ...] = (
     CheckDescriptor.of(visible_label, Kind.DECLARED, model=True, onnx=True),  # an OCR model reads the declaration
     CheckDescriptor.of(debunked_match, Kind.MATCH),
     CheckDescriptor.of(clip_match, Kind.MATCH),
+    CheckDescriptor.of(declared_match, Kind.MATCH),  # copies of images that declared themselves AI (likely_synthetic)
     CheckDescriptor.of(keyframes, Kind.DECLARED),  # video keyframes through the image checks
     # Off by default: AUC 0.39 and 0% recall on the AI fixtures (models/ai_detector.MODEL_CARD.md).
     CheckDescriptor.of(ai_detector, Kind.LEARNED, model=True, onnx=True, default=False),

@@ -121,6 +121,9 @@ class Media:
     # The PDQ hashes (hex) the refutation lookup searched with, set by RefutationMatcher.match: the verdict cache keeps
     # them to tell later whether a new refutation could change this media's verdict ([] after an exact match).
     match_probe: list[str] | None = field(default=None, repr=False)
+    # The perceptual query (pixels, trim stages, PDQ query hashes, keypoints), computed once and shared by the
+    # matchers that search it (refutations, the declared index): refutation_index.query_of.
+    match_query: Any = field(default=None, repr=False)
     # Why the file could be read only in part (truncated, damaged): the declared checks still read its bytes, and the
     # verdict says what could not be checked (set by av_decode.analysis and the verification service).
     damage: str | None = None

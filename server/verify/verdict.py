@@ -115,5 +115,7 @@ def _decide(results: list[CheckResult]) -> Verdict:
         if signal is top.signal:
             if signal in (Signal.PROVENANCE_INVALID, Signal.PROVENANCE_UNTRUSTED):
                 summary = PROVENANCE_SUMMARIES.get(str(top.evidence.get("failure_class")), summary)
+            elif signal is Signal.POSSIBLY_SYNTHETIC and top.evidence.get("declared"):
+                summary = f"{summary} {top.summary}"  # a copy of a declared original: name the declaration
             return Verdict(label, lead + summary, reasons, bool(refuted))
     raise AssertionError(f"unranked signal {top.signal}")

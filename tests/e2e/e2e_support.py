@@ -117,6 +117,12 @@ REFUTED_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><t
 <img id="bannered" src="/fixtures/{REFUTED_BANNER}" width="400" height="320" alt="re-post in a meme banner">
 </div></body></html>"""
 
+DECLARED_ORIGINAL = "c2pa/adobe_firefly_2023_butterfly.jpg"
+DECLARED_COPY = "c2pa/adobe_firefly_2023_butterfly__stripped_reencoded.jpg"  # its Content Credentials stripped
+DECLARED_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A re-posted picture</title></head>
+<body style="font: 15px sans-serif; margin: 16px"><h1>A re-posted picture</h1>
+<img id="copy" src="/fixtures/{DECLARED_COPY}" width="400" height="300" alt="copy"></body></html>"""
+
 REPORTED_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A viral photo</title></head>
 <body style="font: 15px sans-serif; margin: 16px"><h1>A viral photo</h1>
 <img id="viral" src="/fixtures/{REPORTED_IMAGE}" width="400" height="300" alt="viral"></body></html>"""
@@ -218,6 +224,7 @@ PRIVACY_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><ti
 <body><img id="photo" src="/fixtures/{PHOTO}?sig={SIG}#frag-{SIG}" width="320" height="214" alt=""></body></html>"""
 
 PAGES = {"/page.html": TEST_PAGE, "/refuted.html": REFUTED_PAGE, "/reported.html": REPORTED_PAGE,
+         "/declared.html": DECLARED_PAGE,
          "/clip.html": CLIP_PAGE, "/stream.html": BLOB_PAGE, "/bench.html": bench_page(300), "/bench-frame.html": bench_frame(20)}
 
 

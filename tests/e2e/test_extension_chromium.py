@@ -328,6 +328,37 @@ def test_chromium_refuted_reposts_notice_and_report_side_by_side(chromium, serve
     report.screenshot(path=str(artifacts / "chromium-report-refuted-en.png"), full_page=True)
 
 
+def test_chromium_declared_original_beside_a_stripped_copy(chromium, server_factory, test_site,
+                                                          artifacts: Path) -> None:
+    """Issue 15: the server saw the Firefly original declare itself AI; the page shows a copy with its Content
+    Credentials stripped: the badge says possibly AI, the card and the report page name the declared original."""
+    from e2e_support import DECLARED_COPY, DECLARED_ORIGINAL, FIXTURES
+
+    server = server_factory(LOAD_MODELS=False, CHECKS="c2pa_manifest,metadata_labels,debunked_match,declared_match")
+    original = server.app.test_client().post("/v1/verify", data=(FIXTURES / DECLARED_ORIGINAL).read_bytes()).get_json()
+    assert original["verdict"]["label"] == "synthetic"
+    ctx, ext_id = chromium()
+    configure(ctx, ext_id, serverUrl=server.url)
+    page = ctx.new_page()
+    page.goto(f"{test_site}/declared.html")
+    src = f"{test_site}/fixtures/{DECLARED_COPY}"
+    assert label_of(page, src, label="likely_synthetic")["label"] == "likely_synthetic"
+    click_badge(page, src)
+    text, _ = shadow_text(page, src)
+    assert "declared itself AI-generated" in text and "Adobe Inc., trainedAlgorithmicMedia" in text, text
+    assert original["sha256"][:16] in text
+    report = ctx.new_page()
+    report.goto(f"chrome-extension://{ext_id}/report/report.html?{urlencode({'src': src, 'page': page.url})}")
+    report.wait_for_selector("body[data-state=done]", timeout=TIMEOUT_MS)
+    assert report.locator("#verdict-box").get_attribute("data-label") == "likely_synthetic"
+    assert report.locator("#declared-sha256").inner_text() == original["sha256"]
+    assert report.locator("#declared-by").inner_text() == "Adobe Inc., trainedAlgorithmicMedia"
+    mine, theirs = report.locator("#this-media").bounding_box(), report.locator("#original-media").bounding_box()
+    assert mine and theirs and abs(mine["y"] - theirs["y"]) < 2 and theirs["x"] > mine["x"] + mine["width"] - 1
+    assert original["sha256"] in report.locator("#declared-original-note").inner_text()
+    report.screenshot(path=str(artifacts / "chromium-report-declared-en.png"), full_page=True)
+
+
 def test_chromium_reported_image_refuted_by_reviewer_then_notice_shown(chromium, server_factory, test_site,
                                                                        artifacts: Path) -> None:
     """Issue 6 end to end: report from the extension, a reviewer refutes it in /review, the page shows the notice."""

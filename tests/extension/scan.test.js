@@ -122,3 +122,23 @@ test('scan_credentials_follow_crossorigin_attribute', () => {
   assert.equal(S.credentialsFor('USE-CREDENTIALS'), 'include');
   assert.equal(S.kindOf('image'), 'image'); // <svg><image>
 });
+
+test('scan_declared_original_from_declared_match_evidence', () => {
+  const copy = { checks: [{ check: 'declared_match', outcome: 'detected', signal: 'possibly_synthetic', evidence: {
+    declared: { original_sha256: 'ab'.repeat(32), declaration: { check: 'c2pa_manifest', by: 'Adobe Inc.',
+      digital_source_type: 'trainedAlgorithmicMedia' }, declaration_kind: 'generated', seen_at: 1764979200, origin: 'local' },
+    match: { method: 'pdq+orb', similarity: 0.97, original_url: null } } }] };
+  const d = S.declaredOriginal(copy);
+  assert.equal(d.by, 'Adobe Inc.');
+  assert.equal(d.sourceType, 'trainedAlgorithmicMedia');
+  assert.equal(d.kind, 'generated');
+  assert.equal(d.sha256, 'ab'.repeat(32));
+  assert.equal(d.seenAt.toISOString().slice(0, 10), '2025-12-06');
+  assert.equal(d.similarity, 0.97);
+  // not a label source: the card shows the declared original on its own
+  assert.equal(S.labelSource(copy), null);
+  assert.equal(S.declaredOriginal({ checks: [{ check: 'declared_match', outcome: 'not_detected', evidence: {} }] }), null);
+  const edit = structuredClone(copy);
+  edit.checks[0].evidence.declared.declaration_kind = 'edited';
+  assert.equal(S.declaredOriginal(edit).kind, 'edited');
+});

@@ -1,0 +1,92 @@
+"""Declared original: is this image a copy of one that Verity saw declare itself AI (the declared index)?
+
+Detects: copies of an image whose own declaration (C2PA AI source type, IPTC / GB 45438 metadata label, generator
+parameters, invisible watermark, visible label) Verity read when it verified the original, after the copy lost that
+declaration: metadata stripped, resized, re-encoded, cropped, captioned, mirrored or screenshotted - the refutation
+matcher's edit families (docs/matching.md), through the same matcher (`refutation_index.Matcher` over the declared
+index's originals: PDQ regions, then keypoints, every candidate verified geometrically).
+
+Signal: POSSIBLY_SYNTHETIC (`likely_synthetic`), never DECLARED_SYNTHETIC: the copy itself declares nothing, and a
+declaration is only as honest as whoever made it. A copy's own declaration outranks this check (verdict.py).
+A match to an AI *edit* (C2PA compositeWithTrainedAlgorithmicMedia, an IPTC composite: generative fill on a camera
+photo) gives no signal: the edit's source picture is not AI, so its camera original and other copies of it would
+match too; the summary says what was declared and the verdict stays as the other checks leave it.
+
+Cannot: recognise copies of originals Verity never verified (or that other servers did not share), video or audio
+copies (only images are remembered today), or copies edited beyond the matcher's families.
+
+Evidence keys: declared {original_sha256, declaration {check, by, digital_source_type, summary}, declaration_kind
+("generated" | "edited"), seen_at, origin}, match {method, similarity, transform, original_sha256, original_url (null:
+only hashes are kept), region, geometry}, distance, inliers, edits (what the copy changed: resized, re-encoded, ...),
+entries_searched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..declarations import EDITED, describe_declaration
+from ..types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
+
+NAME = "declared_match"
+DESCRIPTION = ("Declared original: perceptual match (PDQ and keypoints, keypoint-verified) against images that "
+               "declared themselves AI when Verity verified them (the declared index).")
+
+
+def check(media: Media, ctx: CheckContext) -> CheckResult:
+    """Look the media up in the declared index."""
+    matcher: Any = ctx.resources.get("declared")
+    if matcher is None:
+        return CheckResult(NAME, Outcome.NOT_DETECTED, "No declared index is loaded.",
+                           evidence={"entries_searched": 0})
+    if media.kind is not MediaKind.IMAGE:
+        return CheckResult(NAME, Outcome.UNSUPPORTED, "Only images are kept in the declared index.",
+                           evidence={"entries_searched": len(matcher)})
+    try:
+        match = matcher.match(media)
+    except MediaError as exc:
+        return CheckResult(NAME, Outcome.UNSUPPORTED, f"The image could not be searched: {exc}",
+                           evidence={"entries_searched": len(matcher)})
+    entry = matcher.storage.declared_by_id(match.media.id) if match is not None else None
+    if match is None or entry is None:
+        return CheckResult(NAME, Outcome.NOT_DETECTED, "Not a copy of an image Verity has seen declared as AI.",
+                           evidence={"entries_searched": len(matcher)})
+    edits = _edits(media, entry.width, entry.height, match)
+    how = (f"matched {'as the same bytes' if match.method == 'sha256' else 'after ' + ', '.join(edits)}, "
+           f"score {match.similarity:.2f}")
+    what = describe_declaration(entry.declaration)
+    evidence = {"declared": {"original_sha256": entry.sha256, "declaration": entry.declaration,
+                             "declaration_kind": entry.declaration_kind, "seen_at": entry.seen_at,
+                             "origin": entry.origin},
+                "match": match.to_json(), "distance": match.distance, "inliers": match.inliers, "edits": edits,
+                "entries_searched": len(matcher)}
+    if entry.declaration_kind == EDITED:
+        summary = (f"Matches an image {what}: an AI edit of other media, so a match says nothing about whether this "
+                   f"image is AI (not used for the verdict; {how}).")
+        return CheckResult(NAME, Outcome.DETECTED, summary[:500], score=round(match.similarity, 4),
+                           evidence=evidence)
+    summary = f"A copy of an image {what}; {how}."
+    return CheckResult(NAME, Outcome.DETECTED, summary[:500], score=round(match.similarity, 4), evidence=evidence,
+                       signal=Signal.POSSIBLY_SYNTHETIC)
+
+
+def _edits(media: Media, width: int | None, height: int | None, match: Any) -> list[str]:
+    """What the copy changed, as far as the match tells: the words of the reason."""
+    out = []
+    try:
+        w, h = media.image().size
+    except MediaError:
+        w = h = None
+    if w and width and abs(w / width - 1) > 0.02:
+        out.append(f"resize to {100 * w / width:.0f} %")
+    geometry = match.geometry or {}
+    if geometry.get("mirrored"):
+        out.append("mirroring")
+    if abs(float(geometry.get("rotation_deg") or 0)) >= 1:
+        out.append(f"rotation by {geometry['rotation_deg']:+.0f} deg")
+    if match.transform and "cropped" in match.transform:
+        out.append("cropping")
+    if match.transform and "fills" in match.transform:
+        out.append("framing (captions, bars or a screenshot)")
+    out.append("re-encode")
+    return out
