@@ -20,7 +20,8 @@ questions and headlines or captions that merely mention AI are no signal at all;
 How: a cheap text proposal first (proposal(): dense strong edges, or faint edges on a calm background, at BAND_SIDE),
 then the text detector only on crops around the candidates: in the top and bottom edge bands at BAND_SIDE px shortest
 side (GB 45438 asks for label text at least 5% of the shortest side, >= 21 px there) and in the rows between them at
-WHOLE_SIDE; a region with no candidate is skipped. Then only lines tall enough to be a label are recognised, tallest
+WHOLE_SIDE; a region with no candidate is skipped; the crops are trimmed to multiples of 32 within their padding
+and run two at a time. Then only lines tall enough to be a label are recognised, tallest
 first, on crops of the full-resolution image. Measured against the two dense passes it replaced (`build.py bench
 label_ab`, interleaved on the same machine): about 40% less CPU per photo, the same labels found.
 
