@@ -340,6 +340,11 @@ def _regions(mask: np.ndarray, pad: int, pad_x: int) -> list[tuple[int, int, int
     contours, _ = cv2.findContours(mask.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     boxes = [[max(0, x - pad_x), max(0, y - pad), min(w, x + bw + pad_x), min(h, y + bh + pad)]
              for x, y, bw, bh in (cv2.boundingRect(c) for c in contours)]
+    return _merge(boxes, h, w)
+
+
+def _merge(boxes: list[list[int]], h: int, w: int) -> list[tuple[int, int, int, int]]:
+    """Overlapping rectangles merged; one around them all when there are many or they cover most of h x w."""
     merged = True
     while merged and len(boxes) > 1:
         merged = False
