@@ -276,8 +276,8 @@ def plan(rgb: np.ndarray) -> tuple[np.ndarray, list[Job]]:
     pad = max(8, round(PROPOSAL_PAD * min(h, w)))
     pad_x = max(pad, round(PROPOSAL_PAD_X * min(h, w)))
     ov = max(1, round(MIDDLE_OVERLAP * h))
-    whole = _scaled(rgb, WHOLE_SIDE)
-    ws = whole.shape[1] / w  # band -> whole pixels
+    whole: np.ndarray | None = None  # resized only when the middle rows have a candidate
+    ws = _scaled_size(rgb, WHOLE_SIDE)[0] / w  # band -> whole pixels
     jobs: list[Job] = []
     for y0, y1, low in ((0, bh, False), (h - bh, h, False), (max(0, bh - ov), min(h, h - bh + ov), True)):
         for x0, ya, x1, yb in _regions(mask[y0:y1], pad, pad_x):
@@ -286,7 +286,9 @@ def plan(rgb: np.ndarray) -> tuple[np.ndarray, list[Job]]:
             trim_x = (0 if x0 == 0 else pad_x // 2, 0 if x1 == w else pad_x // 2)
             trim_y = (0 if ya == 0 else pad // 2, 0 if yb == y1 - y0 else pad // 2)
             ya, yb = ya + y0, yb + y0
-            img, s = (whole, ws) if low else (band, 1.0)
+            if low and whole is None:
+                whole = _scaled(rgb, WHOLE_SIDE)
+            img, s = (whole, ws) if low and whole is not None else (band, 1.0)
             cx0, cx1 = _snap(int(x0 * s), max(int(x0 * s) + 1, round(x1 * s)), trim_x, s)
             cy0, cy1 = _snap(int(ya * s), max(int(ya * s) + 1, round(yb * s)), trim_y, s)
             jobs.append((img[cy0:cy1, cx0:cx1], cx0 / s, cy0 / s, s, low))
@@ -312,8 +314,15 @@ def _scaled(rgb: np.ndarray, side: int) -> np.ndarray:
     f = min(1.0, side / min(rgb.shape[:2]))
     if f >= 1.0:
         return rgb
-    size = (max(1, round(rgb.shape[1] * f)), max(1, round(rgb.shape[0] * f)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR if f > 0.5 else cv2.INTER_AREA)
+    return cv2.resize(rgb, _scaled_size(rgb, side), interpolation=cv2.INTER_LINEAR if f > 0.5 else cv2.INTER_AREA)
+
+
+def _scaled_size(rgb: np.ndarray, side: int) -> tuple[int, int]:
+    """(width, height) of _scaled(rgb, side)."""
+    f = min(1.0, side / min(rgb.shape[:2]))
+    if f >= 1.0:
+        return rgb.shape[1], rgb.shape[0]
+    return max(1, round(rgb.shape[1] * f)), max(1, round(rgb.shape[0] * f))
 
 
 def proposal(rgb: np.ndarray) -> np.ndarray:
