@@ -176,3 +176,47 @@ def test_visible_label_seeded_edge_labels_mostly_declared(ctx):
     samples = list(label_samples.edge_labels(30, 20))
     missed = [(s.name, s.text, s.style) for s in samples if _check(s.data, ctx).signal is not Signal.DECLARED_SYNTHETIC]
     assert len(missed) <= 8, missed
+
+
+def test_visible_label_crop_snapping_only_trims_padding():
+    """_snap on seeded intervals: a crop is unchanged or shrunk to a multiple of SNAP, never by more than the padding
+    each side may give up, and never grown (other context changes what the detector reads in faint text)."""
+    rng = random.Random(45438)
+    for _ in range(2000):
+        a0 = rng.randrange(0, 400)
+        a1 = a0 + rng.randrange(1, 700)
+        trim = (rng.randrange(0, 40), rng.randrange(0, 40))
+        scale = rng.choice([1.0, 0.846])
+        b0, b1 = visible_label._snap(a0, a1, trim, scale)
+        assert a0 <= b0 < b1 <= a1
+        if (b0, b1) != (a0, a1):
+            assert (b1 - b0) % visible_label.SNAP == 0
+            assert b0 - a0 <= int(trim[0] * scale) and a1 - b1 <= int(trim[1] * scale)
+
+
+def test_visible_label_regions_same_as_connected_components():
+    """The proposal's regions from outer contours equal those from connected components (the slower way it was
+    done) on seeded random masks: blobs, blobs with holes and islands inside them, touching ones."""
+    import cv2
+    import numpy as np
+
+    def by_components(mask, pad, pad_x):
+        h, w = mask.shape
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        return [[max(0, x - pad_x), max(0, y - pad), min(w, x + bw + pad_x), min(h, y + bh + pad)]
+                for x, y, bw, bh, _ in stats[1:n]]
+
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        h, w = int(rng.integers(40, 300)), int(rng.integers(60, 600))
+        mask = np.zeros((h, w), bool)
+        for _ in range(int(rng.integers(0, 14))):
+            x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+            bw, bh = int(rng.integers(2, 80)), int(rng.integers(2, 30))
+            mask[y:y + bh, x:x + bw] = True
+            if rng.random() < 0.3 and bw > 10 and bh > 10:  # a hole with an island in it
+                mask[y + 3:y + bh - 3, x + 3:x + bw - 3] = False
+                mask[min(h - 1, y + bh // 2), min(w - 1, x + bw // 2)] = True
+        pad, pad_x = int(rng.integers(1, 20)), int(rng.integers(1, 60))
+        expected = visible_label._merge(by_components(mask, pad, pad_x), h, w)
+        assert sorted(visible_label._regions(mask, pad, pad_x)) == sorted(expected)
