@@ -22,10 +22,17 @@
   const ext = M.extensionApi();
   $('apiKey').value = (await ext.storage.local.get({ apiKey: '' })).apiKey || '';
 
-  /** Ask the server (through the service worker) whether it is reachable and whether the key works. */
+  /**
+   * Ask the server (through the service worker) whether it is reachable and whether the key works. Only the newest
+   * question may write the line: the check at page load (the stored server) can answer after a save asked about
+   * another one, and a state left from an earlier answer must not stand for the new one while it is pending.
+   */
+  let keyStatusAsked = 0;
   async function showKeyStatus() {
+    const asked = ++keyStatusAsked;
     const line = $('keyStatus');
     line.className = 'pending';
+    line.dataset.state = 'pending';
     if ($('serverUrl').value.trim() === '') {
       line.className = '';
       line.textContent = I.t('optKeyStandalone');
@@ -38,6 +45,7 @@
     } catch (err) {
       status = { reachable: false, problem: err.problem || { title: String(err) } };
     }
+    if (asked !== keyStatusAsked) return;
     const key = status.key;
     if (!status.reachable) {
       line.className = 'error';
@@ -71,6 +79,9 @@
 
   $('form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
+    keyStatusAsked += 1;  // what the line says is about the settings being saved now, from here on
+    $('keyStatus').className = 'pending';
+    $('keyStatus').dataset.state = 'pending';
     const patch = {
       serverUrl: $('serverUrl').value.trim().replace(/\/+$/, ''),
       autoCheck: $('autoCheck').checked,
