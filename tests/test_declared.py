@@ -123,16 +123,21 @@ def expected_made_from(name: str) -> str:
 
 
 def test_copy_verified_before_its_original_is_answered_again(tmp_path, engine, database_url):
-    """The verdict cache: a copy cached `unknown` is re-answered once its declared original is known; the original's
-    own verdict stays `synthetic`; the index is bounded by DECLARED_MAX."""
+    """The verdict cache: a resized, re-encoded copy cached `unknown` is re-answered once its declared original is
+    known, while an unrelated photo's cached verdict keeps answering hash-first lookups (a declaration is not a cache
+    flush); the original's own verdict stays `synthetic`; the index is bounded by DECLARED_MAX."""
     app = _app(tmp_path, database_url, DECLARED_MAX=1)
     try:
         client = app.test_client()
         data = fixture_path(FIREFLY).read_bytes()
-        copy = media_edits.platform_copy(data, seed=3)[0]
+        img = media_edits.Image.open(media_edits.io.BytesIO(data)).convert("RGB")
+        copy = media_edits.encode(img.resize((round(img.width * 0.7), round(img.height * 0.7))), 75)  # the issue's copy
+        photo = fixture_path(expected("photos")[0]["file"]).read_bytes()
         assert _verify(client, copy).get_json()["verdict"]["label"] == "unknown"
         assert _verify(client, copy).headers["X-Verity-Cache"] == "hit"
+        photo_sha = _verify(client, photo).get_json()["sha256"]
         assert _verify(client, data).get_json()["verdict"]["label"] == "synthetic"
+        assert client.get(f"/v1/verdicts/{photo_sha}").status_code == 200  # still current: no upload needed
         again = _verify(client, copy)
         assert again.headers["X-Verity-Cache"] == "miss" and again.get_json()["verdict"]["label"] == "likely_synthetic"
         assert _verify(client, copy).headers["X-Verity-Cache"] == "hit"

@@ -392,19 +392,21 @@ class Matcher:
         similarity = max(0.0, 1.0 - distance / 128) if distance is not None else min(1.0, fit.inliers / 100)
         return Match(items, method, similarity, transform, distance, fit.inliers, region, geometry)
 
-    def candidates_since(self, probe: list[str], after_media_id: int) -> bool:
+    def candidates_since(self, probe: list[str], after_media_id: int, keypoints: bool = True) -> bool:
         """Whether media stored after `after_media_id` could match a query with this probe: only then can a verdict
         computed before it have changed (the verdict cache's revalidation).
 
         An empty probe (an exact match, which wins whatever is added later) never changes. Otherwise any image stored
-        since with keypoints in the bank could match through stage 2, whatever the PDQ distance, so it counts.
+        since with keypoints in the bank could match through stage 2, whatever the PDQ distance, so it counts; with
+        `keypoints=False` only media within the PDQ radius of the probe count (the declared index, which grows with
+        every declaration a server sees: see server/verdict_cache.py).
         """
         if not probe:
             return False
         self.sync()
         with self._lock:
             index, media_ids = self._index, self._media_ids
-            if any(mid > after_media_id for mid in self._bank.by_media):
+            if keypoints and any(mid > after_media_id for mid in self._bank.by_media):
                 return True
         for hexdigest in probe:
             ids, _ = index.search(bytes.fromhex(hexdigest), self.radius)
