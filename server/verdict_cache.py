@@ -18,7 +18,8 @@ The declared index (provenance memory, `declared_match`) is a second generation 
 declared_media id. A new image entry can make any image a copy of it through the keypoint stage, as a new image
 refutation can, so an image verdict computed before it is recomputed, unless its label is `synthetic` (the item's own
 declaration outranks a declared match) or it was an exact match. Entries of other media types leave image verdicts
-standing; audio and video verdicts do not consult the declared index.
+standing; an audio or video verdict is recomputed when a video or audio entry was added since (clip matching keeps
+no probe).
 
 A verdict in which a check failed or timed out is never cached (`cacheable`): it is answered, and computed again on
 the next request.
@@ -88,8 +89,9 @@ class VerdictCache:
             return True  # the item's own declaration outranks any declared match
         if self.storage.declared_since(generation, sha256=sha256):
             return False
-        if not str(body.get("media_type", "")).startswith("image/"):
-            return True
+        media_type = str(body.get("media_type", ""))
+        if not media_type.startswith("image/"):  # clips match clips of their own kind (audio also a video's track)
+            return not any(self.storage.declared_since(generation, media_type=k) for k in ("audio", "video"))
         if probe is None:
             return False
         return not self.declared.candidates_since(list(probe.get("pdq") or []), generation)

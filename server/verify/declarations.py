@@ -64,6 +64,10 @@ def declaration_of(body: Mapping[str, Any]) -> tuple[dict[str, Any], str] | None
             labels = evidence.get("labels") or []
             text = labels[0].get("text") if labels and isinstance(labels[0], Mapping) else None
             summary["by"] = f"visible label \"{str(text)[:80]}\"" if text else "visible label"
+        elif name == "av_labels":
+            labels = [x for x in evidence.get("labels") or [] if isinstance(x, Mapping)]
+            field = labels[0].get("field") if labels else None
+            summary["by"] = f"{str(field)[:80]} tag" if field else "metadata tag"
         else:
             summary["by"] = name
         return summary, kind
@@ -83,4 +87,8 @@ def describe_declaration(declaration: Mapping[str, Any]) -> str:
         return f"that carried a {by} declaring AI generation"
     if check == "visible_label":
         return f"that carried a {by} declaring AI generation"
+    if check == "av_labels":
+        return f"whose metadata ({by}) declared AI generation"
+    if check == "audio_cue":
+        return "whose own audio announced AI generation (audio_cue)"
     return f"that declared itself AI-generated ({check})"

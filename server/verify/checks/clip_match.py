@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,15 +218,34 @@ class ClipIndex:
     A linear scan: fine for thousands of refuted clips; a faiss IndexBinaryFlat is the next step beyond that.
     """
 
-    def __init__(self, storage: Any) -> None:
+    def __init__(self, storage: Any, load: Callable[[], list[Any]] | None = None,
+                 version: Callable[[], Any] | None = None) -> None:
+        """`load` lists the originals (RefutedMedia records; default: the refuted media) and `version` says when they
+        changed (default: refuted_media's count, newest id and withdrawals); `ClipIndex.declared` is the declared
+        index's clips."""
         self.storage = storage
+        self._load = load if load is not None else lambda: storage.refuted_media()
+        self._version_fn = version if version is not None else self._refuted_version
         self._lock = threading.Lock()
         self._version: Any = None
         self._refs: list[Reference] = []
         self._bank = FeatureBank()
         self._bank_meta: list[tuple[int, float]] = []  # per bank entry: (reference position, keyframe time)
 
+    @classmethod
+    def declared(cls, storage: Any) -> ClipIndex:
+        """The declared index's video and audio entries (provenance memory: clips that declared themselves AI)."""
+        return cls(storage, lambda: [m.as_original() for m in storage.declared_clips()], storage.declared_clip_version)
+
+    def loaded(self) -> int:
+        """How many originals the last `references()` loaded."""
+        with self._lock:
+            return len(self._refs)
+
     def _current_version(self) -> Any:
+        return self._version_fn()
+
+    def _refuted_version(self) -> Any:
         connect = getattr(self.storage, "connect", None)
         if connect is None:
             return None
@@ -236,7 +256,7 @@ class ClipIndex:
         with self._lock:
             version = self._current_version()
             if version is None or version != self._version:
-                self._refs = [r for m in self.storage.refuted_media() if (r := _reference(m)) is not None]
+                self._refs = [r for m in self._load() if (r := _reference(m)) is not None]
                 self._version = version
                 self._bank, self._bank_meta = FeatureBank(), []
                 for pos, ref in enumerate(self._refs):
@@ -536,11 +556,42 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
     evidence: dict[str, Any] = {"candidates": len(refs), "partial_decode": analysis.partial}
     if not refs:
         return CheckResult(NAME, Outcome.NOT_DETECTED, "No refuted clips to compare with yet.", evidence=evidence)
+    best = find(media, analysis, index, refs)
+    query_v, query_a = analysis.samples, fingerprint_of(analysis)
+    if best is None:
+        if not query_v and query_a is None:
+            return CheckResult(NAME, Outcome.NOT_DETECTED,
+                               "The clip is too short or too uniform to fingerprint; no refuted clip matched.",
+                               evidence=evidence)
+        return CheckResult(NAME, Outcome.NOT_DETECTED, "No refuted clip matches.", evidence=evidence)
 
+    similarity, method, ref, found = best
+    refutation = _refutation_json(ctx, ref, method, similarity, found)
+    evidence["video" if method in (VPDQ, VORB) else "audio" if method == CHROMAPRINT else "exact"] = found
+    if refutation is None:  # the refutation row went away between load and lookup
+        return CheckResult(NAME, Outcome.NOT_DETECTED, "No refuted clip matches.", evidence=evidence)
+    evidence["refutation"] = refutation
+    return CheckResult(NAME, Outcome.DETECTED, _summary(method, found, refutation), score=round(similarity, 3),
+                       evidence=evidence)
+
+
+def fingerprint_of(analysis: av_decode.AVAnalysis) -> np.ndarray | None:
+    """The query's Chromaprint (None without audio or when degenerate)."""
+    fp = analysis.audio_fingerprint
+    return np.array(fp, dtype=np.uint32) if fp and not degenerate(fp) else None
+
+
+def find(media: Media, analysis: av_decode.AVAnalysis, index: ClipIndex,
+         refs: list[Reference] | None = None) -> tuple[float, str, Reference, dict[str, Any]] | None:
+    """The best original of `index` that the clip copies: (similarity, method, reference, details), or None.
+
+    One matching path for every set of originals (refuted clips for clip_match, the declared index's clips for
+    declared_match): exact bytes, frame PDQ in one consistent timing, Chromaprint, then the keyframe keypoint stage.
+    """
+    refs = index.references() if refs is None else refs
     best: tuple[float, str, Reference, dict[str, Any]] | None = None
     query_v = query_video_hashes(analysis) if analysis.samples else []
-    query_a = np.array(analysis.audio_fingerprint, dtype=np.uint32) \
-        if analysis.audio_fingerprint and not degenerate(analysis.audio_fingerprint) else None
+    query_a = fingerprint_of(analysis)
     for ref in refs:
         if ref.sha256 == media.sha256:
             found = {"identical": True, "transform": "identical"}
@@ -560,21 +611,7 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
         keyed = match_keypoints(analysis.samples, index, refs)
         if keyed is not None:
             best = (keyed[1]["fraction"], VORB, keyed[0], keyed[1])
-    if best is None:
-        if not query_v and query_a is None:
-            return CheckResult(NAME, Outcome.NOT_DETECTED,
-                               "The clip is too short or too uniform to fingerprint; no refuted clip matched.",
-                               evidence=evidence)
-        return CheckResult(NAME, Outcome.NOT_DETECTED, "No refuted clip matches.", evidence=evidence)
-
-    similarity, method, ref, found = best
-    refutation = _refutation_json(ctx, ref, method, similarity, found)
-    evidence["video" if method in (VPDQ, VORB) else "audio" if method == CHROMAPRINT else "exact"] = found
-    if refutation is None:  # the refutation row went away between load and lookup
-        return CheckResult(NAME, Outcome.NOT_DETECTED, "No refuted clip matches.", evidence=evidence)
-    evidence["refutation"] = refutation
-    return CheckResult(NAME, Outcome.DETECTED, _summary(method, found, refutation), score=round(similarity, 3),
-                       evidence=evidence)
+    return best
 
 
 def _summary(method: str, found: dict[str, Any], refutation: dict[str, Any]) -> str:
