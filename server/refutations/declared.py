@@ -6,8 +6,8 @@ has seen the declared original; remembering its hashes (never its bytes) with wh
 recognise stripped copies (`likely_synthetic`, never `synthetic`: the copy itself declares nothing).
 
 Every verification whose verdict is `synthetic` on the strength of a declared check (c2pa_manifest's AI source types,
-metadata_labels, watermark, visible_label, av_labels, audio_cue) comes here from the verification service; feeds,
-Verity-to-Verity sync and `build.py declared import` come here with precomputed hashes. Hashing is
+metadata_labels, watermark, visible_label, av_labels, audio_cue, keyframes) comes here from the verification service;
+feeds, Verity-to-Verity sync and `build.py declared import` come here with precomputed hashes. Hashing is
 `refutation_index.describe_original`, the one hashing path refutations use; hash-only entries are validated by the
 refutation ingestion's `describe_hashes` rules. Bounded by VERIFY_DECLARED_MAX entries and VERIFY_DECLARED_RETENTION_DAYS.
 
