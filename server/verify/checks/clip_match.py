@@ -49,7 +49,7 @@ import numpy as np
 
 from .. import av_decode
 from .. import image_hashing as ih
-from ..hash_index import FeatureBank
+from ..hash_index import FeatureBank, HashIndex, to_codes
 from ..types import CheckContext, CheckResult, Limits, Media, MediaError, MediaKind, Outcome
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,9 @@ class Reference:
 class ClipIndex:
     """The refuted clips' fingerprints, loaded from storage and reloaded when refuted_media changes.
 
-    A linear scan: fine for thousands of refuted clips; a faiss IndexBinaryFlat is the next step beyond that.
+    The frame PDQ stage compares a query only with the references that have a frame hash within the radius of one of
+    its own (a multi-index over every reference frame hash, `frame_candidates`); the Chromaprint stage is a linear
+    scan over the references with audio (fine for thousands of clips).
     """
 
     def __init__(self, storage: Any, load: Callable[[], list[Any]] | None = None,
@@ -231,6 +233,10 @@ class ClipIndex:
         self._refs: list[Reference] = []
         self._bank = FeatureBank()
         self._bank_meta: list[tuple[int, float]] = []  # per bank entry: (reference position, keyframe time)
+        # Every reference frame hash in one multi-index, and the reference each belongs to: the frame PDQ stage
+        # compares only the references with some hash within the radius of the query's (exact pruning).
+        self._frames = HashIndex()
+        self._frame_owner = np.zeros(0, dtype=np.int64)
 
     @classmethod
     def declared(cls, storage: Any) -> ClipIndex:
@@ -263,7 +269,29 @@ class ClipIndex:
                     for t, entry in ref.keyframes or []:
                         self._bank.add(len(self._bank_meta), entry)
                         self._bank_meta.append((pos, t))
+                with_frames = [(pos, ref.vpdq) for pos, ref in enumerate(self._refs)
+                               if ref.vpdq is not None and len(ref.vpdq)]
+                codes = to_codes(np.concatenate([v for _, v in with_frames])) if with_frames else None
+                self._frames = HashIndex(codes) if codes is not None and len(codes) > 1000 else HashIndex()
+                if codes is not None and len(codes) <= 1000:
+                    self._frames.add(codes)
+                self._frame_owner = np.concatenate([np.full(len(v), pos, dtype=np.int64) for pos, v in with_frames]) \
+                    if with_frames else np.zeros(0, dtype=np.int64)
             return self._refs
+
+    def frame_candidates(self, query: list[QueryFrame], refs: list[Reference]) -> set[int] | None:
+        """Positions in `refs` of the references with a frame hash within the PDQ radius of a query frame hash: the
+        only ones `match_video` can match. None when `refs` is not the list this index last loaded."""
+        with self._lock:
+            if refs is not self._refs:
+                return None
+            index, owner = self._frames, self._frame_owner
+        found: set[int] = set()
+        for frame in query:
+            for h in frame.hashes:
+                ids, _ = index.search(np.ascontiguousarray(h, dtype=np.uint8).tobytes(), ih.PDQ_RADIUS)
+                found.update(owner[ids[ids < len(owner)]].tolist())
+        return found
 
     def keyframe_bank(self) -> tuple[FeatureBank, list[tuple[int, float]]]:
         """The reference keyframes' keypoints (as of the last `references()`) and, per entry, (reference, time)."""
@@ -592,12 +620,13 @@ def find(media: Media, analysis: av_decode.AVAnalysis, index: ClipIndex,
     best: tuple[float, str, Reference, dict[str, Any]] | None = None
     query_v = query_video_hashes(analysis) if analysis.samples else []
     query_a = fingerprint_of(analysis)
-    for ref in refs:
+    framed = index.frame_candidates(query_v, refs) if query_v else None
+    for pos, ref in enumerate(refs):
         if ref.sha256 == media.sha256:
             found = {"identical": True, "transform": "identical"}
             best = (1.0, "sha256", ref, found)
             break
-        if query_v and ref.vpdq is not None and len(ref.vpdq):
+        if query_v and ref.vpdq is not None and len(ref.vpdq) and (framed is None or pos in framed):
             found = match_video(query_v, ref.vpdq, ref.vpdq_regions, ref.vpdq_times, ref.duration_s)
             if found["matched"] and (best is None or found["fraction"] > best[0]):
                 best = (found["fraction"], VPDQ, ref, found)
