@@ -330,7 +330,7 @@ def clips(results: dict[str, Any]) -> None:
           f"max {1000 * max(hashing):.0f} ms added to the original's verification")
     figure(results, "declared.video_fingerprint_median", 1000 * float(np.median(hashing)), "ms")
     for kind, lat in lookups.items():
-        print(f"declared clip lookup, a {kind} copy, over {len(refs)} clip entries: median {lat[len(lat) // 2]:.1f} ms")
+        print(f"declared clip lookup, one {kind} copy, over {len(refs)} clip entries: median {lat[len(lat) // 2]:.1f} ms")
         figure(results, f"declared.clip_lookup_{kind}_{len(refs)}_median", lat[len(lat) // 2], "ms")
 
 def run(results: dict[str, Any]) -> None:
