@@ -14,8 +14,9 @@
    tagged "AI-generated" in its container (av_labels) and every AI speech fixture of audio/synthetic tagged in an ID3
    comment, verified once; then CLIP_SEEDS platform copies of each (media_edits.platform_clip_copy: H.264 CRF 28-38 at
    0.5-0.8x, tags dropped; platform_audio_copy: MP3/AAC 48-128 kbps, tags dropped); copies of the real clips of
-   video/match/nonmatch and audio/human, and REAL_PANS seeded pans over real photos, must stay unlabelled. Also the time a declared clip's fingerprint adds to its
-   own verification (describe_original), and the clip lookup (a linear scan, as for refuted clips) at CLIP_ENTRIES.
+   video/match/nonmatch and audio/human, and REAL_PANS seeded pans over real photos, must stay unlabelled. Also the
+   time a declared clip's fingerprint adds to its own verification (describe_original), and the clip lookup at
+   CLIP_ENTRIES entries (frame PDQ through a multi-index, Chromaprint a linear scan).
 
 VERITY_DECLARED_ENTRIES (1000000), VERITY_DECLARED_SEEDS (10), VERITY_DECLARED_CLIP_SEEDS (5) and
 VERITY_DECLARED_CLIP_ENTRIES (1000) change the sizes; VERITY_DECLARED_PARTS (recall,scale,clips) picks the parts.
@@ -330,7 +331,8 @@ def clips(results: dict[str, Any]) -> None:
           f"max {1000 * max(hashing):.0f} ms added to the original's verification")
     figure(results, "declared.video_fingerprint_median", 1000 * float(np.median(hashing)), "ms")
     for kind, lat in lookups.items():
-        print(f"declared clip lookup, one {kind} copy, over {len(refs)} clip entries: median {lat[len(lat) // 2]:.1f} ms")
+        print(f"declared clip lookup, one {kind} copy, over {len(refs)} clip entries: "
+              f"median {lat[len(lat) // 2]:.1f} ms")
         figure(results, f"declared.clip_lookup_{kind}_{len(refs)}_median", lat[len(lat) // 2], "ms")
 
 def run(results: dict[str, Any]) -> None:

@@ -17,7 +17,8 @@ read, after a re-encode, a downscale or a metadata strip: clip_match's one clip 
 in one consistent timing, keyframe keypoints, Chromaprint for audio) over the declared clips' fingerprints.
 
 Cannot: recognise copies of originals Verity never verified (or that other servers did not share), copies edited
-beyond the matchers' families, audio shorter than about 3 s, or a silent clip's or a constant tone's soundtrack.
+beyond the matchers' families, audio shorter than about 4.6 s (too few Chromaprint sub-fingerprints), or a silent
+clip's or a constant tone's soundtrack.
 
 Evidence keys (clips: match without region/geometry unless the keyframe stage matched, and video {frames_sampled,
 frames_matched, times, transform, ...} or audio {bit_error_rate, offset_s, transform} as clip_match gives them):
@@ -110,8 +111,8 @@ def _check_clip(media: Media, matcher: Any) -> CheckResult:
     what = describe_declaration(entry.declaration)
     # what the copy is of: "a video", "an audio clip"; a video whose soundtrack matched a declared clip says so
     kind_noun = "a video" if entry.media_type == "video" else "an audio clip"
-    lead = (f"Its soundtrack is a copy of {kind_noun}" if media.kind is MediaKind.VIDEO and method == clip_match.CHROMAPRINT
-            else f"A copy of {kind_noun}")
+    soundtrack = media.kind is MediaKind.VIDEO and method == clip_match.CHROMAPRINT
+    lead = f"Its soundtrack is a copy of {kind_noun}" if soundtrack else f"A copy of {kind_noun}"
     evidence = {"declared": {"original_sha256": entry.sha256, "declaration": entry.declaration,
                              "declaration_kind": entry.declaration_kind, "seen_at": entry.seen_at,
                              "origin": entry.origin},
