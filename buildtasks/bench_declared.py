@@ -10,7 +10,16 @@
    of each (media_edits.platform_copy: metadata stripped, 0.5-0.9x, crop 0-5 %, JPEG q60-90); copies of real photos
    (those no declared fixture was made from) must stay unlabelled. Figures with 95 % Wilson bounds.
 
-VERITY_DECLARED_ENTRIES (1000000) and VERITY_DECLARED_SEEDS (10) change the sizes.
+3. Clips (video and audio) through the real API: every real clip of video/match/originals (first CLIP_SECONDS s)
+   tagged "AI-generated" in its container (av_labels) and every AI speech fixture of audio/synthetic tagged in an ID3
+   comment, verified once; then CLIP_SEEDS platform copies of each (media_edits.platform_clip_copy: H.264 CRF 28-38 at
+   0.5-0.8x, tags dropped; platform_audio_copy: MP3/AAC 48-128 kbps, tags dropped); copies of the real clips of
+   video/match/nonmatch and audio/human, and REAL_PANS seeded pans over real photos, must stay unlabelled. Also the
+   time a declared clip's fingerprint adds to its own verification (describe_original), and the clip lookup at
+   CLIP_ENTRIES entries (frame PDQ through a multi-index, Chromaprint a linear scan).
+
+VERITY_DECLARED_ENTRIES (1000000), VERITY_DECLARED_SEEDS (10), VERITY_DECLARED_CLIP_SEEDS (5) and
+VERITY_DECLARED_CLIP_ENTRIES (1000) change the sizes; VERITY_DECLARED_PARTS (recall,scale,clips) picks the parts.
 """
 
 from __future__ import annotations
@@ -36,6 +45,11 @@ from . import media_edits
 N_ENTRIES = int(os.environ.get("VERITY_DECLARED_ENTRIES", "1000000"))
 SEEDS = int(os.environ.get("VERITY_DECLARED_SEEDS", "10"))
 LOOKUPS = 300
+CLIP_SEEDS = int(os.environ.get("VERITY_DECLARED_CLIP_SEEDS", "5"))
+CLIP_ENTRIES = int(os.environ.get("VERITY_DECLARED_CLIP_ENTRIES", "1000"))
+CLIP_SECONDS = 6.0
+REAL_PANS = 30
+CLIP_CHECKS = "c2pa_manifest,metadata_labels,av_labels,debunked_match,clip_match,declared_match"
 CHECKS = "c2pa_manifest,metadata_labels,watermark,debunked_match,declared_match"
 
 
@@ -212,6 +226,117 @@ def _made_from(names: list[str]) -> set[str]:
     return made_from_declared()
 
 
+def clips(results: dict[str, Any]) -> None:
+    """Part 3: declared video and audio, their stripped copies, and copies of real clips."""
+    import hashlib
+
+    from server import create_app
+
+    from .bench import FIXTURES, figure
+
+    limits = Limits()
+    videos = sorted((FIXTURES / "video" / "match" / "originals").glob("*.mp*"))
+    tagged_v = []
+    for path in videos:
+        frames, fps = media_edits.decode_clip(path.read_bytes(), max_side=1280)
+        tagged_v.append(media_edits.encode_clip(frames[:int(CLIP_SECONDS * fps)], fps, 20,
+                                                {"comment": "AI-generated video"}))
+    tagged_a = [media_edits.encode_audio(p.read_bytes(), "mp3", 128, {"comment": "AI-generated speech"})
+                for p in sorted((FIXTURES / "audio" / "synthetic").glob("*.wav"))]
+    hashing = []
+    for data in tagged_v:
+        t = time.perf_counter()
+        describe_original(data, limits)
+        hashing.append(time.perf_counter() - t)
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"TESTING": True, "DATA_DIR": tmp, "LOAD_MODELS": False, "CHECKS": CLIP_CHECKS})
+        client = app.test_client()
+        storage = app.extensions["verify"].storage
+
+        def label(data: bytes) -> str:
+            body = client.post("/v1/verify", data=data, content_type="application/octet-stream").get_json()
+            return str(body["verdict"]["label"])
+
+        out: dict[str, tuple[int, int, int, int]] = {}
+        for kind, originals, copy in (("video", tagged_v, media_edits.platform_clip_copy),
+                                      ("audio", tagged_a, media_edits.platform_audio_copy)):
+            kept = labelled = tried = 0
+            for n, data in enumerate(originals):
+                assert label(data) == "synthetic", (kind, n)
+                if storage.declared_by_sha256(hashlib.sha256(data).hexdigest()) is None:
+                    continue  # no fingerprint (audio under ~4.6 s)
+                kept += 1
+                for seed in range(CLIP_SEEDS):
+                    tried += 1
+                    labelled += label(copy(data, 40_000 + 100 * n + seed)[0]) == "likely_synthetic"
+            out[kind] = (kept, len(originals), labelled, tried)
+        real_v = sorted((FIXTURES / "video" / "match" / "nonmatch").glob("*.m*"))
+        real_a = sorted(p for p in (FIXTURES / "audio" / "human").iterdir() if p.suffix != ".json")
+        false: dict[str, tuple[int, int]] = {}
+        for kind, paths, copy in (("video", real_v, media_edits.platform_clip_copy),
+                                  ("audio", real_a, media_edits.platform_audio_copy)):
+            labels = [label(copy(p.read_bytes(), 50_000 + n)[0]) for n, p in enumerate(paths)]
+            if kind == "video":  # and seeded pans over real photos (media_edits.unrelated_clip)
+                photos = sorted((FIXTURES / "photos").glob("*.jpg"))[:REAL_PANS]
+                labels += [label(media_edits.unrelated_clip(p, 60_000 + n)) for n, p in enumerate(photos)]
+            false[kind] = (sum(x != "unknown" for x in labels), len(labels))
+        # lookup: the copies' analysis is what clip_match computes anyway; the declared search is what it adds.
+        # CLIP_ENTRIES entries: the real ones and random ones shaped like them (half video, half audio).
+        from server.storage import RefutedMedia
+        from server.verify import av_decode
+        from server.verify.checks import clip_match
+
+        real = [m.as_original() for m in storage.declared_clips()]
+        kept_audio = next(d for d in tagged_a if storage.declared_by_sha256(hashlib.sha256(d).hexdigest()))
+        shapes = [m.hashes for m in real]
+        rng = np.random.default_rng(15)
+        fake = []
+        for n in range(max(0, CLIP_ENTRIES - len(real))):
+            shape = shapes[n % len(shapes)]
+            if "vpdq" in shape:
+                k = len(shape["vpdq"]["hashes"])
+                hashes = {"vpdq": {**shape["vpdq"], "keyframes": None, "hashes": [
+                    rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex() for _ in range(k)]}}
+            else:
+                hashes = {"chromaprint": {"fp": rng.integers(0, 2**32, len(shape["chromaprint"]["fp"]),
+                                                             dtype=np.uint64).tolist()}}
+            fake.append(RefutedMedia(10_000_000 + n, 0, f"{n:064x}", "video", None, None, hashes))
+        index = clip_match.ClipIndex(storage, lambda: real + fake, lambda: 1)
+        refs = index.references()
+        lookups: dict[str, list[float]] = {}
+        for kind, data in (("video", media_edits.platform_clip_copy(tagged_v[0], 1)[0]),
+                           ("audio", media_edits.platform_audio_copy(kept_audio, 1)[0])):
+            query = load_media(data, limits)
+            analysis = av_decode.analysis(query)
+            lat = lookups[kind] = []
+            for _ in range(5):
+                t = time.perf_counter()
+                assert clip_match.find(query, analysis, index, refs) is not None
+                lat.append((time.perf_counter() - t) * 1000)
+            lat.sort()
+        storage.close()
+    for kind, (kept, total, labelled, tried) in out.items():
+        lo, hi = media_edits.wilson(labelled, tried)
+        print(f"declared {kind}: {kept}/{total} originals fingerprinted; copies labelled likely_synthetic "
+              f"{labelled}/{tried} ({100 * labelled / max(1, tried):.1f} %, 95 % CI {100 * lo:.1f}-{100 * hi:.1f} %, "
+              f"seeds 40000+)")
+        figure(results, f"declared.{kind}_copies_labelled", 100 * labelled / max(1, tried), "%",
+               f"95% CI {100 * lo:.1f}-{100 * hi:.1f} (n={tried})")
+        k, n = false[kind]
+        print(f"copies of real {kind} clips labelled: {k}/{n} (95 % upper bound "
+              f"{100 * media_edits.upper_bound(k, n):.1f} %)")
+        figure(results, f"declared.real_{kind}_copies_labelled_upper95", 100 * media_edits.upper_bound(k, n), "%",
+               f"{k}/{n}")
+    print(f"declared video fingerprint ({CLIP_SECONDS:.0f} s clips): median {1000 * float(np.median(hashing)):.0f} ms, "
+          f"max {1000 * max(hashing):.0f} ms added to the original's verification")
+    figure(results, "declared.video_fingerprint_median", 1000 * float(np.median(hashing)), "ms")
+    for kind, lat in lookups.items():
+        print(f"declared clip lookup, one {kind} copy, over {len(refs)} clip entries: "
+              f"median {lat[len(lat) // 2]:.1f} ms")
+        figure(results, f"declared.clip_lookup_{kind}_{len(refs)}_median", lat[len(lat) // 2], "ms")
+
 def run(results: dict[str, Any]) -> None:
-    recall(results)
-    lookup_at_scale(results)
+    parts = os.environ.get("VERITY_DECLARED_PARTS", "recall,scale,clips").split(",")
+    for part, fn in (("recall", recall), ("scale", lookup_at_scale), ("clips", clips)):
+        if part in parts:
+            fn(results)

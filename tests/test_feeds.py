@@ -320,9 +320,9 @@ def test_verity_to_verity_sync_hash_only_no_media_download(tmp_path: Path, site:
 
 
 def test_verity_to_verity_sync_carries_declared_entries(tmp_path: Path, site: Site, live: Any) -> None:
-    """The declared index travels as a second kind of export element: a copy of an image that declared itself AI on
-    the source server is `likely_synthetic` on the replica, which never saw the original."""
-    from buildtasks.media_edits import platform_copy
+    """The declared index travels as a second kind of export element: a copy of an image (and of an audio clip) that
+    declared itself AI on the source server is `likely_synthetic` on the replica, which never saw the original."""
+    from buildtasks.media_edits import platform_audio_copy, platform_copy
 
     checks = "c2pa_manifest,metadata_labels,debunked_match,declared_match"
     source = _app(tmp_path, "a", CHECKS=checks)
@@ -331,18 +331,23 @@ def test_verity_to_verity_sync_carries_declared_entries(tmp_path: Path, site: Si
     assert _sync(source, "desk").added == 1
     firefly = (FIXTURES / "c2pa" / "adobe_firefly_2023_butterfly.jpg").read_bytes()
     assert source.test_client().post("/v1/verify", data=firefly).get_json()["verdict"]["label"] == "synthetic"
+    tts = FIXTURES / "audio" / "c2pa" / "made_signed_es256_piper_tts.wav"  # C2PA trainedAlgorithmicMedia speech
+    assert source.test_client().post("/v1/verify", data=tts.read_bytes()).get_json()["verdict"]["label"] == "synthetic"
     base = live(source)
-    page = source.test_client().get("/v1/refutations/export?per_page=1&page=2").get_json()
-    assert page["verity:total"] == 2 and page["dataFeedElement"][0]["@type"] == "verity:DeclaredMedia"
+    page = source.test_client().get("/v1/refutations/export?per_page=1&page=3").get_json()
+    assert page["verity:total"] == 3 and page["dataFeedElement"][0]["@type"] == "verity:DeclaredMedia"
+    assert page["dataFeedElement"][0]["verity:declared"]["hashes"]["chromaprint"]["fp"]  # a clip's fingerprint
 
     replica = _app(tmp_path, "b", CHECKS=checks)
     FeedStore(replica.extensions["verify"].storage).add("verity-a", f"{base}/v1/refutations/export?per_page=1", 3600)
     result = _sync(replica, "verity-a")
-    assert (result.added, result.declared, result.errors) == (1, 1, [])
+    assert (result.added, result.declared, result.errors) == (1, 2, [])
     body = replica.test_client().post("/v1/verify", data=platform_copy(firefly, 5)[0]).get_json()
     assert body["verdict"]["label"] == "likely_synthetic"
     declared = next(c for c in body["checks"] if c["check"] == "declared_match")["evidence"]["declared"]
     assert declared["origin"] == "feed:verity-a" and declared["declaration"]["by"] == "Adobe Inc."
+    body = replica.test_client().post("/v1/verify", data=platform_audio_copy(tts.read_bytes(), 6)[0]).get_json()
+    assert body["verdict"]["label"] == "likely_synthetic"  # a stripped MP3/AAC copy of the declared speech
     assert _sync(replica, "verity-a").not_modified
 
 

@@ -6,13 +6,16 @@ has seen the declared original; remembering its hashes (never its bytes) with wh
 recognise stripped copies (`likely_synthetic`, never `synthetic`: the copy itself declares nothing).
 
 Every verification whose verdict is `synthetic` on the strength of a declared check (c2pa_manifest's AI source types,
-metadata_labels, watermark, visible_label, av_labels, audio_cue) comes here from the verification service; feeds,
-Verity-to-Verity sync and `build.py declared import` come here with precomputed hashes. Hashing is
+metadata_labels, watermark, visible_label, av_labels, audio_cue, keyframes) comes here from the verification service;
+feeds, Verity-to-Verity sync and `build.py declared import` come here with precomputed hashes. Hashing is
 `refutation_index.describe_original`, the one hashing path refutations use; hash-only entries are validated by the
 refutation ingestion's `describe_hashes` rules. Bounded by VERIFY_DECLARED_MAX entries and VERIFY_DECLARED_RETENTION_DAYS.
 
-Only images are added today: video and audio declarations are read from the file itself, and hashing a whole clip's
-reference fingerprint in the request path costs seconds (see the report of issue 15).
+Images keep PDQ region hashes and keypoints; video and audio keep the clip fingerprints refutations keep (frame PDQ
+and keyframe keypoints, Chromaprint: clip_match.reference_hashes), matched by clip_match's one clip matcher. Hashing a
+clip decodes every frame up to 30 fps, so a declared video's own verification takes that much longer once (median
+2.2 s for a 6 s clip on the shared 2-core host, `build.py bench declared`); a clip already in the index is not hashed
+again, and its copies are not slowed.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 from ..audit import AuditLog
 from ..storage import DeclaredMedia, SQLStorage, StorageError
 from ..verify.declarations import DECLARATION_KINDS, declaration_of
-from ..verify.image_hashing import bank_from_json
+from ..verify.image_hashing import BANK_VERSION, bank_from_json
 from ..verify.refutation_index import DeclaredMatcher, describe_original
 from ..verify.types import Limits, Media, MediaError, MediaKind
 from .ingest import IngestError, describe_hashes
@@ -60,10 +63,10 @@ class DeclaredIndex:
 
     def remember(self, media: Media, body: Mapping[str, Any]) -> int | None:
         """Add the verified media to the index when its verdict rests on its own declaration; returns the new entry
-        id (None: nothing declared, not an image, already known, or it could not be hashed; a failure here never
-        fails the verification)."""
+        id (None: nothing declared, already known, or it could not be hashed: a featureless picture, a clip without
+        a fingerprint; a failure here never fails the verification)."""
         found = declaration_of(body)
-        if found is None or media.kind is not MediaKind.IMAGE:
+        if found is None:
             return None
         if self.storage.declared_by_sha256(media.sha256) is not None:
             return None
@@ -73,8 +76,12 @@ class DeclaredIndex:
         except MediaError as exc:
             log.info("declared index: %s not hashed (%s)", media.sha256, exc)
             return None
-        full = [h.get("quality") for h in described.hashes.get("pdq", []) if h.get("region") == "full"]
-        if not full or (full[0] or 0) < MIN_PDQ_QUALITY:
+        if media.kind is not MediaKind.IMAGE:
+            if not described.hashes:  # no frames, or a silent / constant-tone soundtrack: nothing to match by
+                log.info("declared index: %s not kept (no clip fingerprint)", media.sha256)
+                return None
+        elif not (full := [h.get("quality") for h in described.hashes.get("pdq", []) if h.get("region") == "full"]) \
+                or (full[0] or 0) < MIN_PDQ_QUALITY:
             log.info("declared index: %s not kept (featureless picture, PDQ quality %s)", media.sha256, full)
             return None
         entry = DeclaredMedia(0, described.sha256, described.media_type, described.width, described.height,
@@ -132,6 +139,16 @@ class DeclaredIndex:
                 if bank_from_json(orb) is None:
                     raise DeclaredImportError(f"{where}: field hashes.orb: expected keypoints as `describe` stores them")
                 hashes["orb"] = orb
+            vpdq = item["hashes"].get("vpdq") if isinstance(item.get("hashes"), Mapping) else None
+            keyframes = vpdq.get("keyframes") if isinstance(vpdq, Mapping) else None
+            if keyframes is not None and "vpdq" in hashes:  # a clip's keyframe keypoints travel the same way
+                frames = keyframes.get("frames") if isinstance(keyframes, Mapping) else None
+                if not isinstance(frames, list) or len(frames) > 100 or not all(
+                        isinstance(f, Mapping) and isinstance(f.get("t"), int | float)
+                        and bank_from_json({**f, "v": BANK_VERSION}) is not None for f in frames):
+                    raise DeclaredImportError(f"{where}: field hashes.vpdq.keyframes: expected keyframe keypoints "
+                                              "as `describe` stores them")
+                hashes["vpdq"] = {**hashes["vpdq"], "keyframes": dict(keyframes)}
             declaration, kind = item.get("declaration"), item.get("declaration_kind")
             if kind not in DECLARATION_KINDS:
                 raise DeclaredImportError(f"{where}: field declaration_kind: expected one of "

@@ -531,6 +531,18 @@ class SQLStorage:
                                       (after_id, limit, offset)).fetchall()
         return [_declared(r) for r in rows]
 
+    def declared_clips(self) -> list[DeclaredMedia]:
+        """The video and audio entries (their clip fingerprints are matched by clip_match's one matching path)."""
+        rows = self.connect().execute("SELECT * FROM declared_media WHERE media_type IN ('video', 'audio')"
+                                      " ORDER BY id").fetchall()
+        return [_declared(r) for r in rows]
+
+    def declared_clip_version(self) -> tuple[int, int]:
+        """Changes whenever a video or audio entry is added or pruned: (count, newest id)."""
+        row = self.connect().execute("SELECT count(*), coalesce(max(id), 0) FROM declared_media"
+                                     " WHERE media_type IN ('video', 'audio')").fetchone()
+        return int(row[0]), int(row[1])
+
     def declared_count(self) -> int:
         return int(self.connect().execute("SELECT count(*) FROM declared_media").fetchone()[0])
 

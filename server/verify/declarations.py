@@ -12,9 +12,10 @@ from typing import Any
 # What was declared: the whole item is AI output, or an AI edit / composite of other media (its sources are not AI).
 GENERATED, EDITED = "generated", "edited"
 DECLARATION_KINDS = (GENERATED, EDITED)
-# The checks whose AI finding is a declaration the index remembers (registry Kind.DECLARED, minus keyframes: a
-# video's frames are not kept here).
-DECLARING_CHECKS = ("c2pa_manifest", "metadata_labels", "watermark", "visible_label", "av_labels", "audio_cue")
+# The checks whose AI finding is a declaration the index remembers (registry Kind.DECLARED; keyframes: a label or
+# watermark on a video's frames, which declares the clip).
+DECLARING_CHECKS = ("c2pa_manifest", "metadata_labels", "watermark", "visible_label", "av_labels", "audio_cue",
+                    "keyframes")
 COMPOSITE_SOURCE_TYPES = frozenset({"compositeWithTrainedAlgorithmicMedia", "compositeSynthetic"})
 _MAX_TEXT = 300
 
@@ -64,6 +65,10 @@ def declaration_of(body: Mapping[str, Any]) -> tuple[dict[str, Any], str] | None
             labels = evidence.get("labels") or []
             text = labels[0].get("text") if labels and isinstance(labels[0], Mapping) else None
             summary["by"] = f"visible label \"{str(text)[:80]}\"" if text else "visible label"
+        elif name == "av_labels":
+            labels = [x for x in evidence.get("labels") or [] if isinstance(x, Mapping)]
+            field = labels[0].get("field") if labels else None
+            summary["by"] = f"{str(field)[:80]} tag" if field else "metadata tag"
         else:
             summary["by"] = name
         return summary, kind
@@ -83,4 +88,10 @@ def describe_declaration(declaration: Mapping[str, Any]) -> str:
         return f"that carried a {by} declaring AI generation"
     if check == "visible_label":
         return f"that carried a {by} declaring AI generation"
+    if check == "av_labels":
+        return f"whose metadata ({by}) declared AI generation"
+    if check == "audio_cue":
+        return "whose own audio announced AI generation (audio_cue)"
+    if check == "keyframes":
+        return "that carried an AI label or watermark on its frames"
     return f"that declared itself AI-generated ({check})"

@@ -423,10 +423,13 @@ class RefutationMatcher(Matcher):
 
 
 class DeclaredMatcher(Matcher):
-    """The declared index (declared_match); hashes only, no files."""
+    """The declared index (declared_match); hashes only, no files. Images through this matcher; video and audio
+    entries through `clips`, clip_match's one clip matcher over the declared clips (frame PDQ, keyframe keypoints,
+    Chromaprint)."""
 
     def __init__(self, storage: Storage) -> None:
         super().__init__(storage, None, DeclaredOriginals(storage), keeps_probe=False, radius=DECLARED_PDQ_RADIUS)
+        self.clips = clip_match.ClipIndex.declared(storage)
 
 
 def _cropped(original_region: list[float]) -> bool:

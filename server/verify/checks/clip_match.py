@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,7 @@ import numpy as np
 
 from .. import av_decode
 from .. import image_hashing as ih
-from ..hash_index import FeatureBank
+from ..hash_index import FeatureBank, HashIndex, to_codes
 from ..types import CheckContext, CheckResult, Limits, Media, MediaError, MediaKind, Outcome
 
 log = logging.getLogger(__name__)
@@ -214,18 +215,43 @@ class Reference:
 class ClipIndex:
     """The refuted clips' fingerprints, loaded from storage and reloaded when refuted_media changes.
 
-    A linear scan: fine for thousands of refuted clips; a faiss IndexBinaryFlat is the next step beyond that.
+    The frame PDQ stage compares a query only with the references that have a frame hash within the radius of one of
+    its own (a multi-index over every reference frame hash, `frame_candidates`); the Chromaprint stage is a linear
+    scan over the references with audio (fine for thousands of clips).
     """
 
-    def __init__(self, storage: Any) -> None:
+    def __init__(self, storage: Any, load: Callable[[], list[Any]] | None = None,
+                 version: Callable[[], Any] | None = None) -> None:
+        """`load` lists the originals (RefutedMedia records; default: the refuted media) and `version` says when they
+        changed (default: refuted_media's count, newest id and withdrawals); `ClipIndex.declared` is the declared
+        index's clips."""
         self.storage = storage
+        self._load = load if load is not None else lambda: storage.refuted_media()
+        self._version_fn = version if version is not None else self._refuted_version
         self._lock = threading.Lock()
         self._version: Any = None
         self._refs: list[Reference] = []
         self._bank = FeatureBank()
         self._bank_meta: list[tuple[int, float]] = []  # per bank entry: (reference position, keyframe time)
+        # Every reference frame hash in one multi-index, and the reference each belongs to: the frame PDQ stage
+        # compares only the references with some hash within the radius of the query's (exact pruning).
+        self._frames = HashIndex()
+        self._frame_owner = np.zeros(0, dtype=np.int64)
+
+    @classmethod
+    def declared(cls, storage: Any) -> ClipIndex:
+        """The declared index's video and audio entries (provenance memory: clips that declared themselves AI)."""
+        return cls(storage, lambda: [m.as_original() for m in storage.declared_clips()], storage.declared_clip_version)
+
+    def loaded(self) -> int:
+        """How many originals the last `references()` loaded."""
+        with self._lock:
+            return len(self._refs)
 
     def _current_version(self) -> Any:
+        return self._version_fn()
+
+    def _refuted_version(self) -> Any:
         connect = getattr(self.storage, "connect", None)
         if connect is None:
             return None
@@ -236,14 +262,36 @@ class ClipIndex:
         with self._lock:
             version = self._current_version()
             if version is None or version != self._version:
-                self._refs = [r for m in self.storage.refuted_media() if (r := _reference(m)) is not None]
+                self._refs = [r for m in self._load() if (r := _reference(m)) is not None]
                 self._version = version
                 self._bank, self._bank_meta = FeatureBank(), []
                 for pos, ref in enumerate(self._refs):
                     for t, entry in ref.keyframes or []:
                         self._bank.add(len(self._bank_meta), entry)
                         self._bank_meta.append((pos, t))
+                with_frames = [(pos, ref.vpdq) for pos, ref in enumerate(self._refs)
+                               if ref.vpdq is not None and len(ref.vpdq)]
+                codes = to_codes(np.concatenate([v for _, v in with_frames])) if with_frames else None
+                self._frames = HashIndex(codes) if codes is not None and len(codes) > 1000 else HashIndex()
+                if codes is not None and len(codes) <= 1000:
+                    self._frames.add(codes)
+                self._frame_owner = np.concatenate([np.full(len(v), pos, dtype=np.int64) for pos, v in with_frames]) \
+                    if with_frames else np.zeros(0, dtype=np.int64)
             return self._refs
+
+    def frame_candidates(self, query: list[QueryFrame], refs: list[Reference]) -> set[int] | None:
+        """Positions in `refs` of the references with a frame hash within the PDQ radius of a query frame hash: the
+        only ones `match_video` can match. None when `refs` is not the list this index last loaded."""
+        with self._lock:
+            if refs is not self._refs:
+                return None
+            index, owner = self._frames, self._frame_owner
+        found: set[int] = set()
+        for frame in query:
+            for h in frame.hashes:
+                ids, _ = index.search(np.ascontiguousarray(h, dtype=np.uint8).tobytes(), ih.PDQ_RADIUS)
+                found.update(owner[ids[ids < len(owner)]].tolist())
+        return found
 
     def keyframe_bank(self) -> tuple[FeatureBank, list[tuple[int, float]]]:
         """The reference keyframes' keypoints (as of the last `references()`) and, per entry, (reference, time)."""
@@ -536,30 +584,8 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
     evidence: dict[str, Any] = {"candidates": len(refs), "partial_decode": analysis.partial}
     if not refs:
         return CheckResult(NAME, Outcome.NOT_DETECTED, "No refuted clips to compare with yet.", evidence=evidence)
-
-    best: tuple[float, str, Reference, dict[str, Any]] | None = None
-    query_v = query_video_hashes(analysis) if analysis.samples else []
-    query_a = np.array(analysis.audio_fingerprint, dtype=np.uint32) \
-        if analysis.audio_fingerprint and not degenerate(analysis.audio_fingerprint) else None
-    for ref in refs:
-        if ref.sha256 == media.sha256:
-            found = {"identical": True, "transform": "identical"}
-            best = (1.0, "sha256", ref, found)
-            break
-        if query_v and ref.vpdq is not None and len(ref.vpdq):
-            found = match_video(query_v, ref.vpdq, ref.vpdq_regions, ref.vpdq_times, ref.duration_s)
-            if found["matched"] and (best is None or found["fraction"] > best[0]):
-                best = (found["fraction"], VPDQ, ref, found)
-        if query_a is not None and ref.chromaprint is not None:
-            ber, offset = best_offset_ber(query_a, ref.chromaprint)
-            if ber <= AUDIO_MAX_BER and (best is None or 1 - ber > best[0]):
-                offset_s = offset * CHROMAPRINT_ITEM_S
-                best = (1 - ber, CHROMAPRINT, ref, {"bit_error_rate": round(ber, 4), "offset_s": round(offset_s, 2),
-                                                    "transform": "audio: " + (_offset_text(offset_s) or "aligned")})
-    if best is None and query_v:
-        keyed = match_keypoints(analysis.samples, index, refs)
-        if keyed is not None:
-            best = (keyed[1]["fraction"], VORB, keyed[0], keyed[1])
+    best = find(media, analysis, index, refs)
+    query_v, query_a = analysis.samples, fingerprint_of(analysis)
     if best is None:
         if not query_v and query_a is None:
             return CheckResult(NAME, Outcome.NOT_DETECTED,
@@ -575,6 +601,46 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
     evidence["refutation"] = refutation
     return CheckResult(NAME, Outcome.DETECTED, _summary(method, found, refutation), score=round(similarity, 3),
                        evidence=evidence)
+
+
+def fingerprint_of(analysis: av_decode.AVAnalysis) -> np.ndarray | None:
+    """The query's Chromaprint (None without audio or when degenerate)."""
+    fp = analysis.audio_fingerprint
+    return np.array(fp, dtype=np.uint32) if fp and not degenerate(fp) else None
+
+
+def find(media: Media, analysis: av_decode.AVAnalysis, index: ClipIndex,
+         refs: list[Reference] | None = None) -> tuple[float, str, Reference, dict[str, Any]] | None:
+    """The best original of `index` that the clip copies: (similarity, method, reference, details), or None.
+
+    One matching path for every set of originals (refuted clips for clip_match, the declared index's clips for
+    declared_match): exact bytes, frame PDQ in one consistent timing, Chromaprint, then the keyframe keypoint stage.
+    """
+    refs = index.references() if refs is None else refs
+    best: tuple[float, str, Reference, dict[str, Any]] | None = None
+    query_v = query_video_hashes(analysis) if analysis.samples else []
+    query_a = fingerprint_of(analysis)
+    framed = index.frame_candidates(query_v, refs) if query_v else None
+    for pos, ref in enumerate(refs):
+        if ref.sha256 == media.sha256:
+            found = {"identical": True, "transform": "identical"}
+            best = (1.0, "sha256", ref, found)
+            break
+        if query_v and ref.vpdq is not None and len(ref.vpdq) and (framed is None or pos in framed):
+            found = match_video(query_v, ref.vpdq, ref.vpdq_regions, ref.vpdq_times, ref.duration_s)
+            if found["matched"] and (best is None or found["fraction"] > best[0]):
+                best = (found["fraction"], VPDQ, ref, found)
+        if query_a is not None and ref.chromaprint is not None:
+            ber, offset = best_offset_ber(query_a, ref.chromaprint)
+            if ber <= AUDIO_MAX_BER and (best is None or 1 - ber > best[0]):
+                offset_s = offset * CHROMAPRINT_ITEM_S
+                best = (1 - ber, CHROMAPRINT, ref, {"bit_error_rate": round(ber, 4), "offset_s": round(offset_s, 2),
+                                                    "transform": "audio: " + (_offset_text(offset_s) or "aligned")})
+    if best is None and query_v:
+        keyed = match_keypoints(analysis.samples, index, refs)
+        if keyed is not None:
+            best = (keyed[1]["fraction"], VORB, keyed[0], keyed[1])
+    return best
 
 
 def _summary(method: str, found: dict[str, Any], refutation: dict[str, Any]) -> str:

@@ -12,10 +12,17 @@ A match to an AI *edit* (C2PA compositeWithTrainedAlgorithmicMedia, an IPTC comp
 photo) gives no signal: the edit's source picture is not AI, so its camera original and other copies of it would
 match too; the summary says what was declared and the verdict stays as the other checks leave it.
 
-Cannot: recognise copies of originals Verity never verified (or that other servers did not share), video or audio
-copies (only images are remembered today), or copies edited beyond the matcher's families.
+Video and audio: copies of a clip whose own declaration (C2PA, container AI tags, a spoken or explicit label) Verity
+read, after a re-encode, a downscale or a metadata strip: clip_match's one clip matcher (`clip_match.find`: frame PDQ
+in one consistent timing, keyframe keypoints, Chromaprint for audio) over the declared clips' fingerprints.
 
-Evidence keys: declared {original_sha256, declaration {check, by, digital_source_type, summary}, declaration_kind
+Cannot: recognise copies of originals Verity never verified (or that other servers did not share), copies edited
+beyond the matchers' families, audio shorter than about 4.6 s (too few Chromaprint sub-fingerprints), or a silent
+clip's or a constant tone's soundtrack.
+
+Evidence keys (clips: match without region/geometry unless the keyframe stage matched, and video {frames_sampled,
+frames_matched, times, transform, ...} or audio {bit_error_rate, offset_s, transform} as clip_match gives them):
+declared {original_sha256, declaration {check, by, digital_source_type, summary}, declaration_kind
 ("generated" | "edited"), seen_at, origin}, match {method, similarity, transform, original_sha256, original_url (null:
 only hashes are kept), region, geometry}, distance, inliers, edits (what the copy changed: resized, re-encoded, ...),
 entries_searched.
@@ -25,12 +32,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import av_decode
 from ..declarations import EDITED, describe_declaration
+from . import clip_match
 from ..types import CheckContext, CheckResult, Media, MediaError, MediaKind, Outcome, Signal
 
 NAME = "declared_match"
-DESCRIPTION = ("Declared original: perceptual match (PDQ and keypoints, keypoint-verified) against images that "
-               "declared themselves AI when Verity verified them (the declared index).")
+DESCRIPTION = ("Declared original: perceptual match (PDQ and keypoints, keypoint-verified; clip fingerprints for "
+               "video and audio) against media that declared themselves AI when Verity verified them (the declared "
+               "index).")
 
 
 def check(media: Media, ctx: CheckContext) -> CheckResult:
@@ -40,8 +50,7 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
         return CheckResult(NAME, Outcome.NOT_DETECTED, "No declared index is loaded.",
                            evidence={"entries_searched": 0})
     if media.kind is not MediaKind.IMAGE:
-        return CheckResult(NAME, Outcome.UNSUPPORTED, "Only images are kept in the declared index.",
-                           evidence={"entries_searched": len(matcher)})
+        return _check_clip(media, matcher)
     try:
         match = matcher.match(media)
     except MediaError as exc:
@@ -67,6 +76,56 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
                            evidence=evidence)
     summary = f"A copy of an image {what}; {how}."
     return CheckResult(NAME, Outcome.DETECTED, summary[:500], score=round(match.similarity, 4), evidence=evidence,
+                       signal=Signal.POSSIBLY_SYNTHETIC)
+
+
+def _check_clip(media: Media, matcher: Any) -> CheckResult:
+    """Video and audio: clip_match's one clip matcher (`clip_match.find`) over the declared clips."""
+    index = matcher.clips
+    noun = "video" if media.kind is MediaKind.VIDEO else "audio clip"
+    try:
+        analysis = av_decode.analysis(media)
+    except MediaError as exc:
+        return CheckResult(NAME, Outcome.UNSUPPORTED, f"The {noun} could not be searched: {exc}",
+                           evidence={"entries_searched": index.loaded()})
+    refs = index.references()
+    found = clip_match.find(media, analysis, index, refs) if refs else None
+    entry = matcher.storage.declared_by_id(found[2].refuted_media_id) if found is not None else None
+    if found is None or entry is None:
+        return CheckResult(NAME, Outcome.NOT_DETECTED, "Not a copy of a clip Verity has seen declared as AI.",
+                           evidence={"entries_searched": len(refs)})
+    similarity, method, ref, details = found
+    if method in (clip_match.VPDQ, clip_match.VORB):
+        how = (f"{details['frames_matched']} of its {details['frames_sampled']} sampled frames match "
+               f"({details['transform']})")
+    elif method == clip_match.CHROMAPRINT:
+        how = (f"its audio matches (Chromaprint bit error rate {details['bit_error_rate']:.2f}; "
+               f"{details['transform'].removeprefix('audio: ')})")
+    else:
+        how = "the same bytes"
+    match = {"method": method, "similarity": round(float(similarity), 4), "transform": details.get("transform"),
+             "original_sha256": ref.sha256, "original_url": None}
+    for key in ("region", "geometry"):
+        if key in details:
+            match[key] = details[key]
+    what = describe_declaration(entry.declaration)
+    # what the copy is of: "a video", "an audio clip"; a video whose soundtrack matched a declared clip says so
+    kind_noun = "a video" if entry.media_type == "video" else "an audio clip"
+    soundtrack = media.kind is MediaKind.VIDEO and method == clip_match.CHROMAPRINT
+    lead = f"Its soundtrack is a copy of {kind_noun}" if soundtrack else f"A copy of {kind_noun}"
+    evidence = {"declared": {"original_sha256": entry.sha256, "declaration": entry.declaration,
+                             "declaration_kind": entry.declaration_kind, "seen_at": entry.seen_at,
+                             "origin": entry.origin},
+                "match": match, "video" if method in (clip_match.VPDQ, clip_match.VORB) else
+                "audio" if method == clip_match.CHROMAPRINT else "exact": details,
+                "entries_searched": len(refs)}
+    if entry.declaration_kind == EDITED:
+        summary = (f"Matches {kind_noun} {what}: an AI edit of other media, so a match says nothing about whether "
+                   f"this {noun} is AI (not used for the verdict; {how}, score {similarity:.2f}).")
+        return CheckResult(NAME, Outcome.DETECTED, summary[:500], score=round(float(similarity), 4),
+                           evidence=evidence)
+    summary = f"{lead} {what}; {how}, score {similarity:.2f}."
+    return CheckResult(NAME, Outcome.DETECTED, summary[:500], score=round(float(similarity), 4), evidence=evidence,
                        signal=Signal.POSSIBLY_SYNTHETIC)
 
 
