@@ -97,6 +97,29 @@ def test_jobs_restart_orphaned_running_job_resumed_to_done(job_app, tmp_path):
     assert job["status"] == "done" and job["result"]["media_type"] == "video/mp4"
 
 
+def test_jobs_process_stopping_under_a_job_leaves_it_for_recovery(job_app, tmp_path, monkeypatch):
+    """A server stopped while a job runs (its check pools refuse work as the interpreter exits) does not fail the job
+    or delete its media: the next start runs it to done."""
+    jobs, service = job_app.extensions["verify_jobs"], job_app.extensions["verify"].service
+
+    def stopping(*args, **kwargs):
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(service, "verify", stopping)
+    job_id = "b" * 32
+    _orphan(job_app, job_id, with_media=True, attempts=0)
+    jobs._db().execute("UPDATE jobs SET status = 'queued', owner = NULL WHERE id = ?", (job_id,))
+    assert jobs.run_queued(job_id) == "running"
+    assert (jobs.dir / f"{job_id}.bin").exists()
+    monkeypatch.undo()
+    jobs._db().execute("UPDATE jobs SET owner = ? WHERE id = ?", (f"{socket.gethostname()}:999999", job_id))  # gone
+    restarted = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "JOB_MIN_DURATION_S": 5,
+                            "DATABASE_URL": job_app.config["DATABASE_URL"]})
+    job = _wait(restarted.test_client(), f"/v1/jobs/{job_id}")
+    restarted.extensions["verify"].storage.close()
+    assert job["status"] == "done" and job["result"]["media_type"] == "video/mp4"
+
+
 def test_jobs_restart_media_lost_failed_not_running(job_app, tmp_path):
     job_id = "b" * 32
     _orphan(job_app, job_id, with_media=False)
