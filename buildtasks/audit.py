@@ -128,6 +128,13 @@ def main(argv: list[str]) -> int:
 
     config = load_config()
     storage = build_state(config).storage
+    try:
+        return _run(args, config, storage)
+    finally:
+        storage.close()  # run in-process too (tests): a connection left to the collector fails whatever runs next
+
+
+def _run(args: argparse.Namespace, config: dict[str, Any], storage: SQLStorage) -> int:
     audit = AuditLog(storage)
     if args.cmd == "verify":
         given: list[tuple[str, Anchor]] = []

@@ -70,4 +70,6 @@ def main(argv: list[str]) -> int:
     except AccountError as exc:
         print(f"build.py users: {exc}", file=sys.stderr)
         return 1
+    finally:
+        storage.close()  # run in-process too (tests): a connection left to the collector fails whatever runs next
     return 0

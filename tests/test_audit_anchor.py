@@ -258,4 +258,8 @@ def test_audit_anchor_export_catches_a_forged_checkpoint_alone(app, audit, monke
 
 def test_audit_anchor_lives_in_data_dir(app, audit):
     assert audit.anchor.path == Path(app.extensions["verify"].settings.data_dir) / AUDIT_ANCHOR_NAME
-    assert open_storage(app.config["DATABASE_URL"], audit.anchor.path.parent).anchor_path == audit.anchor.path
+    other = open_storage(app.config["DATABASE_URL"], audit.anchor.path.parent)
+    try:
+        assert other.anchor_path == audit.anchor.path
+    finally:
+        other.close()
