@@ -38,46 +38,49 @@ def main(argv: list[str]) -> int:
 
     config = load_config()
     state = build_state(config)
-    matcher = state.ctx.resources["refutations"]
-    if args.action == "export":
+    try:
+        matcher = state.ctx.resources["refutations"]
+        if args.action == "export":
+            try:
+                text = dumps(export_document(matcher, args.base_url))
+            except ClaimsError as exc:
+                print(f"claims export: {exc}", file=sys.stderr)
+                return 1
+            if args.out:
+                args.out.write_text(text + "\n", encoding="utf-8")
+            else:
+                print(text)
+            return 0
         try:
-            text = dumps(export_document(matcher, args.base_url))
+            doc = jsonio.loads(args.file.read_bytes(), max_bytes=CLAIMS_MAX_BYTES)
+        except OSError as exc:
+            print(f"claims import: cannot read {args.file}: {exc}", file=sys.stderr)
+            return 2
+        except jsonio.JSONInputError as exc:
+            print(f"claims import: {args.file} is not JSON: {exc}", file=sys.stderr)
+            return 2
+        policy = policy_from_config(config)
+        fetch = media_fetcher(args.media, policy)
+
+        def page_media(url: str) -> list[str]:
+            try:
+                got = fetch_url(url, policy)
+            except FetchError as exc:
+                raise ClaimsError(str(exc)) from exc
+            if not looks_like_html(got.content_type, got.data):
+                return [got.url]
+            return [m.url for m in extract_media(decode_html(got.data, got.content_type), got.url)]
+
+        try:
+            result = import_document(doc, fetch, state.ingest, page_media if args.fetch_pages else None,
+                                     actor="cli:claims-import")
         except ClaimsError as exc:
-            print(f"claims export: {exc}", file=sys.stderr)
+            print(f"claims import: {args.file}: {exc} (nothing was imported)", file=sys.stderr)
             return 1
-        if args.out:
-            args.out.write_text(text + "\n", encoding="utf-8")
-        else:
-            print(text)
+        ids = result.ids
+        print(f"imported {len(ids)} refutations" + (f" (ids {ids[0]}..{ids[-1]})" if ids else ""))
+        for why in result.skipped:
+            print(f"skipped {why}")
         return 0
-    try:
-        doc = jsonio.loads(args.file.read_bytes(), max_bytes=CLAIMS_MAX_BYTES)
-    except OSError as exc:
-        print(f"claims import: cannot read {args.file}: {exc}", file=sys.stderr)
-        return 2
-    except jsonio.JSONInputError as exc:
-        print(f"claims import: {args.file} is not JSON: {exc}", file=sys.stderr)
-        return 2
-    policy = policy_from_config(config)
-    fetch = media_fetcher(args.media, policy)
-
-    def page_media(url: str) -> list[str]:
-        try:
-            got = fetch_url(url, policy)
-        except FetchError as exc:
-            raise ClaimsError(str(exc)) from exc
-        if not looks_like_html(got.content_type, got.data):
-            return [got.url]
-        return [m.url for m in extract_media(decode_html(got.data, got.content_type), got.url)]
-
-    try:
-        result = import_document(doc, fetch, state.ingest, page_media if args.fetch_pages else None,
-                                 actor="cli:claims-import")
-    except ClaimsError as exc:
-        print(f"claims import: {args.file}: {exc} (nothing was imported)", file=sys.stderr)
-        return 1
-    ids = result.ids
-    print(f"imported {len(ids)} refutations" + (f" (ids {ids[0]}..{ids[-1]})" if ids else ""))
-    for why in result.skipped:
-        print(f"skipped {why}")
-    return 0
+    finally:
+        state.storage.close()  # in-process runs (tests) too: nothing left to the collector

@@ -11,7 +11,6 @@ The server syncs due feeds on its own (VERIFY_FEED_SYNC); `sync` is for a first 
 from __future__ import annotations
 
 import argparse
-import datetime
 import getpass
 import sys
 from urllib.parse import urlsplit
@@ -20,9 +19,7 @@ from server import build_state, load_config
 from server.refutations.feeds import FeedError, FeedStore, FeedSync, format_every, parse_every
 from server.storage import RefutationAlreadyWithdrawn
 
-
-def _when(ts: float | None) -> str:
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC") if ts else "never"
+from . import when
 
 
 def main(argv: list[str]) -> int:
@@ -43,45 +40,48 @@ def main(argv: list[str]) -> int:
 
     config = load_config()
     state = build_state(config)
-    store = FeedStore(state.storage)
-    actor = f"cli:{getpass.getuser()}"
     try:
-        if args.cmd == "add":
-            name = args.name or (urlsplit(args.url).hostname or "feed").replace(":", "-")
-            feed = store.add(name, args.url, parse_every(args.every), args.key)
-            print(f"added feed {feed.name}: {feed.url}, every {format_every(feed.every_s)}"
-                  f" (run `build.py feeds sync {feed.name}` to sync now)")
-        elif args.cmd == "list":
-            feeds = store.all()
-            if not feeds:
-                print("no feeds (add one with `build.py feeds add URL`)")
-            for f in feeds:
-                state_text = f"error: {f.last_error}" if f.last_error else "ok" if f.last_ok else "not synced yet"
-                print(f"{f.name}\t{f.url}\tevery {format_every(f.every_s)}\tlast sync {_when(f.last_sync)}\t"
-                      f"{f.items} items\t{state_text}")
-        elif args.cmd == "remove":
-            ids = store.remove(args.name)
-            withdrawn = 0
-            if args.withdraw:
-                for rid in ids:
-                    try:
-                        state.ingest.withdraw(rid, f"feed {args.name} removed", actor=actor, source="cli")
-                        withdrawn += 1
-                    except RefutationAlreadyWithdrawn:
-                        pass
-                state.ingest.committed()
-            print(f"removed feed {args.name}" + (f"; withdrew {withdrawn} refutations" if args.withdraw else
-                                                  f"; its {len(ids)} refutations stay (use --withdraw to drop them)"))
-        else:
-            syncer = FeedSync.from_state(state, config)
-            feeds = [store.get(args.name)] if args.name else store.all()
-            failed = 0
-            for feed in feeds:
-                result = syncer.sync(feed)
-                print(result.summary())
-                failed += bool(result.errors)
-            return 1 if failed else 0
-    except (FeedError, ValueError) as exc:
-        print(f"build.py feeds: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        store = FeedStore(state.storage)
+        actor = f"cli:{getpass.getuser()}"
+        try:
+            if args.cmd == "add":
+                name = args.name or (urlsplit(args.url).hostname or "feed").replace(":", "-")
+                feed = store.add(name, args.url, parse_every(args.every), args.key)
+                print(f"added feed {feed.name}: {feed.url}, every {format_every(feed.every_s)}"
+                      f" (run `build.py feeds sync {feed.name}` to sync now)")
+            elif args.cmd == "list":
+                feeds = store.all()
+                if not feeds:
+                    print("no feeds (add one with `build.py feeds add URL`)")
+                for f in feeds:
+                    state_text = f"error: {f.last_error}" if f.last_error else "ok" if f.last_ok else "not synced yet"
+                    print(f"{f.name}\t{f.url}\tevery {format_every(f.every_s)}\tlast sync {when(f.last_sync)}\t"
+                          f"{f.items} items\t{state_text}")
+            elif args.cmd == "remove":
+                ids = store.remove(args.name)
+                withdrawn = 0
+                if args.withdraw:
+                    for rid in ids:
+                        try:
+                            state.ingest.withdraw(rid, f"feed {args.name} removed", actor=actor, source="cli")
+                            withdrawn += 1
+                        except RefutationAlreadyWithdrawn:
+                            pass
+                    state.ingest.committed()
+                kept = f"; its {len(ids)} refutations stay (use --withdraw to drop them)"
+                print(f"removed feed {args.name}" + (f"; withdrew {withdrawn} refutations" if args.withdraw else kept))
+            else:
+                syncer = FeedSync.from_state(state, config)
+                feeds = [store.get(args.name)] if args.name else store.all()
+                failed = 0
+                for feed in feeds:
+                    result = syncer.sync(feed)
+                    print(result.summary())
+                    failed += bool(result.errors)
+                return 1 if failed else 0
+        except (FeedError, ValueError) as exc:
+            print(f"build.py feeds: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        state.storage.close()  # in-process runs (tests) too: nothing left to the collector

@@ -29,18 +29,21 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     state = build_state(load_config())
-    if args.cmd == "export":
-        text = export_bank(state.storage, args.format, args.bank)
-        if args.out:
-            args.out.write_text(text, encoding="utf-8")
-        else:
-            sys.stdout.write(text)
-        return 0
     try:
-        ids = import_bank(args.file.read_text(encoding="utf-8"), args.format, state.ingest,
-                          bank=args.bank or args.file.stem, actor=f"cli:{getpass.getuser()}")
-    except (OSError, UnicodeDecodeError, ExchangeError) as exc:
-        print(f"build.py hashes import: {args.file}: {exc} (nothing was imported)", file=sys.stderr)
-        return 1
-    print(f"imported {len(ids)} hash-bank entries as refutations")
-    return 0
+        if args.cmd == "export":
+            text = export_bank(state.storage, args.format, args.bank)
+            if args.out:
+                args.out.write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+            return 0
+        try:
+            ids = import_bank(args.file.read_text(encoding="utf-8"), args.format, state.ingest,
+                              bank=args.bank or args.file.stem, actor=f"cli:{getpass.getuser()}")
+        except (OSError, UnicodeDecodeError, ExchangeError) as exc:
+            print(f"build.py hashes import: {args.file}: {exc} (nothing was imported)", file=sys.stderr)
+            return 1
+        print(f"imported {len(ids)} hash-bank entries as refutations")
+        return 0
+    finally:
+        state.storage.close()  # in-process runs (tests) too: nothing left to the collector

@@ -11,16 +11,13 @@ VERIFY_REQUIRE_KEYS=false. People put theirs in the extension's options.
 from __future__ import annotations
 
 import argparse
-import datetime
 import getpass
 import sys
 
 from server import build_state, load_config
 from server.keys import ApiKeyError, ApiKeys, keys_required
 
-
-def _when(ts: float | None) -> str:
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC") if ts else "never"
+from . import when
 
 
 def main(argv: list[str]) -> int:
@@ -34,22 +31,26 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     config = load_config()
-    keys = ApiKeys(build_state(config).storage)
-    actor = f"cli:{getpass.getuser()}"
+    storage = build_state(config).storage
     try:
-        if args.cmd == "add":
-            record, key = keys.add(args.name, actor=actor, rate_limit=args.rate)
-            print(f"key for {record.name} (shown once; give it to them for the extension's options):\n{key}")
-        elif args.cmd == "revoke":
-            keys.revoke(args.name, actor=actor)
-            print(f"revoked the key of {args.name}")
-        else:
-            print(f"keys are {'required' if keys_required(config) else 'not required'} on this server "
-                  f"(VERIFY_HOST={config['HOST']}, VERIFY_REQUIRE_KEYS={str(config['REQUIRE_KEYS']).lower()})")
-            for k in keys.all():
-                print(f"{k.name}\t{k.prefix}...\t{'revoked ' + _when(k.revoked) if k.revoked else 'active'}\t"
-                      f"last used {_when(k.last_used)}\t{k.rate_limit or config['KEY_RATE_LIMIT']}")
-    except ApiKeyError as exc:
-        print(f"build.py keys: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        keys = ApiKeys(storage)
+        actor = f"cli:{getpass.getuser()}"
+        try:
+            if args.cmd == "add":
+                record, key = keys.add(args.name, actor=actor, rate_limit=args.rate)
+                print(f"key for {record.name} (shown once; give it to them for the extension's options):\n{key}")
+            elif args.cmd == "revoke":
+                keys.revoke(args.name, actor=actor)
+                print(f"revoked the key of {args.name}")
+            else:
+                print(f"keys are {'required' if keys_required(config) else 'not required'} on this server "
+                      f"(VERIFY_HOST={config['HOST']}, VERIFY_REQUIRE_KEYS={str(config['REQUIRE_KEYS']).lower()})")
+                for k in keys.all():
+                    print(f"{k.name}\t{k.prefix}...\t{'revoked ' + when(k.revoked) if k.revoked else 'active'}\t"
+                          f"last used {when(k.last_used)}\t{k.rate_limit or config['KEY_RATE_LIMIT']}")
+        except ApiKeyError as exc:
+            print(f"build.py keys: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        storage.close()  # in-process runs (tests) too: nothing left to the collector
