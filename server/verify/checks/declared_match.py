@@ -64,19 +64,12 @@ def check(media: Media, ctx: CheckContext) -> CheckResult:
     how = (f"matched {'as the same bytes' if match.method == 'sha256' else 'after ' + ', '.join(edits)}, "
            f"score {match.similarity:.2f}")
     what = describe_declaration(entry.declaration)
-    evidence = {"declared": {"original_sha256": entry.sha256, "declaration": entry.declaration,
-                             "declaration_kind": entry.declaration_kind, "seen_at": entry.seen_at,
-                             "origin": entry.origin},
-                "match": match.to_json(), "distance": match.distance, "inliers": match.inliers, "edits": edits,
-                "entries_searched": len(matcher)}
+    evidence = {"declared": _declared(entry), "match": match.to_json(), "distance": match.distance,
+                "inliers": match.inliers, "edits": edits, "entries_searched": len(matcher)}
     if entry.declaration_kind == EDITED:
-        summary = (f"Matches an image {what}: an AI edit of other media, so a match says nothing about whether this "
-                   f"image is AI (not used for the verdict; {how}).")
-        return CheckResult(NAME, Outcome.DETECTED, summary[:500], score=round(match.similarity, 4),
-                           evidence=evidence)
-    summary = f"A copy of an image {what}; {how}."
-    return CheckResult(NAME, Outcome.DETECTED, summary[:500], score=round(match.similarity, 4), evidence=evidence,
-                       signal=Signal.POSSIBLY_SYNTHETIC)
+        return _found(entry, f"Matches an image {what}: an AI edit of other media, so a match says nothing about "
+                             f"whether this image is AI (not used for the verdict; {how}).", match.similarity, evidence)
+    return _found(entry, f"A copy of an image {what}; {how}.", match.similarity, evidence)
 
 
 def _check_clip(media: Media, matcher: Any) -> CheckResult:
@@ -113,29 +106,36 @@ def _check_clip(media: Media, matcher: Any) -> CheckResult:
     kind_noun = "a video" if entry.media_type == "video" else "an audio clip"
     soundtrack = media.kind is MediaKind.VIDEO and method == clip_match.CHROMAPRINT
     lead = f"Its soundtrack is a copy of {kind_noun}" if soundtrack else f"A copy of {kind_noun}"
-    evidence = {"declared": {"original_sha256": entry.sha256, "declaration": entry.declaration,
-                             "declaration_kind": entry.declaration_kind, "seen_at": entry.seen_at,
-                             "origin": entry.origin},
-                "match": match, "video" if method in (clip_match.VPDQ, clip_match.VORB) else
-                "audio" if method == clip_match.CHROMAPRINT else "exact": details,
-                "entries_searched": len(refs)}
+    stage = ("video" if method in (clip_match.VPDQ, clip_match.VORB) else
+             "audio" if method == clip_match.CHROMAPRINT else "exact")
+    evidence = {"declared": _declared(entry), "match": match, stage: details, "entries_searched": len(refs)}
     if entry.declaration_kind == EDITED:
-        summary = (f"Matches {kind_noun} {what}: an AI edit of other media, so a match says nothing about whether "
-                   f"this {noun} is AI (not used for the verdict; {how}, score {similarity:.2f}).")
-        return CheckResult(NAME, Outcome.DETECTED, summary[:500], score=round(float(similarity), 4),
-                           evidence=evidence)
-    summary = f"{lead} {what}; {how}, score {similarity:.2f}."
+        return _found(entry, f"Matches {kind_noun} {what}: an AI edit of other media, so a match says nothing about "
+                             f"whether this {noun} is AI (not used for the verdict; {how}, score {similarity:.2f}).",
+                      similarity, evidence)
+    return _found(entry, f"{lead} {what}; {how}, score {similarity:.2f}.", similarity, evidence)
+
+
+def _declared(entry: Any) -> dict[str, Any]:
+    """The evidence's `declared` part: the original's declaration as the index keeps it."""
+    return {"original_sha256": entry.sha256, "declaration": entry.declaration,
+            "declaration_kind": entry.declaration_kind, "seen_at": entry.seen_at, "origin": entry.origin}
+
+
+def _found(entry: Any, summary: str, similarity: float, evidence: dict[str, Any]) -> CheckResult:
+    """A match: a signal for a copy of a generated original; for an AI edit's, the note alone (no signal)."""
+    signal = None if entry.declaration_kind == EDITED else Signal.POSSIBLY_SYNTHETIC
     return CheckResult(NAME, Outcome.DETECTED, summary[:500], score=round(float(similarity), 4), evidence=evidence,
-                       signal=Signal.POSSIBLY_SYNTHETIC)
+                       signal=signal)
 
 
 def _edits(media: Media, width: int | None, height: int | None, match: Any) -> list[str]:
     """What the copy changed, as far as the match tells: the words of the reason."""
     out = []
     try:
-        w, h = media.image().size
+        w: int | None = media.image().width
     except MediaError:
-        w = h = None
+        w = None
     if w and width and abs(w / width - 1) > 0.02:
         out.append(f"resize to {100 * w / width:.0f} %")
     geometry = match.geometry or {}
